@@ -1,0 +1,1 @@
+"""Bank account-opening applications on SuiteCRM roles and security groups."""

@@ -1,0 +1,22 @@
+"""Bank account-opening applications on SuiteCRM roles and security groups.
+
+Hook implementations of the account_opening plugin (skeleton: the module gets its own issue).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from suitecrm_ext import hookimpl
+
+
+class Settings(BaseModel):
+    """Settings of the ``plugins.account_opening`` config section (none yet)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@hookimpl
+def ext_settings_schema() -> type[BaseModel]:
+    """The plugin's settings model."""
+    return Settings

@@ -1,0 +1,1 @@
+"""BP-scripts: automatic business-process steps (set fields, create records, SMS, e-mail)."""

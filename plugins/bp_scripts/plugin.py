@@ -1,0 +1,22 @@
+"""BP-scripts: automatic business-process steps (set fields, create records, SMS, e-mail).
+
+Hook implementations of the bp_scripts plugin (skeleton: the module gets its own issue).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from suitecrm_ext import hookimpl
+
+
+class Settings(BaseModel):
+    """Settings of the ``plugins.bp_scripts`` config section (none yet)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@hookimpl
+def ext_settings_schema() -> type[BaseModel]:
+    """The plugin's settings model."""
+    return Settings

@@ -1,0 +1,1 @@
+"""Collegial actions on documents: voting, approval, signing, acknowledgement, deputies."""

@@ -1,0 +1,1 @@
+"""Two-way sync between the internal SuiteCRM and a client portal."""

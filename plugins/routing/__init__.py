@@ -1,0 +1,1 @@
+"""Declarative record routing: steps, approvals, deadlines, escalation."""

@@ -1,0 +1,73 @@
+"""suitecrm-ext: a sidecar that extends SuiteCRM 7 through its APIs and database with pluggy plugins.
+
+The public surface for plugin authors is re-exported here: ``hookimpl``, the hook argument types,
+the CRM interface and its errors, and the event types. Import from ``suitecrm_ext`` (and
+``suitecrm_ext.testing`` in tests), not from deeper modules.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+import pluggy
+
+try:
+    __version__ = version("suitecrm-ext")
+except PackageNotFoundError:  # running from a source tree that was not installed
+    __version__ = "0.0.0+source"
+
+PROJECT = "suitecrm_ext"
+ENTRY_POINT_GROUP = "suitecrm_ext.plugins"
+
+#: Decorator for hook implementations in plugins: ``@hookimpl def ext_watch(settings): ...``
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+from suitecrm_ext.context import AppContext, PluginContext  # noqa: E402
+from suitecrm_ext.crm.base import (  # noqa: E402
+    CRM,
+    AuthError,
+    Cond,
+    CRMError,
+    FieldInfo,
+    Filter,
+    NotFound,
+    PermissionDenied,
+    ProtocolError,
+    Record,
+    TransientError,
+    Unsupported,
+    ValidationError,
+    all_of,
+    any_of,
+)
+from suitecrm_ext.doctor import Check  # noqa: E402
+from suitecrm_ext.events.model import Event, EventKind, FieldChange, RecordChange, WatchSpec  # noqa: E402
+from suitecrm_ext.jobs_spec import JobSpec  # noqa: E402
+
+__all__ = [
+    "AppContext",
+    "AuthError",
+    "CRM",
+    "CRMError",
+    "Check",
+    "Cond",
+    "ENTRY_POINT_GROUP",
+    "Event",
+    "EventKind",
+    "FieldChange",
+    "FieldInfo",
+    "Filter",
+    "JobSpec",
+    "NotFound",
+    "PermissionDenied",
+    "PluginContext",
+    "ProtocolError",
+    "Record",
+    "RecordChange",
+    "TransientError",
+    "Unsupported",
+    "ValidationError",
+    "WatchSpec",
+    "__version__",
+    "all_of",
+    "any_of",
+    "hookimpl",
+]

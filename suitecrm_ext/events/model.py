@@ -1,0 +1,120 @@
+"""The event model shared by the poller, the push receiver, the dispatcher and plugins."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+class EventKind(str, enum.Enum):
+    """What happened to a record."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
+    RELATED = "related"
+    UNRELATED = "unrelated"
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field's value before and after the change. ``before`` is None when it is not known."""
+
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True)
+class Event:
+    """A change to a SuiteCRM record, seen by polling or pushed by the logic hook.
+
+    ``key`` is a stable idempotency key: the same change seen twice (two polls, or a poll and a push)
+    has the same key, so handlers can record what they did under it and skip repeats.
+    ``values`` holds the record's values as seen with the event (may be partial).
+    For related/unrelated: ``link`` is the link name and ``related_module``/``related_id`` the other side.
+    """
+
+    module: str
+    record_id: str
+    kind: EventKind
+    time: dt.datetime
+    source: Literal["poll", "push"] = "poll"
+    changes: Mapping[str, FieldChange] = field(default_factory=dict)
+    values: Mapping[str, Any] = field(default_factory=dict)
+    user_id: str | None = None
+    link: str | None = None
+    related_module: str | None = None
+    related_id: str | None = None
+    key: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.kind, EventKind):
+            object.__setattr__(self, "kind", EventKind(self.kind))
+        if self.time.tzinfo is None:
+            object.__setattr__(self, "time", self.time.replace(tzinfo=dt.timezone.utc))
+        if not self.key:
+            object.__setattr__(self, "key", make_key(self))
+
+    def changed(self, name: str) -> bool:
+        """True when field ``name`` is among the changes."""
+        return name in self.changes
+
+
+def make_key(ev: Event) -> str:
+    """Idempotency key from what identifies a change: module, id, kind, second of change, other side."""
+    stamp = ev.time.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    parts = [ev.module, ev.record_id, ev.kind.value, stamp, ev.link or "", ev.related_id or ""]
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+    return f"{ev.module}:{ev.record_id}:{ev.kind.value}:{digest}"
+
+
+@dataclass(frozen=True)
+class RecordChange:
+    """A change about to be saved (SuiteCRM ``before_save``), for ``ext_validate_record_change``.
+
+    ``record_id`` is None for a new record. ``before`` holds the stored values (``$bean->fetched_row``),
+    ``after`` the values being saved; ``changed`` the names whose value differs.
+    """
+
+    module: str
+    record_id: str | None
+    before: Mapping[str, Any]
+    after: Mapping[str, Any]
+    user_id: str | None = None
+
+    @property
+    def is_new(self) -> bool:
+        """True when the record is being created."""
+        return not self.record_id or not self.before
+
+    @property
+    def changed(self) -> set[str]:
+        """Names of fields whose value changes."""
+        return {
+            k for k, v in self.after.items() if str(self.before.get(k, "")) != str(v if v is not None else "")
+        }
+
+
+@dataclass(frozen=True)
+class WatchSpec:
+    """What a plugin wants to hear about: a module, optionally only some kinds and fields.
+
+    ``fields`` are the fields whose before/after values the poller keeps so it can report
+    field-level changes; an empty tuple means "any change to the record".
+    """
+
+    module: str
+    fields: tuple[str, ...] = ()
+    kinds: frozenset[EventKind] = frozenset(EventKind)
+
+    def matches(self, event: Event) -> bool:
+        """Whether this spec wants ``event``."""
+        if event.module != self.module or event.kind not in self.kinds:
+            return False
+        if self.fields and event.kind is EventKind.UPDATED:
+            return any(f in event.changes for f in self.fields)
+        return True

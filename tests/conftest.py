@@ -1,0 +1,51 @@
+"""Shared fixtures: a real MariaDB (see tests/mariadb.py) and the SuiteCRM-shaped schema."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).parent
+sys.path.insert(0, str(TESTS))
+
+from mariadb import MySQLServer, get_server  # noqa: E402
+
+SUITECRM_SCHEMA = TESTS / "fixtures" / "suitecrm_schema.sql"
+
+
+@pytest.fixture(scope="session")
+def mysql_server() -> MySQLServer:
+    """A running MariaDB/MySQL server (DSN from the environment, or a private throw-away one)."""
+    try:
+        server = get_server()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mysql_db(mysql_server: MySQLServer):
+    """A fresh empty database; yields its name, drops it afterwards."""
+    name = mysql_server.create_database()
+    yield name
+    mysql_server.drop_database(name)
+
+
+def load_sql(server: MySQLServer, database: str, path: Path) -> None:
+    """Run every statement of a ``;``-terminated SQL file (no procedures)."""
+    text = path.read_text(encoding="utf-8")
+    with server.connect(database) as conn, conn.cursor() as cur:
+        for stmt in text.split(";\n"):
+            stmt = stmt.strip()
+            if stmt and not all(line.startswith("--") for line in stmt.splitlines()):
+                cur.execute(stmt)
+
+
+@pytest.fixture
+def suitecrm_db(mysql_server: MySQLServer, mysql_db: str) -> str:
+    """A fresh database with the SuiteCRM-shaped tables of tests/fixtures/suitecrm_schema.sql."""
+    load_sql(mysql_server, mysql_db, SUITECRM_SCHEMA)
+    return mysql_db
