@@ -28,11 +28,20 @@ class PluginAwareGroup(click.Group):
     """A click group that adds the commands of installed plugins on first use."""
 
     _plugins_added = False
+    _plugin_commands: list[str] = []
+
+    def reset_plugin_commands(self) -> None:
+        """Forget plugin commands so the next use discovers them again (tests, long-lived embedders)."""
+        for name in self._plugin_commands:
+            self.commands.pop(name, None)
+        self._plugin_commands = []
+        self._plugins_added = False
 
     def _add_plugin_commands(self) -> None:
         if self._plugins_added:
             return
         self._plugins_added = True
+        self._plugin_commands = []
         from suitecrm_ext.plugins import PluginRegistry
 
         reg = PluginRegistry.discover()
@@ -49,6 +58,7 @@ class PluginAwareGroup(click.Group):
                     log.error("plugin %r: command %r clashes with %s; skipped", name, cmd.name, owner)
                     continue
                 self.add_command(cmd)
+                self._plugin_commands.append(cmd.name)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         self._add_plugin_commands()

@@ -1,0 +1,1 @@
+"""hello: a complete tiny suitecrm-ext plugin (see docs/plugin-authoring.md)."""
