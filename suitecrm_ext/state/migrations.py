@@ -38,18 +38,18 @@ MIGRATIONS: dict[int, dict[str, list[str]]] = {
             "CREATE INDEX job_runs_name ON job_runs (name, id)",
         ],
         "mysql": [
-            f"""CREATE TABLE sxt_cursors (
+            f"""CREATE TABLE IF NOT EXISTS sxt_cursors (
                 name VARCHAR(190) NOT NULL PRIMARY KEY, value MEDIUMTEXT NOT NULL,
                 updated_at DOUBLE NOT NULL) {_MYSQL_TABLE}""",
-            f"""CREATE TABLE sxt_kv (
+            f"""CREATE TABLE IF NOT EXISTS sxt_kv (
                 ns VARCHAR(190) NOT NULL, k VARCHAR(190) NOT NULL, value MEDIUMTEXT NOT NULL,
                 expires_at DOUBLE NULL, PRIMARY KEY (ns, k), KEY kv_expiry (expires_at)) {_MYSQL_TABLE}""",
-            f"""CREATE TABLE sxt_events (
+            f"""CREATE TABLE IF NOT EXISTS sxt_events (
                 seq BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, event_key VARCHAR(190) NOT NULL,
                 module VARCHAR(100) NOT NULL, record_id VARCHAR(100) NOT NULL, kind VARCHAR(16) NOT NULL,
                 body MEDIUMTEXT NOT NULL, received_at DOUBLE NOT NULL, fanned_out TINYINT NOT NULL DEFAULT 0,
                 UNIQUE KEY events_key (event_key), KEY events_fanout (fanned_out, seq)) {_MYSQL_TABLE}""",
-            f"""CREATE TABLE sxt_deliveries (
+            f"""CREATE TABLE IF NOT EXISTS sxt_deliveries (
                 id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, event_seq BIGINT NOT NULL,
                 event_key VARCHAR(190) NOT NULL, plugin VARCHAR(190) NOT NULL, status VARCHAR(8) NOT NULL,
                 attempts INT NOT NULL DEFAULT 0, next_attempt_at DOUBLE NOT NULL,
@@ -57,10 +57,10 @@ MIGRATIONS: dict[int, dict[str, list[str]]] = {
                 updated_at DOUBLE NOT NULL, UNIQUE KEY deliveries_event_plugin (event_seq, plugin),
                 KEY deliveries_due (status, next_attempt_at), KEY deliveries_owner (lease_owner))
                 {_MYSQL_TABLE}""",
-            f"""CREATE TABLE sxt_locks (
+            f"""CREATE TABLE IF NOT EXISTS sxt_locks (
                 name VARCHAR(190) NOT NULL PRIMARY KEY, owner VARCHAR(190) NOT NULL,
                 expires_at DOUBLE NOT NULL) {_MYSQL_TABLE}""",
-            f"""CREATE TABLE sxt_job_runs (
+            f"""CREATE TABLE IF NOT EXISTS sxt_job_runs (
                 id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, name VARCHAR(190) NOT NULL,
                 owner VARCHAR(190) NOT NULL, started_at DOUBLE NOT NULL, finished_at DOUBLE NULL,
                 ok TINYINT NULL, summary TEXT NULL, KEY job_runs_name (name, id)) {_MYSQL_TABLE}""",
