@@ -1,0 +1,337 @@
+"""The polling change feed: turns rows changed in SuiteCRM into events in the state store's queue.
+
+It needs no change to SuiteCRM. Per watched module it keeps a watermark ``(date_modified, id)`` in a
+store cursor (``poller:<Module>``) and, on every :meth:`ChangeFeed.poll_once`, reads through the CRM
+interface (MySQL transport when configured, else the API)::
+
+    find(module, where=date_modified >= watermark - overlap, order=[date_modified, id], include_deleted=True)
+
+Why the overlap: SuiteCRM stamps ``date_modified`` in PHP *before* its transaction commits, with
+one-second resolution. A row can therefore become visible after the poller has moved its watermark
+past that row's ``date_modified`` (a late commit), and a second change in the same second carries the
+same stamp. Re-scanning ``overlap_seconds`` behind the watermark catches both; a per-record snapshot
+(state kv namespace ``poller.seen``) makes sure a re-seen row is not emitted again.
+
+How a row becomes an event:
+
+- **created**: not seen before and ``date_entered == date_modified``;
+- **updated**: seen before with an older ``date_modified`` (or not seen before, with
+  ``date_entered != date_modified``; then ``before`` values are unknown: None);
+- **deleted**: ``deleted = 1`` and not already reported deleted (once per record);
+- **same second**: a row whose ``date_modified`` equals the snapshot's yields another *updated* event
+  only when a *watched* value differs (watched: the fields named by the module's WatchSpecs; when a
+  spec names no fields, every field). Its key is the normal key plus ``~`` and a fingerprint of the
+  watched values, so it does not collide with the first change of that second. A row re-seen with
+  identical watched values yields nothing.
+- an update in which no watched field changed is not queued when every spec of the module names
+  fields (nobody would receive it); the snapshot still advances.
+
+``changes`` holds before/after values of the watched (named) fields that changed; ``values`` the
+record's values as read. Event keys are :func:`~suitecrm_ext.events.model.make_key` (module, id,
+kind, second of ``date_modified``), the same as the push receiver's for the same change, so an event
+seen by both sources is queued once.
+
+Crash safety: rows are handled in chunks of ``batch_size``; each chunk's events and the new
+watermark are written in ONE store transaction (``enqueue(events, cursor=...)``); the snapshots are
+written right after. A crash between the two leaves stale snapshots: the re-scan then re-creates the
+same events with the same keys, which the queue ignores. Nothing is lost and nothing queued twice.
+
+First start: the feed begins "now" (history is not replayed); ``start="beginning"`` or a datetime
+changes that. The start is saved in the cursor (``floor``) so a restart does not move it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import itertools
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from suitecrm_ext.crm.base import CRM, Cond, Record
+from suitecrm_ext.events.codec import CodecError, decode_value, encode_value, iso_utc, parse_iso_utc
+from suitecrm_ext.events.model import Event, EventKind, FieldChange, WatchSpec
+
+log = logging.getLogger("suitecrm_ext.events.poller")
+
+#: kv namespace of the per-record snapshots
+SNAPSHOT_NS = "poller.seen"
+#: cursor name prefix (``poller:Accounts``)
+CURSOR_PREFIX = "poller:"
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _jsonable(value: Any) -> Any:
+    """The codec's tagged form of a value, or its text when the codec has no type for it."""
+    try:
+        return encode_value(value)
+    except CodecError:
+        return str(value)
+
+
+def _storable(value: Any) -> Any:
+    """The value itself when an event can carry it (see events/codec.py), else its text."""
+    try:
+        encode_value(value)
+    except CodecError:
+        return str(value)
+    return value
+
+
+def _second(value: dt.datetime) -> dt.datetime:
+    value = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc).replace(microsecond=0)
+
+
+@dataclass(frozen=True)
+class ModuleWatch:
+    """What the feed watches in one module: the union of the plugins' specs for it.
+
+    ``fields``: the named watched fields (their before/after values are kept); ``whole``: some spec
+    named no fields, so any change to the record counts; ``kinds``: the kinds anyone wants.
+    """
+
+    module: str
+    fields: tuple[str, ...]
+    whole: bool
+    kinds: frozenset[EventKind]
+
+    @classmethod
+    def merge(cls, specs: Sequence[WatchSpec]) -> dict[str, ModuleWatch]:
+        """Group specs by module."""
+        out: dict[str, ModuleWatch] = {}
+        for module in dict.fromkeys(s.module for s in specs):
+            mine = [s for s in specs if s.module == module]
+            fields = tuple(dict.fromkeys(f for s in mine for f in s.fields))
+            out[module] = cls(
+                module=module,
+                fields=fields,
+                whole=any(not s.fields for s in mine),
+                kinds=frozenset(k for s in mine for k in s.kinds),
+            )
+        return out
+
+
+class ChangeFeed:
+    """The polling change feed over a CRM and a state store (see the module docstring).
+
+    ``crm``: any :class:`~suitecrm_ext.crm.base.CRM` (MySQL transport for speed, else an API);
+    ``store``: the state store; ``watch``: the plugins' WatchSpecs (the feed polls their modules);
+    ``overlap_seconds``: how far behind the watermark to re-scan; ``clock``: "now" as an aware UTC
+    datetime; ``start``: ``"now"`` (default), ``"beginning"`` or a datetime, used when a module has
+    no cursor yet; ``batch_size``: rows per store transaction.
+    """
+
+    def __init__(
+        self,
+        crm: CRM,
+        store: Any,
+        watch: Iterable[WatchSpec],
+        *,
+        overlap_seconds: float = 120,
+        clock: Callable[[], dt.datetime] = _utcnow,
+        start: Literal["now", "beginning"] | dt.datetime = "now",
+        batch_size: int = 500,
+    ):
+        if overlap_seconds < 0:
+            raise ValueError("overlap_seconds must be >= 0")
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        if not (start in ("now", "beginning") or isinstance(start, dt.datetime)):
+            raise ValueError(f"start must be 'now', 'beginning' or a datetime, got {start!r}")
+        self.crm = crm
+        self.store = store
+        self.watches = ModuleWatch.merge(list(watch))
+        self.overlap = dt.timedelta(seconds=overlap_seconds)
+        self.clock = clock
+        self.start = start
+        self.batch_size = batch_size
+        self._checked: set[str] = set()
+
+    @property
+    def modules(self) -> list[str]:
+        """The modules this feed polls."""
+        return list(self.watches)
+
+    # --- polling ----------------------------------------------------------------------------
+
+    def poll_once(self) -> int:
+        """Poll every watched module once; returns how many new events were queued.
+
+        A module whose read fails is logged and skipped (the others are still polled); the error of
+        the first failing module is re-raised at the end so a caller can back off.
+        """
+        total = 0
+        first_error: Exception | None = None
+        for module in self.watches:
+            try:
+                total += self.poll_module(module)
+            except Exception as exc:  # noqa: BLE001 - one module's failure must not stop the others
+                log.error("change feed: polling %s failed: %s: %s", module, type(exc).__name__, exc)
+                first_error = first_error or exc
+        if first_error is not None:
+            raise first_error
+        return total
+
+    def run_forever(self, stop: threading.Event, interval_seconds: float) -> None:
+        """Poll every ``interval_seconds`` until ``stop`` is set (errors are logged and retried)."""
+        while not stop.is_set():
+            try:
+                self.poll_once()
+            except Exception:  # noqa: BLE001 - logged in poll_once; keep polling
+                pass
+            stop.wait(interval_seconds)
+
+    def cursor(self, module: str) -> dict | None:
+        """The saved watermark of a module (``{"date_modified", "id", "floor"}``), or None."""
+        return self.store.get_cursor(CURSOR_PREFIX + module)
+
+    def poll_module(self, module: str) -> int:
+        """Poll one module; returns how many new events were queued."""
+        watch = self.watches[module]
+        self._check_fields(watch)
+        name = CURSOR_PREFIX + module
+        cur = self.store.get_cursor(name)
+        if cur is None:
+            cur = self._initial_cursor()
+            self.store.set_cursor(name, cur)
+        floor = parse_iso_utc(cur["floor"], f"cursor {name}.floor") if cur.get("floor") else None
+        wm = parse_iso_utc(cur["date_modified"], f"cursor {name}.date_modified") \
+            if cur.get("date_modified") else None
+        wm_id = cur.get("id") or ""
+        since = None
+        if wm is not None:
+            since = wm - self.overlap
+            if floor is not None and since < floor:
+                since = floor
+        elif floor is not None:
+            since = floor
+        where = Cond("date_modified", "gte", since) if since is not None else None
+        rows = self.crm.find(module, where=where, order=["date_modified", "id"], include_deleted=True)
+        new = 0
+        while True:
+            chunk = list(itertools.islice(rows, self.batch_size))
+            if not chunk:
+                break
+            events, snaps, wm, wm_id = self._handle_chunk(watch, chunk, wm, wm_id)
+            value = {"date_modified": iso_utc(wm) if wm else None, "id": wm_id,
+                     "floor": iso_utc(floor) if floor else None}
+            # events + watermark in one transaction; then the snapshots (see "Crash safety")
+            new += self.store.enqueue(events, cursor=(name, value))
+            if snaps:
+                self.store.kv_set_many(SNAPSHOT_NS, snaps)
+        return new
+
+    # --- internals --------------------------------------------------------------------------
+
+    def _initial_cursor(self) -> dict:
+        if self.start == "beginning":
+            return {"date_modified": None, "id": "", "floor": None}
+        start = _second(self.clock() if self.start == "now" else self.start)
+        return {"date_modified": iso_utc(start), "id": "", "floor": iso_utc(start)}
+
+    def _check_fields(self, watch: ModuleWatch) -> None:
+        """Warn once about watched fields the module does not have (a plugin's typo)."""
+        if watch.module in self._checked or not watch.fields:
+            return
+        try:
+            known = self.crm.fields(watch.module)
+        except Exception:  # noqa: BLE001 - metadata is optional here; find() will report real errors
+            return
+        self._checked.add(watch.module)
+        unknown = [f for f in watch.fields if f not in known]
+        if unknown:
+            log.warning("change feed: %s has no field(s) %s; watched by a plugin, they will never change",
+                        watch.module, ", ".join(unknown))
+
+    def _compared(self, watch: ModuleWatch, rec: Record) -> dict[str, Any]:
+        names: Iterable[str] = rec.values.keys() if watch.whole else watch.fields
+        return {n: _jsonable(rec.get(n)) for n in names}
+
+    @staticmethod
+    def _fingerprint(compared: Mapping[str, Any]) -> str:
+        text = json.dumps(compared, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def _handle_chunk(
+        self, watch: ModuleWatch, chunk: list[Record], wm: dt.datetime | None, wm_id: str
+    ) -> tuple[list[Event], dict[str, dict], dt.datetime | None, str]:
+        keys = [f"{watch.module}:{r.id}" for r in chunk]
+        known = self.store.kv_get_many(SNAPSHOT_NS, keys)
+        events: list[Event] = []
+        snaps: dict[str, dict] = {}
+        for key, rec in zip(keys, chunk, strict=True):
+            dm = rec.get("date_modified")
+            if not isinstance(dm, dt.datetime):
+                log.debug("change feed: %s %s has no date_modified; skipped", watch.module, rec.id)
+                continue
+            dm = _second(dm)
+            if wm is None or (dm, rec.id) > (wm, wm_id):
+                wm, wm_id = dm, rec.id
+            ev, snap = self._decide(watch, rec, dm, known.get(key))
+            if snap is not None:
+                snaps[key] = snap
+            if ev is not None and ev.kind in watch.kinds:
+                events.append(ev)
+        return events, snaps, wm, wm_id
+
+    def _decide(
+        self, watch: ModuleWatch, rec: Record, dm: dt.datetime, snap: Mapping[str, Any] | None
+    ) -> tuple[Event | None, dict | None]:
+        """The event for one row (or None) and its new snapshot (or None when unchanged)."""
+        compared = self._compared(watch, rec)
+        fp = self._fingerprint(compared)
+        named = {f: _jsonable(rec.get(f)) for f in watch.fields}
+        new_snap = {"dm": iso_utc(dm), "del": bool(rec.deleted), "h": fp, "v": named}
+        base = {"module": watch.module, "record_id": rec.id, "time": dm, "source": "poll",
+                "values": {k: _storable(v) for k, v in rec.values.items()},
+                "user_id": (rec.get("modified_user_id") or None)}
+        if snap is not None:
+            snap_dm = parse_iso_utc(snap.get("dm", ""), "snapshot dm")
+            if dm < snap_dm:
+                return None, None  # an older version than one already seen (read skew): ignore
+            same_second = dm == snap_dm
+            if same_second and snap.get("h") == fp and bool(snap.get("del")) == bool(rec.deleted):
+                return None, None  # re-seen in the overlap window: already emitted
+        else:
+            same_second = False
+        if rec.deleted:
+            if snap is not None and snap.get("del"):
+                return None, new_snap  # deletion already reported; other columns may have moved
+            return Event(kind=EventKind.DELETED, **base), new_snap
+        before = (snap or {}).get("v") or {}
+        if snap is None:
+            entered = rec.get("date_entered")
+            created = isinstance(entered, dt.datetime) and _second(entered) == dm
+            kind = EventKind.CREATED if created else EventKind.UPDATED
+            changes = {f: FieldChange(None, _storable(rec.get(f))) for f in watch.fields}
+        else:
+            kind = EventKind.UPDATED
+            changes = {
+                f: FieldChange(_decode_snap(before.get(f)), _storable(rec.get(f)))
+                for f in watch.fields if f not in before or before.get(f) != named[f]
+            }
+            if snap.get("del"):
+                changes.setdefault("deleted", FieldChange(True, False))  # restored record
+            if not changes and not watch.whole:
+                return None, new_snap  # no watched field changed: nobody wants this update
+        ev = Event(kind=kind, changes=changes, **base)
+        if same_second:
+            ev = dataclasses.replace(ev, key=f"{ev.key}~{fp[:12]}")
+        return ev, new_snap
+
+
+def _decode_snap(value: Any) -> Any:
+    """A snapshot value back to Python (datetimes etc. were stored in the codec's tagged form)."""
+    try:
+        return decode_value(value)
+    except CodecError:
+        return value

@@ -1,0 +1,268 @@
+"""The polling change feed against FakeCRM (SuiteCRM semantics in memory) and a real SQLite state store.
+
+The same scenarios run against a real MariaDB as the SuiteCRM database in test_poller_mysql.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from suitecrm_ext import EventKind, WatchSpec
+from suitecrm_ext.events.codec import event_to_dict
+from suitecrm_ext.events.model import make_key
+from suitecrm_ext.events.poller import SNAPSHOT_NS, ChangeFeed
+from suitecrm_ext.state.sqlite import SQLiteStore
+from suitecrm_ext.testing import FakeCRM
+
+T0 = dt.datetime(2026, 11, 23, 9, 0, 0, tzinfo=dt.timezone.utc)
+
+
+class Clock:
+    """A settable clock shared by the fake CRM (its date_modified stamps) and the feed."""
+
+    def __init__(self, now: dt.datetime = T0):
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def tick(self, seconds: float = 1) -> None:
+        self.now += dt.timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def crm(clock):
+    return FakeCRM(["Accounts", "Contacts", "Users"], clock=clock)
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = SQLiteStore(tmp_path / "state.sqlite3")
+    yield s
+    s.close()
+
+
+def queued(store) -> list:
+    """Every queued event, oldest first."""
+    return [q.event for q in reversed(store.recent_events(limit=1000))]
+
+
+def feed(crm, store, clock, specs=None, **kw) -> ChangeFeed:
+    specs = specs or [WatchSpec("Accounts", fields=("name", "industry"))]
+    kw.setdefault("overlap_seconds", 60)
+    return ChangeFeed(crm, store, specs, clock=clock, **kw)
+
+
+def test_first_start_does_not_replay_history(crm, store, clock):
+    crm.save("Accounts", {"name": "Old Ltd"})
+    clock.tick(5)
+    f = feed(crm, store, clock)
+    assert f.poll_once() == 0
+    assert queued(store) == []
+    clock.tick()
+    crm.save("Accounts", {"name": "New Ltd"})
+    assert f.poll_once() == 1
+    [ev] = queued(store)
+    assert ev.kind is EventKind.CREATED and ev.values["name"] == "New Ltd"
+
+
+def test_start_beginning_replays_history(crm, store, clock):
+    crm.save("Accounts", {"name": "Old Ltd"})
+    clock.tick(5)
+    f = feed(crm, store, clock, start="beginning")
+    assert f.poll_once() == 1
+    assert queued(store)[0].values["name"] == "Old Ltd"
+
+
+def test_create_update_delete_each_once(crm, store, clock):
+    f = feed(crm, store, clock)
+    f.poll_once()
+    clock.tick()
+    aid = crm.save("Accounts", {"name": "Acme", "industry": "Banking"})
+    assert f.poll_once() == 1
+    assert f.poll_once() == 0  # re-seen in the overlap window: not emitted again
+    clock.tick()
+    crm.save("Accounts", {"id": aid, "industry": "Energy"})
+    assert f.poll_once() == 1
+    clock.tick()
+    crm.delete("Accounts", aid)
+    assert f.poll_once() == 1
+    clock.tick(3)
+    assert f.poll_once() == 0
+    created, updated, deleted = queued(store)
+    assert created.kind is EventKind.CREATED and created.record_id == aid
+    assert created.changes["name"].after == "Acme" and created.changes["name"].before is None
+    assert created.user_id == "1"
+    assert updated.kind is EventKind.UPDATED
+    assert set(updated.changes) == {"industry"}
+    assert (updated.changes["industry"].before, updated.changes["industry"].after) == ("Banking", "Energy")
+    assert deleted.kind is EventKind.DELETED and deleted.record_id == aid
+    assert all(e.source == "poll" for e in (created, updated, deleted))
+
+
+def test_update_of_unwatched_field_is_not_queued_for_field_specs(crm, store, clock):
+    f = feed(crm, store, clock)
+    f.poll_once()
+    clock.tick()
+    aid = crm.save("Accounts", {"name": "Acme"})
+    f.poll_once()
+    clock.tick()
+    crm.save("Accounts", {"id": aid, "description": "only a note"})
+    assert f.poll_once() == 0
+    # ...but a later watched change still reports the right "before"
+    clock.tick()
+    crm.save("Accounts", {"id": aid, "name": "Acme Group"})
+    assert f.poll_once() == 1
+    ev = queued(store)[-1]
+    assert (ev.changes["name"].before, ev.changes["name"].after) == ("Acme", "Acme Group")
+
+
+def test_whole_record_spec_sees_any_change(crm, store, clock):
+    f = feed(crm, store, clock, specs=[WatchSpec("Accounts")])
+    f.poll_once()
+    clock.tick()
+    aid = crm.save("Accounts", {"name": "Acme"})
+    f.poll_once()
+    clock.tick()
+    crm.save("Accounts", {"id": aid, "description": "a note"})
+    assert f.poll_once() == 1
+    assert queued(store)[-1].kind is EventKind.UPDATED
+
+
+def test_same_second_second_change_emitted_only_if_watched_value_differs(crm, store, clock):
+    f = feed(crm, store, clock)
+    f.poll_once()
+    clock.tick()
+    aid = crm.save("Accounts", {"name": "Acme", "industry": "Banking"})
+    assert f.poll_once() == 1
+    # the clock does not move: a second save in the same second, same date_modified
+    crm.save("Accounts", {"id": aid, "description": "unwatched"})
+    assert f.poll_once() == 0
+    crm.save("Accounts", {"id": aid, "industry": "Energy"})
+    assert f.poll_once() == 1
+    assert f.poll_once() == 0
+    created, updated = queued(store)
+    assert created.time == updated.time
+    assert updated.kind is EventKind.UPDATED
+    assert updated.changes["industry"].before == "Banking"
+    assert updated.key != created.key and updated.key.startswith(make_key(updated))
+    # a third change in the same second is another event with its own key
+    crm.save("Accounts", {"id": aid, "industry": "Retail"})
+    assert f.poll_once() == 1
+    assert len({e.key for e in queued(store)}) == 3
+
+
+def test_late_commit_with_older_date_modified_is_not_missed(crm, store, clock):
+    f = feed(crm, store, clock, overlap_seconds=30)
+    f.poll_once()
+    clock.tick(10)
+    early = clock.now
+    clock.tick(10)
+    crm.save("Accounts", {"name": "Committed on time"})
+    assert f.poll_once() == 1
+    assert f.cursor("Accounts")["date_modified"] == "2026-11-23T09:00:20Z"
+    # a transaction stamped 10 s earlier commits only now
+    clock.now = early
+    late = crm.save("Accounts", {"name": "Committed late"})
+    clock.tick(15)
+    assert f.poll_once() == 1
+    ev = queued(store)[-1]
+    assert ev.record_id == late and ev.kind is EventKind.CREATED
+    assert ev.time == early
+    # the watermark never goes backwards
+    assert f.cursor("Accounts")["date_modified"] == "2026-11-23T09:00:20Z"
+    assert f.poll_once() == 0
+
+
+def test_events_and_watermark_in_batches(crm, store, clock):
+    f = feed(crm, store, clock, batch_size=2)
+    f.poll_once()
+    ids = []
+    for i in range(5):
+        clock.tick()
+        ids.append(crm.save("Accounts", {"name": f"A{i}"}))
+    assert f.poll_once() == 5
+    assert [e.record_id for e in queued(store)] == ids
+    cur = f.cursor("Accounts")
+    assert cur["date_modified"] == "2026-11-23T09:00:05Z" and cur["id"] == ids[-1]
+
+
+class CrashingStore:
+    """Delegates to a real store; kv_set_many fails once (a crash right after the queue commit)."""
+
+    def __init__(self, store):
+        self.store = store
+        self.crash = True
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    def kv_set_many(self, ns, mapping, ttl_seconds=None):
+        if self.crash:
+            self.crash = False
+            raise RuntimeError("killed between the queue commit and the snapshot write")
+        return self.store.kv_set_many(ns, mapping, ttl_seconds)
+
+
+def test_crash_between_queue_and_snapshots_queues_nothing_twice(crm, store, clock):
+    crashing = CrashingStore(store)
+    f = feed(crm, crashing, clock)
+    f.poll_once()
+    clock.tick()
+    aid = crm.save("Accounts", {"name": "Acme"})
+    with pytest.raises(RuntimeError):
+        f.poll_once()
+    assert len(queued(store)) == 1  # the event is durable
+    assert store.kv_get(SNAPSHOT_NS, f"Accounts:{aid}") is None  # the snapshot is not
+    fresh = feed(crm, store, clock)  # restarted process
+    assert fresh.poll_once() == 0  # same key: the queue ignores it
+    assert len(queued(store)) == 1
+    assert store.kv_get(SNAPSHOT_NS, f"Accounts:{aid}") is not None
+
+
+def test_failing_module_does_not_stop_the_others(crm, store, clock):
+    specs = [WatchSpec("NoSuchModule"), WatchSpec("Contacts")]
+    f = feed(crm, store, clock, specs=specs)
+    clock.tick()
+    crm.save("Contacts", {"last_name": "Smith"})
+    with pytest.raises(Exception, match="NoSuchModule"):
+        f.poll_once()
+    assert [e.module for e in queued(store)] == ["Contacts"]
+
+
+def test_only_wanted_kinds_are_queued(crm, store, clock):
+    f = feed(crm, store, clock, specs=[WatchSpec("Accounts", kinds=frozenset({EventKind.DELETED}))])
+    f.poll_once()
+    clock.tick()
+    aid = crm.save("Accounts", {"name": "Acme"})
+    assert f.poll_once() == 0
+    clock.tick()
+    crm.delete("Accounts", aid)
+    assert f.poll_once() == 1
+    assert queued(store)[0].kind is EventKind.DELETED
+
+
+def test_queued_events_survive_the_codec(crm, store, clock):
+    f = feed(crm, store, clock)
+    f.poll_once()
+    clock.tick()
+    crm.save("Accounts", {"name": "Ünïcode ООО"})
+    f.poll_once()
+    ev = queued(store)[0]
+    doc = event_to_dict(ev)
+    assert doc["values"]["date_modified"] == {"$dt": "2026-11-23T09:00:01Z"}
+    assert ev.values["name"] == "Ünïcode ООО"
+
+
+def test_bad_arguments_are_refused(crm, store, clock):
+    with pytest.raises(ValueError, match="overlap_seconds"):
+        ChangeFeed(crm, store, [], overlap_seconds=-1)
+    with pytest.raises(ValueError, match="start"):
+        ChangeFeed(crm, store, [], start="yesterday")
