@@ -1,0 +1,73 @@
+"""An incoming payment as both sources (OData and statement files) hand it to the importer.
+
+The payment's **key** identifies it across runs and is what makes imports idempotent:
+
+- from 1C OData: ``odata:<Ref_Key>`` (1C's own document reference);
+- from a 1CClientBankExchange file: ``file:`` + the first 40 hex digits of SHA-256 over
+  ``Номер | Дата | Сумма | ПлательщикСчет | ПлательщикИНН | ПолучательСчет | ДатаПоступило`` (amount
+  normalised to two decimals, dates ISO, fields stripped). The same document in two overlapping
+  statement files gives the same key; a different document differs in at least one of these.
+
+The SuiteCRM record id of a payment is derived from its key (:func:`record_id`), so writing the same
+payment twice — through the API or the bulk SQL path — updates one record instead of adding a second.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal
+
+Source = Literal["odata", "file"]
+
+
+@dataclass
+class Payment:
+    """One incoming payment, normalised (amount as Decimal, dates as ``datetime.date``)."""
+
+    key: str
+    source: Source
+    number: str
+    date: dt.date
+    amount: Decimal
+    currency: str = "RUB"
+    payer_inn: str = ""
+    payer_kpp: str = ""
+    payer_name: str = ""
+    payer_account: str = ""
+    purpose: str = ""
+    onec_ref: str = ""  # 1C Ref_Key (OData) or "" (file)
+    counterparty_ref: str = ""  # 1C Catalog_Контрагенты Ref_Key when known
+    ignored_reason: str = ""  # set when 1C says the payment does not count (deleted / not posted)
+    line: int = 0  # first line of the document in its file (files only)
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def record_id(self) -> str:
+        """The SuiteCRM id this payment is stored under (derived from :attr:`key`)."""
+        return record_id(self.key)
+
+    def title(self) -> str:
+        """The record name shown in SuiteCRM: ``№ 105 от 09.12.2015 — 12354.00 RUB``."""
+        return f"№ {self.number} от {self.date:%d.%m.%Y} — {self.amount:.2f} {self.currency}"
+
+
+def file_payment_key(number: str, date: dt.date, amount: Decimal, payer_account: str, payer_inn: str,
+                     recipient_account: str, received: dt.date | None) -> str:
+    """The key of a statement-file payment (see the module docstring for what goes in)."""
+    parts = [number.strip(), date.isoformat(), f"{amount:.2f}", payer_account.strip(), payer_inn.strip(),
+             recipient_account.strip(), received.isoformat() if received else ""]
+    return "file:" + hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()[:40]
+
+
+def odata_payment_key(ref_key: str) -> str:
+    """The key of a payment read from 1C OData: its ``Ref_Key``."""
+    return f"odata:{ref_key.strip().lower()}"
+
+
+def record_id(key: str) -> str:
+    """A 36-character SuiteCRM-shaped id (8-4-4-4-12 lowercase hex), a pure function of ``key``."""
+    h = hashlib.sha256(("onec_bridge:" + key).encode("utf-8")).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"

@@ -1,0 +1,293 @@
+"""A strict parser of 1CClientBankExchange bank-statement files (format versions 1.01–1.03).
+
+The format (1C's "standard of exchange with client-bank systems") is a text file of ``key=value`` lines::
+
+    1CClientBankExchange
+    ВерсияФормата=1.03
+    Кодировка=Windows            (Windows = windows-1251, DOS = cp866; UTF-8 also accepted)
+    Отправитель=... Получатель=... ДатаСоздания=dd.mm.yyyy ВремяСоздания=hh:mm:ss
+    ДатаНачала=... ДатаКонца=... РасчСчет=<20 digits> (repeatable) Документ=<kind> (repeatable)
+    СекцияРасчСчет ... КонецРасчСчет                  (balances per account; optional, repeatable)
+    СекцияДокумент=Платежное поручение ... КонецДокумента   (one per document)
+    КонецФайла
+
+The physical encoding is found by decoding the start of the file as UTF-8, windows-1251 and cp866 and
+seeing in which one the ``Кодировка=`` line reads; the declared value must be one of ``Windows``,
+``DOS``, ``UTF-8``. Any problem raises :class:`StatementError` with the line number and what is wrong;
+nothing is returned for a file with an error, so a malformed file imports nothing.
+
+Direction: a document is **incoming** when its ``ПолучательСчет`` is one of the file's own accounts
+(header or ``СекцияРасчСчет`` ``РасчСчет``), **outgoing** when its ``ПлательщикСчет`` is; otherwise a
+set ``ДатаПоступило`` means incoming and anything else outgoing. Outgoing documents are skipped (counted).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from .payment import Payment, file_payment_key
+
+HEADER = "1CClientBankExchange"
+FORMAT_VERSIONS = ("1.00", "1.01", "1.02", "1.03")
+#: declared Кодировка value -> Python codec
+ENCODINGS = {"windows": "cp1251", "dos": "cp866", "utf-8": "utf-8", "utf8": "utf-8"}
+_KEY_PREFIX = "Кодировка="
+_AMOUNT_RE = re.compile(r"^\d{1,15}(\.\d{1,2})?$")
+_DATE_RE = re.compile(r"^\d{2}\.\d{2}\.\d{4}$")
+_PAYER_NAME_INN_RE = re.compile(r"^ИНН\s*\d{10,12}\s+")
+
+#: keys of the account section
+ACCOUNT_SECTION_KEYS = {"ДатаНачала", "ДатаКонца", "РасчСчет", "НачальныйОстаток", "ВсегоПоступило",
+                        "ВсегоСписано", "КонечныйОстаток"}
+
+
+class StatementError(ValueError):
+    """The file is not a valid 1CClientBankExchange statement. ``line`` is 1-based (0: whole file)."""
+
+    def __init__(self, message: str, line: int = 0, source: str = ""):
+        self.line = line
+        self.source = source
+        self.reason = message
+        where = f"{source or 'statement'}" + (f", line {line}" if line else "")
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass
+class Statement:
+    """A parsed statement: header values, own accounts, incoming payments and skip counts."""
+
+    version: str
+    encoding: str
+    header: dict[str, str]
+    accounts: list[str]
+    payments: list[Payment]
+    documents: int = 0
+    outgoing: int = 0
+    balances: list[dict[str, str]] = field(default_factory=list)
+
+
+def detect_encoding(data: bytes, source: str = "") -> str:
+    """The Python codec of a statement file, from where its ``Кодировка=`` line reads.
+
+    Raises StatementError when no ``Кодировка=`` line is found, or its value is not a known encoding.
+    """
+    head = data[:8192]
+    for codec in ("utf-8", "cp1251", "cp866"):
+        text = head.decode(codec, errors="replace")
+        for lineno, line in enumerate(text.splitlines()[:40], start=1):
+            line = line.lstrip("\ufeff").strip()
+            if line.startswith(_KEY_PREFIX):
+                declared = line[len(_KEY_PREFIX):].strip()
+                known = ENCODINGS.get(declared.lower())
+                if known is None:
+                    raise StatementError(
+                        f"unknown encoding {declared!r} in Кодировка= (expected Windows, DOS or UTF-8)",
+                        lineno, source)
+                if codec == "utf-8" or codec == known:
+                    # A file re-saved as UTF-8 keeps its old header line; its bytes decide.
+                    return codec
+                raise StatementError(
+                    f"Кодировка={declared} but the file's bytes are {codec} (a re-encoded file?)",
+                    lineno, source)
+    if not head.lstrip(b"\xef\xbb\xbf").startswith(HEADER.encode()):
+        raise StatementError(f"not a 1CClientBankExchange file: the first line must be {HEADER!r}", 1, source)
+    raise StatementError("header has no Кодировка= line (Windows, DOS or UTF-8)", 0, source)
+
+
+def parse_statement(data: bytes, source: str = "") -> Statement:
+    """Parse a whole statement file (bytes); raises StatementError naming the line on any problem."""
+    codec = detect_encoding(data, source)
+    try:
+        text = data.decode(codec)
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise StatementError(f"bytes not valid in the declared encoding {codec}", line, source) from None
+    return _Parser(text, codec, source).parse()
+
+
+def parse_date(value: str, key: str, line: int, source: str = "") -> dt.date:
+    """``dd.mm.yyyy`` → date, or StatementError naming the key and line."""
+    if not _DATE_RE.match(value):
+        raise StatementError(f"{key}: bad date {value!r} (expected dd.mm.yyyy)", line, source)
+    try:
+        return dt.datetime.strptime(value, "%d.%m.%Y").date()
+    except ValueError:
+        raise StatementError(f"{key}: bad date {value!r} (no such day)", line, source) from None
+
+
+def parse_amount(value: str, key: str, line: int, source: str = "") -> Decimal:
+    """``12345.67`` → Decimal, or StatementError naming the key and line."""
+    if not _AMOUNT_RE.match(value):
+        raise StatementError(f"{key}: bad amount {value!r} (expected digits with '.' and up to 2 decimals)",
+                             line, source)
+    try:
+        return Decimal(value)
+    except InvalidOperation:  # pragma: no cover - the regex admits only valid decimals
+        raise StatementError(f"{key}: bad amount {value!r}", line, source) from None
+
+
+class _Parser:
+    def __init__(self, text: str, codec: str, source: str):
+        self.lines = text.lstrip("\ufeff").splitlines()
+        self.codec = codec
+        self.source = source
+        self.pos = 0  # index of the next line
+
+    def err(self, message: str, line: int | None = None) -> StatementError:
+        return StatementError(message, self.pos if line is None else line, self.source)
+
+    def next_line(self) -> tuple[int, str] | None:
+        while self.pos < len(self.lines):
+            raw = self.lines[self.pos]
+            self.pos += 1
+            line = raw.strip()
+            if line:
+                return self.pos, line
+        return None
+
+    def split(self, lineno: int, line: str) -> tuple[str, str]:
+        if "=" not in line:
+            raise self.err(f"expected key=value, got {line[:60]!r}", lineno)
+        key, value = line.split("=", 1)
+        key = key.strip()
+        if not key:
+            raise self.err(f"empty key in {line[:60]!r}", lineno)
+        return key, value.strip()
+
+    def parse(self) -> Statement:
+        first = self.next_line()
+        if first is None or first[1] != HEADER:
+            raise self.err(f"not a 1CClientBankExchange file: the first line must be {HEADER!r}", 1)
+        header: dict[str, str] = {}
+        accounts: list[str] = []
+        kinds: list[str] = []
+        balances: list[dict[str, str]] = []
+        docs: list[tuple[int, str, tuple[dict[str, str], dict[str, int]]]] = []
+        seen_end = False
+        while True:
+            item = self.next_line()
+            if item is None:
+                break
+            lineno, line = item
+            if line == "КонецФайла":
+                seen_end = True
+                break
+            if line == "СекцияРасчСчет":
+                balances.append(self.section(lineno, "КонецРасчСчет", "СекцияРасчСчет")[0])
+                acc = balances[-1].get("РасчСчет", "")
+                if acc and acc not in accounts:
+                    accounts.append(acc)
+                continue
+            if line.startswith("СекцияДокумент"):
+                _, kind = self.split(lineno, line) if "=" in line else ("", "")
+                if not kind:
+                    raise self.err("СекцияДокумент without a document kind (СекцияДокумент=<kind>)", lineno)
+                docs.append((lineno, kind, self.section(lineno, "КонецДокумента", "СекцияДокумент")))
+                continue
+            if line in ("КонецДокумента", "КонецРасчСчет"):
+                raise self.err(f"{line} without a section start", lineno)
+            key, value = self.split(lineno, line)
+            if docs or balances:
+                raise self.err(f"header line {key}= after the first section", lineno)
+            if key == "РасчСчет":
+                if value and value not in accounts:
+                    accounts.append(value)
+            elif key == "Документ":
+                kinds.append(value)
+            else:
+                if key in header:
+                    raise self.err(f"header key {key} given twice", lineno)
+                header[key] = value
+                if key in ("ДатаСоздания", "ДатаНачала", "ДатаКонца") and value:
+                    parse_date(value, key, lineno, self.source)
+        if not seen_end:
+            raise self.err("file ends without КонецФайла (truncated?)", len(self.lines))
+        rest = self.next_line()
+        if rest is not None:
+            raise self.err(f"content after КонецФайла: {rest[1][:60]!r}", rest[0])
+        version = header.get("ВерсияФормата", "")
+        if not version:
+            raise self.err("header has no ВерсияФормата=", 0)
+        if version not in FORMAT_VERSIONS:
+            raise self.err(f"unsupported ВерсияФормата {version!r} (supported: {', '.join(FORMAT_VERSIONS)})",
+                           self._line_of("ВерсияФормата="))
+        own = set(accounts)
+        payments: list[Payment] = []
+        outgoing = 0
+        for lineno, kind, doc in docs:
+            payment = self.document(lineno, kind, doc, own)
+            if payment is None:
+                outgoing += 1
+            else:
+                payments.append(payment)
+        return Statement(version=version, encoding=self.codec, header=header, accounts=accounts,
+                         payments=payments, documents=len(docs), outgoing=outgoing, balances=balances)
+
+    def _line_of(self, prefix: str) -> int:
+        for i, line in enumerate(self.lines, start=1):
+            if line.strip().startswith(prefix):
+                return i
+        return 0
+
+    def section(self, start: int, end: str, name: str) -> tuple[dict[str, str], dict[str, int]]:
+        values: dict[str, str] = {}
+        lines: dict[str, int] = {}
+        while True:
+            item = self.next_line()
+            if item is None:
+                raise self.err(f"{name} started at line {start} has no {end}", len(self.lines))
+            lineno, line = item
+            if line == end:
+                return values, lines
+            if line.startswith("Секция") or line in ("КонецФайла", "КонецДокумента", "КонецРасчСчет"):
+                raise self.err(f"{name} started at line {start} has no {end} before {line.split('=')[0]}",
+                               lineno)
+            key, value = self.split(lineno, line)
+            if key in values:
+                raise self.err(f"{key} given twice in the {name} started at line {start}", lineno)
+            values[key] = value
+            lines[key] = lineno
+
+    def document(self, start: int, kind: str, section: tuple[dict[str, str], dict[str, int]],
+                 own: set[str]) -> Payment | None:
+        doc, lines = section
+
+        def line_of(key: str) -> int:
+            return lines.get(key, start)
+
+        def required(key: str) -> str:
+            value = doc.get(key, "")
+            if not value:
+                raise self.err(f"document ({kind}) started at line {start} has no {key}=",
+                               line_of(key) if key in doc else start)
+            return value
+
+        number = required("Номер")
+        date = parse_date(required("Дата"), "Дата", line_of("Дата"), self.source)
+        amount = parse_amount(required("Сумма"), "Сумма", line_of("Сумма"), self.source)
+        received = None
+        if doc.get("ДатаПоступило"):
+            received = parse_date(doc["ДатаПоступило"], "ДатаПоступило", line_of("ДатаПоступило"), self.source)
+        if doc.get("ДатаСписано"):
+            parse_date(doc["ДатаСписано"], "ДатаСписано", line_of("ДатаСписано"), self.source)
+        payer_acc = doc.get("ПлательщикСчет") or doc.get("ПлательщикРасчСчет", "")
+        recipient_acc = doc.get("ПолучательСчет") or doc.get("ПолучательРасчСчет", "")
+        if recipient_acc and recipient_acc in own:
+            incoming = True
+        elif payer_acc and payer_acc in own:
+            incoming = False
+        else:
+            incoming = received is not None
+        if not incoming:
+            return None
+        payer_inn = doc.get("ПлательщикИНН", "")
+        name = doc.get("Плательщик1") or _PAYER_NAME_INN_RE.sub("", doc.get("Плательщик", ""))
+        purpose = doc.get("НазначениеПлатежа") or " ".join(
+            doc[k] for k in (f"НазначениеПлатежа{i}" for i in range(1, 7)) if doc.get(k))
+        key = file_payment_key(number, date, amount, payer_acc, payer_inn, recipient_acc, received)
+        return Payment(key=key, source="file", number=number, date=date, amount=amount, currency="RUB",
+                       payer_inn=payer_inn, payer_kpp=doc.get("ПлательщикКПП", ""), payer_name=name.strip(),
+                       payer_account=payer_acc, purpose=purpose, line=start)
