@@ -323,6 +323,33 @@ class FakeCRM(CRM):
             self._prepare(mod, row, where=f"row {i}")
         return [self._save(mod, row) for row in rows]
 
+    def insert(self, module: str, values: Mapping[str, Any]) -> str:
+        """Create a record with the ``id`` given in ``values`` (SuiteCRM's ``new_with_id``); returns it.
+
+        Handy to seed records with known ids. ValidationError when that id is already stored (even deleted),
+        as the duplicate primary key would be in SuiteCRM's database.
+        """
+        self.calls.append(("insert", module, values.get("id")))
+        mod = self._module(module)
+        data = self._prepare(mod, values)
+        rid = data.get("id")
+        if rid is None:
+            return self._save(mod, values)
+        if rid in mod.rows:
+            raise ValidationError(f"{module} record {rid!r} already exists", fields=["id"],
+                                  transport=self.name, module=module)
+        mod.rows[rid] = self._blank(mod.name) | {"id": rid, "deleted": False}
+        rest = {k: v for k, v in values.items() if k != "id"}
+        row = mod.rows[rid]
+        row.update(self._prepare(mod, rest))
+        now = self._now()
+        row["date_entered"] = row.get("date_entered") or now
+        row["created_by"] = row.get("created_by") or self.user_id
+        row["date_modified"] = now
+        row["modified_user_id"] = self.user_id
+        row["deleted"] = bool(row.get("deleted"))
+        return rid
+
     def delete(self, module: str, id: str) -> None:
         """Soft delete (``deleted=1``); its relationship rows are soft-deleted too."""
         self.calls.append(("delete", module, id))

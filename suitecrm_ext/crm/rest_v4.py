@@ -1,0 +1,688 @@
+"""The CRM interface over SuiteCRM's REST v4_1 API (``POST /service/v4_1/rest.php``).
+
+Wire format, as recorded from SuiteCRM 7.14.6: form fields ``method``, ``input_type=JSON``,
+``response_type=JSON`` and ``rest_data``. ``rest_data`` is sent as a JSON **array**, each method's
+parameters in their exact PHP order: SuiteCRM hands it to ``call_user_func_array``, and a JSON object
+whose keys are not the PHP parameter names is a fatal error (HTTP 500, empty body).
+
+- Login sends the md5 hex of the password (the plain password is never kept). The session id is reused;
+  on "Invalid Session ID" (number 11, also after a server-side logout or expiry) the client logs in again
+  **once** and repeats the call; a second refusal is an :class:`AuthError`.
+- Errors come back as HTTP 200 ``{"name", "number", "description"}``: 10 (and the other login failures)
+  → AuthError, 11 → re-login, 20 → NotFound (module), 40 → PermissionDenied, others (e.g. ``"-1"`` for an
+  unknown method) → ProtocolError. HTTP 500 "Database failure" means SuiteCRM's SQL failed: when the
+  call carried a ``query`` we built from a filter, the only thing in it that can be wrong is a field
+  that SuiteCRM's metadata lists but its table lacks (values are escaped), so it is a ValidationError
+  naming the filter's fields; otherwise it is a ProtocolError. Other 5xx, an empty 500, 429,
+  connection errors and timeouts are TransientError and retried (:mod:`suitecrm_ext.crm.http`).
+- ``query`` / ``order_by`` are SQL inside SuiteCRM and are built only by :mod:`suitecrm_ext.crm.sqlfilter`.
+- A ``get_entry`` of a missing *or deleted* id answers with a list-shaped ``name_value_list`` holding a
+  warning → NotFound.
+- String values are HTML-entity decoded on read: SuiteCRM's bean layer returns them passed through
+  ``htmlspecialchars`` (``&amp; &quot; &#039; &lt; &gt;``).
+
+**Duplicates on retry.** Reads, updates, deletes and relationship changes are idempotent and are retried
+on transient faults. A create is made idempotent: the client generates the record id (SuiteCRM-shaped,
+:func:`~suitecrm_ext.crm.guid.new_guid`) and sends ``id`` + ``new_with_id=true``. If the answer is
+lost (timeout, 5xx), the next attempt first asks whether a record with that id now exists: if it does,
+the create had gone through and its id is returned; only if not is the create sent again. Re-sending
+blindly would not work either way: with ``new_with_id`` a second INSERT of the same id fails ("Database
+failure"), and without it SuiteCRM silently updates nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import requests
+
+from suitecrm_ext.crm.base import (
+    CRM,
+    AuthError,
+    Cond,
+    CRMError,
+    FieldInfo,
+    Filter,
+    NotFound,
+    PermissionDenied,
+    ProtocolError,
+    Record,
+    ValidationError,
+    Where,
+    normalize_values,
+    normalize_where,
+    parse_bool,
+    to_crm,
+)
+from suitecrm_ext.crm.fake import parse_order
+from suitecrm_ext.crm.guid import new_guid
+from suitecrm_ext.crm.http import RetryPolicy, classify, excerpt, make_session, send
+from suitecrm_ext.crm.sqlfilter import check_identifier, compile_order, compile_where, sql_string
+
+log = logging.getLogger("suitecrm_ext.crm.rest")
+
+DEFAULT_PATH = "/service/v4_1/rest.php"
+ENUM_TYPES = {"enum", "multienum", "dynamicenum", "radioenum"}
+AUTH_ERRORS = {10, 12, 1008, 1009, 1012}
+_HTML_ENTITIES = {"&amp;": "&", "&quot;": '"', "&#039;": "'", "&#39;": "'", "&lt;": "<", "&gt;": ">"}
+_HTML_RE = re.compile("|".join(map(re.escape, _HTML_ENTITIES)))
+
+
+class _InvalidSession(Exception):
+    """SuiteCRM error 11: the session id is not (or no longer) valid."""
+
+
+class _DatabaseFailure(Exception):
+    """HTTP 500 "Database failure. Please refer to suitecrm.log for details."."""
+
+    def __init__(self, body: str):
+        super().__init__(body)
+        self.body = body
+
+
+def html_decode(value: Any) -> Any:
+    """Undo SuiteCRM's ``htmlspecialchars(ENT_QUOTES)`` on a read string value (single pass)."""
+    if isinstance(value, str) and "&" in value:
+        return _HTML_RE.sub(lambda m: _HTML_ENTITIES[m.group(0)], value)
+    return value
+
+
+def name_value_list(values: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """``{"name": "Acme"}`` → ``[{"name": "name", "value": "Acme"}]`` with values formatted for SuiteCRM."""
+    return [{"name": k, "value": to_crm(v)} for k, v in values.items()]
+
+
+def from_name_value_list(nvl: Any) -> dict[str, Any]:
+    """A dict-shaped ``name_value_list`` (``{"f": {"name": "f", "value": v}}``) → ``{"f": v}``."""
+    if isinstance(nvl, Mapping):
+        return {k: (v.get("value") if isinstance(v, Mapping) else v) for k, v in nvl.items()}
+    if isinstance(nvl, list):
+        return {i["name"]: i.get("value") for i in nvl if isinstance(i, Mapping) and "name" in i}
+    raise TypeError(f"not a name_value_list: {type(nvl).__name__}")
+
+
+class RestV4CRM(CRM):
+    """SuiteCRM through REST v4_1. See the module docstring for the protocol details and retry safety.
+
+    ``url`` is SuiteCRM's base URL (``https://crm.example.com``); ``path`` the REST endpoint under it.
+    ``page_size`` records per ``get_entry_list`` call, ``batch_size`` rows per ``set_entries`` call.
+    ``retry_policy`` (optional) replaces the default one built from ``retries`` (tests inject a
+    non-sleeping one); ``session`` an HTTP session.
+    """
+
+    name = "rest"
+    capabilities = CRM.capabilities | {"include_deleted"}
+
+    def __init__(
+        self,
+        url: str,
+        username: str,
+        password: str,
+        *,
+        timeout: float = 30.0,
+        retries: int = 4,
+        page_size: int = 200,
+        verify: bool | str = True,
+        path: str = DEFAULT_PATH,
+        batch_size: int = 100,
+        application_name: str = "suitecrm-ext",
+        session: requests.Session | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ):
+        if not re.match(r"^https?://", url or ""):
+            raise ValueError(f"SuiteCRM url must start with http:// or https://, got {url!r}")
+        if page_size < 1 or batch_size < 1:
+            raise ValueError("page_size and batch_size must be at least 1")
+        self.endpoint = url.rstrip("/") if url.rstrip("/").endswith(".php") else url.rstrip("/") + path
+        self.username = username
+        self._password_md5 = hashlib.md5(password.encode("utf-8")).hexdigest()
+        self.page_size = page_size
+        self.batch_size = batch_size
+        self.application_name = application_name
+        self.http = session or make_session(timeout=timeout, verify=verify)
+        self.policy = retry_policy or RetryPolicy(retries=retries)
+        self.session_id: str | None = None
+        self.user_id: str | None = None
+        self._fields: dict[str, dict[str, FieldInfo]] = {}
+        self._links: dict[str, dict[str, dict[str, Any]]] = {}
+        self._tables: dict[str, str] = {}
+
+    @classmethod
+    def from_settings(cls, s: Any, **kwargs: Any) -> RestV4CRM:
+        """Build from ``SuiteCRMSettings`` (its ``rest`` section must be present)."""
+        if s.rest is None:
+            raise ValueError("suitecrm.rest is not configured (username and password are needed)")
+        return cls(
+            s.url, s.rest.username, s.rest.password.get_secret_value(), timeout=s.timeout,
+            retries=s.retries, page_size=s.rest.page_size, verify=s.verify_tls, path=s.rest.path, **kwargs,
+        )
+
+    def __repr__(self) -> str:
+        return f"RestV4CRM({self.endpoint!r}, user={self.username!r})"
+
+    # --- wire ---------------------------------------------------------------------------
+
+    def _post(self, method: str, args: list[Any]) -> Any:
+        """One HTTP call of one API method; maps transport faults and API errors to typed errors."""
+        data = {
+            "method": method,
+            "input_type": "JSON",
+            "response_type": "JSON",
+            "rest_data": json.dumps(args, ensure_ascii=False),
+        }
+        log.debug("REST v4_1 %s", method)  # never the body: it carries the session and the password hash
+        resp = send(self.http, "POST", self.endpoint, data=data, transport=self.name, what=f"REST {method}")
+        if resp.status_code == 500 and resp.text.lstrip().startswith("Database failure"):
+            raise _DatabaseFailure(excerpt(resp))
+        classify(resp, transport=self.name, what=f"REST {method}")
+        try:
+            payload = resp.json()
+        except ValueError:
+            raise ProtocolError(f"REST {method}: the answer is not JSON", excerpt=excerpt(resp),
+                                transport=self.name) from None
+        if isinstance(payload, dict) and set(payload) == {"name", "number", "description"}:
+            self._raise_api_error(method, payload, resp)
+        return payload
+
+    def _raise_api_error(self, method: str, err: Mapping[str, Any], resp: requests.Response) -> None:
+        try:
+            number = int(err["number"])
+        except (TypeError, ValueError):
+            number = None
+        text = f"REST {method}: SuiteCRM error {err['number']} {err['name']}: {err['description']}"
+        if number == 11:
+            raise _InvalidSession(text)
+        if number in AUTH_ERRORS:
+            raise AuthError(text, transport=self.name)
+        if number == 20:
+            raise NotFound(text, transport=self.name)
+        if number == 40:
+            raise PermissionDenied(text, transport=self.name)
+        raise ProtocolError(text, excerpt=excerpt(resp), transport=self.name)
+
+    def _login(self) -> str:
+        args = [{"user_name": self.username, "password": self._password_md5}, self.application_name, []]
+        payload = self._post("login", args)
+        if not isinstance(payload, dict) or not isinstance(payload.get("id"), str) or not payload["id"]:
+            raise ProtocolError("REST login: no session id in the answer", excerpt=json.dumps(payload)[:500],
+                                transport=self.name)
+        self.session_id = payload["id"]
+        try:
+            self.user_id = from_name_value_list(payload.get("name_value_list") or {}).get("user_id")
+        except TypeError:
+            self.user_id = None
+        log.info("logged in to SuiteCRM REST v4_1 as %s", self.username)
+        return self.session_id
+
+    def _with_session(self, method: str, build: Callable[[str], list[Any]]) -> Any:
+        """Call with the current session; on "Invalid Session ID" log in again once and repeat."""
+        sid = self.session_id or self._login()
+        try:
+            return self._post(method, build(sid))
+        except _InvalidSession:
+            log.info("SuiteCRM session expired; logging in again")
+            self.session_id = None
+            sid = self._login()
+            try:
+                return self._post(method, build(sid))
+            except _InvalidSession as exc:
+                raise AuthError(f"{exc} (right after a fresh login)", transport=self.name) from None
+
+    def _call(self, method: str, args: Sequence[Any], *, filter_fields: Sequence[str] = ()) -> Any:
+        """A session-bound call (session id prepended), re-login once, retried on transient faults."""
+
+        def once() -> Any:
+            try:
+                return self._with_session(method, lambda sid: [sid, *args])
+            except _DatabaseFailure as exc:
+                if filter_fields:
+                    raise ValidationError(
+                        f"REST {method}: SuiteCRM's database refused the query built from the filter on "
+                        f"{', '.join(filter_fields)} (a field without a DB column?); see suitecrm.log",
+                        fields=list(filter_fields), transport=self.name) from None
+                raise ProtocolError(f"REST {method}: SuiteCRM reported a database failure", excerpt=exc.body,
+                                    transport=self.name) from None
+
+        return self.policy.call(once)
+
+    # --- metadata ----------------------------------------------------------------------
+
+    def _meta(self, module: str) -> None:
+        if module in self._fields:
+            return
+        check_identifier(module, "module")
+        payload = self._call("get_module_fields", [module, []])
+        try:
+            raw_fields = payload["module_fields"]
+            raw_links = payload.get("link_fields") or {}
+            table = payload.get("table_name") or module.lower()
+        except (TypeError, KeyError):
+            raise ProtocolError(f"REST get_module_fields {module}: unexpected answer",
+                                excerpt=json.dumps(payload)[:500], transport=self.name) from None
+        if isinstance(raw_fields, list):  # PHP encodes an empty array as []
+            raw_fields = {}
+        if isinstance(raw_links, list):
+            raw_links = {}
+        self._fields[module] = {name: _field_info(name, f) for name, f in raw_fields.items()}
+        self._links[module] = dict(raw_links)
+        self._tables[module] = table
+
+    def fields(self, module: str) -> dict[str, FieldInfo]:
+        """Field metadata from ``get_module_fields`` (cached per module)."""
+        self._meta(module)
+        return dict(self._fields[module])
+
+    def links(self, module: str) -> dict[str, str]:
+        """Link field names of a module → the related module ("" where SuiteCRM does not say)."""
+        self._meta(module)
+        return {name: (link.get("module") or "") for name, link in self._links[module].items()}
+
+    def modules(self) -> list[str]:
+        """Module keys from ``get_available_modules``."""
+        payload = self._call("get_available_modules", ["default"])
+        try:
+            return [m["module_key"] for m in payload["modules"]]
+        except (TypeError, KeyError):
+            raise ProtocolError("REST get_available_modules: unexpected answer",
+                                excerpt=json.dumps(payload)[:500], transport=self.name) from None
+
+    def server_info(self) -> dict[str, Any]:
+        """``get_server_info``: flavor, version (Sugar), suitecrm_version, gmt_time."""
+        payload = self.policy.call(self._post, "get_server_info", [])
+        if not isinstance(payload, dict):
+            raise ProtocolError("REST get_server_info: unexpected answer", excerpt=json.dumps(payload)[:500],
+                                transport=self.name)
+        return payload
+
+    # --- reads -------------------------------------------------------------------------
+
+    def _check_fields(self, module: str, names: Sequence[str] | None, what: str) -> None:
+        if names is None:
+            return
+        if isinstance(names, str):
+            raise TypeError(f"{what} must be a list of field names, not a string")
+        known = self._fields[module]
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise ValidationError(f"{module} has no field(s) {', '.join(map(repr, unknown))} (in {what})",
+                                  fields=unknown, transport=self.name, module=module)
+
+    def _select(self, fields: Sequence[str] | None) -> list[str]:
+        if fields is None:
+            return []
+        return list(dict.fromkeys(["id", "deleted", *fields]))
+
+    def _record(self, module: str, entry: Mapping[str, Any], fields: Sequence[str] | None) -> Record:
+        try:
+            raw = from_name_value_list(entry["name_value_list"])
+            rid = entry.get("id") or raw.get("id")
+        except (TypeError, KeyError):
+            raise ProtocolError(f"REST {module}: entry without name_value_list",
+                                excerpt=json.dumps(entry)[:500], transport=self.name) from None
+        if not rid:
+            raise ProtocolError(f"REST {module}: entry without id", excerpt=json.dumps(entry)[:500],
+                                transport=self.name)
+        values = normalize_values({k: html_decode(v) for k, v in raw.items()}, self._fields.get(module, {}))
+        deleted = parse_bool(raw.get("deleted"))
+        if fields is not None:
+            values = {k: v for k, v in values.items() if k in fields}
+        else:
+            values.setdefault("id", rid)
+        return Record(module=module, id=rid, values=values, deleted=deleted)
+
+    def get(self, module: str, id: str, fields: Sequence[str] | None = None) -> Record:
+        """``get_entry``; NotFound for a missing or deleted id (SuiteCRM's list-shaped warning answer)."""
+        self._meta(module)
+        self._check_fields(module, fields, "fields")
+        payload = self._call("get_entry", [module, id, self._select(fields), [], False])
+        try:
+            entry = payload["entry_list"][0]
+        except (TypeError, KeyError, IndexError):
+            raise ProtocolError(f"REST get_entry {module}: unexpected answer",
+                                excerpt=json.dumps(payload)[:500],
+                                transport=self.name) from None
+        if isinstance(entry.get("name_value_list"), list):
+            raise NotFound(f"{module} record {id!r} does not exist or is deleted", transport=self.name,
+                           module=module)
+        return self._record(module, entry, fields)
+
+    def _query(self, module: str, where: Where) -> tuple[str, list[str]]:
+        flt = normalize_where(where)
+        query = compile_where(flt, self._tables[module], self._fields[module], module)
+        names = sorted({c.field for c in _conds(flt)}) if flt else []
+        return query, names
+
+    def find(
+        self,
+        module: str,
+        where: Where = None,
+        fields: Sequence[str] | None = None,
+        order: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        *,
+        include_deleted: bool = False,
+    ) -> Iterator[Record]:
+        """``get_entry_list`` page by page (``offset`` ← ``next_offset``) until a short or empty page."""
+        self._meta(module)
+        self._check_fields(module, fields, "fields")
+        query, names = self._query(module, where)
+        order_by = compile_order(parse_order(order), self._tables[module], self._fields[module], module)
+        if limit is not None and limit < 0:
+            raise ValueError("limit must be >= 0")
+        return self._find_pages(module, query, names, order_by, fields, limit, include_deleted)
+
+    def _find_pages(self, module, query, names, order_by, fields, limit, include_deleted) -> Iterator[Record]:
+        offset = 0
+        served = 0
+        select = self._select(fields)
+        while limit is None or served < limit:
+            size = self.page_size if limit is None else min(self.page_size, limit - served)
+            payload = self._call(
+                "get_entry_list",
+                [module, query, order_by, offset, select, [], size, 1 if include_deleted else 0, False],
+                filter_fields=names,
+            )
+            try:
+                entries = payload["entry_list"]
+                count = int(payload["result_count"])
+                next_offset = int(payload["next_offset"])
+            except (TypeError, KeyError, ValueError):
+                raise ProtocolError(f"REST get_entry_list {module}: unexpected answer",
+                                    excerpt=json.dumps(payload)[:500], transport=self.name) from None
+            for entry in entries[:size]:
+                yield self._record(module, entry, fields)
+            served += min(len(entries), size)
+            if count == 0 or not entries or count < size:
+                return
+            if next_offset <= offset:
+                raise ProtocolError(f"REST get_entry_list {module}: next_offset did not advance",
+                                    excerpt=json.dumps({k: payload.get(k) for k in
+                                                        ("result_count", "next_offset", "total_count")}),
+                                    transport=self.name)
+            offset = next_offset
+
+    def count(self, module: str, where: Where = None, *, include_deleted: bool = False) -> int:
+        """``get_entries_count`` (SuiteCRM answers the number as a string)."""
+        self._meta(module)
+        query, names = self._query(module, where)
+        payload = self._call("get_entries_count", [module, query, 1 if include_deleted else 0],
+                             filter_fields=names)
+        try:
+            return int(payload["result_count"])
+        except (TypeError, KeyError, ValueError):
+            raise ProtocolError(f"REST get_entries_count {module}: unexpected answer",
+                                excerpt=json.dumps(payload)[:500], transport=self.name) from None
+
+    def _existing(self, module: str, ids: Sequence[str], *, include_deleted: bool = False) -> set[str]:
+        """Which of ``ids`` exist (live, or any with include_deleted), in as few calls as paging needs."""
+        found: set[str] = set()
+        table = self._tables[module]
+        for start in range(0, len(ids), self.page_size):
+            chunk = list(ids[start:start + self.page_size])
+            query = f"{table}.id IN ({', '.join(sql_string(i) for i in chunk)})"
+            payload = self._call("get_entry_list", [module, query, f"{table}.id ASC", 0, ["id"], [],
+                                                    len(chunk), 1 if include_deleted else 0, False])
+            try:
+                found.update(e["id"] for e in payload["entry_list"])
+            except (TypeError, KeyError):
+                raise ProtocolError(f"REST get_entry_list {module}: unexpected answer",
+                                    excerpt=json.dumps(payload)[:500], transport=self.name) from None
+        return found
+
+    def _require_live(self, module: str, ids: Sequence[str]) -> None:
+        missing = [i for i in ids if i not in self._existing(module, ids)] if ids else []
+        if missing:
+            raise NotFound(f"{module} record(s) {', '.join(map(repr, missing))} do not exist or are deleted",
+                           transport=self.name, module=module)
+
+    # --- writes ------------------------------------------------------------------------
+
+    def _check_values(self, module: str, values: Mapping[str, Any], where: str = "") -> None:
+        if not isinstance(values, Mapping):
+            raise ValidationError(f"{module} {where or 'values'}: values must be a mapping of field → value",
+                                  transport=self.name, module=module)
+        known = self._fields[module]
+        unknown = [k for k in values if k not in known]
+        if unknown:
+            names = ", ".join(map(repr, unknown))
+            raise ValidationError(f"{module} has no field(s) {names}" + (f" ({where})" if where else ""),
+                                  fields=unknown, transport=self.name, module=module)
+        bad = [k for k, v in values.items() if isinstance(v, (list, dict, set, tuple))]
+        if bad:
+            raise ValidationError(f"{module}: structured value(s) for {', '.join(bad)}", fields=bad,
+                                  transport=self.name, module=module)
+        if "id" in values and (not isinstance(values["id"], str) or not values["id"]):
+            raise ValidationError(f"{module}: id must be a non-empty string", fields=["id"],
+                                  transport=self.name, module=module)
+
+    def save(self, module: str, values: Mapping[str, Any]) -> str:
+        """Create (client-chosen id + ``new_with_id``, safe to retry) or update (NotFound if missing)."""
+        self._meta(module)
+        self._check_values(module, values)
+        values = dict(values)
+        rid = values.pop("id", None)
+        if rid is None:
+            return self._create(module, values)
+        self._require_live(module, [rid])
+        payload = self._call("set_entry", [module, name_value_list({"id": rid, **values})])
+        self._check_set_entry(module, payload)
+        return rid
+
+    def _create(self, module: str, values: Mapping[str, Any]) -> str:
+        rid = new_guid()
+        nvl = name_value_list({"id": rid, "new_with_id": True, **values})
+        attempts = 0
+
+        def once() -> str:
+            nonlocal attempts
+            attempts += 1
+            # After a lost answer the create may have happened: look before sending it again.
+            if attempts > 1 and self._existing(module, [rid], include_deleted=True):
+                log.info("create of %s %s had gone through before the answer was lost", module, rid)
+                return rid
+            try:
+                payload = self._with_session("set_entry", lambda sid: [sid, module, nvl])
+            except _DatabaseFailure as exc:
+                # a concurrent earlier attempt may have inserted the same id meanwhile
+                if attempts > 1 and self._existing(module, [rid], include_deleted=True):
+                    return rid
+                raise ProtocolError(f"REST set_entry {module}: SuiteCRM reported a database failure",
+                                    excerpt=exc.body, transport=self.name) from None
+            self._check_set_entry(module, payload)
+            return rid
+
+        return self.policy.call(once)
+
+    def _check_set_entry(self, module: str, payload: Any) -> None:
+        if not isinstance(payload, dict) or not payload.get("id"):
+            # SuiteCRM returns nothing when the ACL check refuses the save
+            raise PermissionDenied(f"REST set_entry {module}: SuiteCRM did not save the record (no id back)",
+                                   transport=self.name, module=module)
+
+    def save_many(self, module: str, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+        """``set_entries`` in batches of ``batch_size``; everything is validated before anything is written.
+
+        Updated ids must exist (one ``get_entry_list`` per page of ids). A batch whose answer is lost is
+        retried without the rows that the lost call had already created (found by their client ids).
+        """
+        self._meta(module)
+        for i, row in enumerate(rows):
+            self._check_values(module, row, where=f"row {i}")
+        update_ids = [row["id"] for row in rows if "id" in row]
+        if update_ids:
+            self._require_live(module, list(dict.fromkeys(update_ids)))
+        prepared: list[tuple[str, bool, list[dict[str, Any]]]] = []  # (id, is_new, nvl)
+        for row in rows:
+            values = dict(row)
+            rid = values.pop("id", None)
+            if rid is None:
+                rid = new_guid()
+                prepared.append((rid, True, name_value_list({"id": rid, "new_with_id": True, **values})))
+            else:
+                prepared.append((rid, False, name_value_list({"id": rid, **values})))
+        for start in range(0, len(prepared), self.batch_size):
+            self._set_entries(module, prepared[start:start + self.batch_size])
+        return [rid for rid, _, _ in prepared]
+
+    def _set_entries(self, module: str, batch: list[tuple[str, bool, list[dict[str, Any]]]]) -> None:
+        pending = list(batch)
+        attempts = 0
+
+        def once() -> None:
+            nonlocal pending, attempts
+            attempts += 1
+            if attempts > 1:
+                new_ids = [rid for rid, is_new, _ in pending if is_new]
+                done = self._existing(module, new_ids, include_deleted=True) if new_ids else set()
+                pending = [p for p in pending if not (p[1] and p[0] in done)]
+                if not pending:
+                    return
+            try:
+                lists = [p[2] for p in pending]
+                payload = self._with_session("set_entries", lambda sid: [sid, module, lists])
+            except _DatabaseFailure as exc:
+                raise ProtocolError(f"REST set_entries {module}: SuiteCRM reported a database failure",
+                                    excerpt=exc.body, transport=self.name) from None
+            ids = payload.get("ids") if isinstance(payload, dict) else None
+            if not isinstance(ids, list):
+                raise ProtocolError(f"REST set_entries {module}: unexpected answer",
+                                    excerpt=json.dumps(payload)[:500], transport=self.name)
+            missing = [rid for rid, _, _ in pending if rid not in ids]
+            if missing:
+                raise PermissionDenied(
+                    f"REST set_entries {module}: SuiteCRM did not save {len(missing)} row(s) "
+                    f"({', '.join(missing[:5])}...)", transport=self.name, module=module)
+
+        self.policy.call(once)
+
+    def delete(self, module: str, id: str) -> None:
+        """Soft delete: ``set_entry`` with ``deleted=1`` (REST v4_1 has no delete method)."""
+        self._meta(module)
+        self._require_live(module, [id])
+        nvl = [{"name": "id", "value": id}, {"name": "deleted", "value": 1}]
+        payload = self._call("set_entry", [module, nvl])
+        self._check_set_entry(module, payload)
+
+    # --- relationships -----------------------------------------------------------------
+
+    def _check_link(self, module: str, link: str) -> None:
+        self._meta(module)
+        if link not in self._links[module]:
+            known = ", ".join(sorted(self._links[module])) or "none"
+            raise ValidationError(f"{module} has no link {link!r} (links: {known})", fields=[link],
+                                  transport=self.name, module=module)
+
+    def _set_relationship(self, module: str, id: str, link: str, other_ids: list[str], delete: int) -> dict:
+        payload = self._call("set_relationship", [module, id, link, other_ids, [], delete])
+        if not isinstance(payload, dict) or not {"created", "failed", "deleted"} <= set(payload):
+            raise ProtocolError(f"REST set_relationship {module}.{link}: unexpected answer",
+                                excerpt=json.dumps(payload)[:500], transport=self.name)
+        if int(payload["failed"]):
+            raise PermissionDenied(f"REST set_relationship {module}.{link}: SuiteCRM refused the change "
+                                   f"({payload['failed']} failed)", transport=self.name, module=module)
+        return payload
+
+    def relate(self, module: str, id: str, link: str, other_ids: Sequence[str]) -> None:
+        """``set_relationship``, then a check that every other id is related (NotFound for missing ones)."""
+        other_ids = [other_ids] if isinstance(other_ids, str) else list(other_ids)
+        self._check_link(module, link)
+        self._require_live(module, [id])
+        if not other_ids:
+            return
+        self._set_relationship(module, id, link, other_ids, 0)
+        related = {r.id for r in self._related(module, id, link, ["id"])}
+        missing = [o for o in other_ids if o not in related]
+        if missing:
+            raise NotFound(f"cannot relate {module} {id} through {link!r}: record(s) "
+                           f"{', '.join(map(repr, missing))} do not exist or are deleted",
+                           transport=self.name, module=module)
+
+    def unrelate(self, module: str, id: str, link: str, other_ids: Sequence[str]) -> None:
+        """``set_relationship`` with ``delete=1`` (SuiteCRM soft-deletes the relationship rows)."""
+        other_ids = [other_ids] if isinstance(other_ids, str) else list(other_ids)
+        self._check_link(module, link)
+        self._require_live(module, [id])
+        if other_ids:
+            self._set_relationship(module, id, link, other_ids, 1)
+
+    def related(
+        self, module: str, id: str, link: str, fields: Sequence[str] | None = None
+    ) -> Iterator[Record]:
+        """``get_relationships`` page by page (live related records only)."""
+        self._check_link(module, link)
+        self._require_live(module, [id])
+        other = self._links[module][link].get("module") or ""
+        if fields is not None and other:
+            self._meta(other)
+            self._check_fields(other, fields, "fields")
+        return iter(list(self._related(module, id, link, fields)))
+
+    def _related(self, module: str, id: str, link: str, fields: Sequence[str] | None) -> Iterator[Record]:
+        offset = 0
+        while True:
+            payload = self._call("get_relationships", [module, id, link, "", self._select(fields), [], 0, "",
+                                                       offset, self.page_size])
+            try:
+                entries = payload["entry_list"]
+            except (TypeError, KeyError):
+                raise ProtocolError(f"REST get_relationships {module}.{link}: unexpected answer",
+                                    excerpt=json.dumps(payload)[:500], transport=self.name) from None
+            for entry in entries:
+                other = entry.get("module_name") or ""
+                if other and other not in self._fields:
+                    try:
+                        self._meta(other)
+                    except CRMError:
+                        pass
+                yield self._record(other or module, entry, fields)
+            if len(entries) < self.page_size:
+                return
+            offset += len(entries)
+
+    # --- session -----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """``logout`` (best effort) and close the HTTP session."""
+        if self.session_id:
+            try:
+                self._post("logout", [self.session_id])
+            except (CRMError, _InvalidSession, _DatabaseFailure) as exc:
+                log.info("REST logout failed (ignored): %s", exc)
+            self.session_id = None
+        self.http.close()
+
+
+def _field_info(name: str, raw: Mapping[str, Any]) -> FieldInfo:
+    ftype = str(raw.get("type") or "varchar")
+    options = raw.get("options")
+    opts: tuple[str, ...] = ()
+    if ftype in ENUM_TYPES and isinstance(options, Mapping):
+        opts = tuple(str(k) for k in options)
+    try:
+        length = int(raw.get("len"))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        length = None
+    try:
+        required = bool(int(raw.get("required") or 0))
+    except (TypeError, ValueError):
+        required = bool(raw.get("required"))
+    # REST does not say where a field is stored; Studio/Module Loader custom fields always end in _c
+    source = "custom_fields" if name.endswith("_c") else ""
+    return FieldInfo(name=name, type=ftype, label=str(raw.get("label") or ""), required=required,
+                     options=opts, length=length, source=source)
+
+
+def _conds(flt: Filter) -> Iterator[Cond]:
+    for item in flt.items:
+        if isinstance(item, Cond):
+            yield item
+        else:
+            yield from _conds(item)
+
+
+__all__ = ["RestV4CRM", "from_name_value_list", "html_decode", "name_value_list"]

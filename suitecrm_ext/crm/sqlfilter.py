@@ -1,0 +1,163 @@
+"""Compile a structured filter into the SQL ``query`` / ``order_by`` strings of REST/SOAP v4_1.
+
+SuiteCRM pastes ``query`` into the WHERE clause of its own SELECT (which joins ``<table>_cstm`` for custom
+fields) and ``order_by`` into its ORDER BY. Both are SQL, so they are built **only** here, from a
+:class:`~suitecrm_ext.crm.base.Filter` and the module's field metadata:
+
+- field names must be identifiers known to the module, and are qualified with the module's table
+  (``accounts.name``) or, for custom fields (``FieldInfo.source == "custom_fields"``), with the custom
+  table (``accounts_cstm.inn_c``); ``non-db`` fields are refused (SuiteCRM would answer "Database failure");
+- values are always string literals escaped the way ``mysqli_real_escape_string`` does (backslash, quote,
+  double quote, NUL, CR, LF, Ctrl-Z), so no value can end the literal;
+- semantics match FakeCRM: ``neq`` also matches NULL, ``is_null`` / ``not_null`` treat '' as empty for
+  text fields, ``in []`` matches nothing, ``like`` keeps ``%``/``_`` and ``\\`` escapes.
+
+Raw text from a user never reaches SuiteCRM through any other path.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from suitecrm_ext.crm.base import (
+    Cond,
+    FieldInfo,
+    Filter,
+    ValidationError,
+    parse_bool,
+    parse_date,
+    parse_datetime,
+    to_crm,
+)
+
+IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+#: Types whose empty value is NULL only (for text types '' counts as empty too).
+NON_TEXT_TYPES = {"datetime", "datetimecombo", "date", "bool", "int", "float", "decimal", "currency"}
+
+_ESCAPES = {
+    "\\": "\\\\",
+    "'": "\\'",
+    '"': '\\"',
+    "\x00": "\\0",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\x1a": "\\Z",
+}
+_ESCAPE_RE = re.compile("[\\\\'\"\x00\n\r\x1a]")
+
+_SQL_OPS = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+
+def sql_string(value: Any) -> str:
+    """A MySQL string literal for ``value`` (formatted with :func:`to_crm`), escaped like mysqli does."""
+    text = str(to_crm(value))
+    return "'" + _ESCAPE_RE.sub(lambda m: _ESCAPES[m.group(0)], text) + "'"
+
+
+def check_identifier(name: str, what: str = "field") -> str:
+    """``name`` if it is a plain SQL identifier; ValidationError otherwise."""
+    if not isinstance(name, str) or not IDENT_RE.match(name):
+        raise ValidationError(f"bad {what} name {name!r}: letters, digits and _ only", fields=[str(name)])
+    return name
+
+
+def column(table: str, name: str, fields: Mapping[str, FieldInfo], module: str = "") -> str:
+    """``table.field`` (or ``table_cstm.field`` for a custom field) after checking the field exists."""
+    check_identifier(table, "table")
+    check_identifier(name)
+    info = fields.get(name)
+    where = module or table
+    if info is None:
+        raise ValidationError(f"{where} has no field {name!r}", fields=[name], module=module or None)
+    if info.source == "non-db":
+        raise ValidationError(
+            f"{where} field {name!r} is not stored in the database (non-db); "
+            "it cannot be filtered or sorted on",
+            fields=[name], module=module or None,
+        )
+    if info.source == "custom_fields":
+        return f"{table}_cstm.{name}"
+    return f"{table}.{name}"
+
+
+def compile_where(
+    flt: Filter | None, table: str, fields: Mapping[str, FieldInfo], module: str = ""
+) -> str:
+    """The v4_1 ``query`` string for a filter ("" for no filter)."""
+    if flt is None:
+        return ""
+    return _compile(flt, table, fields, module, top=True)
+
+
+def _compile(item: Filter | Cond, table: str, fields, module: str, top: bool = False) -> str:
+    if isinstance(item, Cond):
+        return _cond(item, table, fields, module)
+    if not item.items:
+        return "1=1" if item.op == "and" else "1=0"
+    parts = [_compile(sub, table, fields, module) for sub in item.items]
+    joined = f" {item.op.upper()} ".join(parts)
+    return joined if top or len(parts) == 1 else f"({joined})"
+
+
+def _cond(cond: Cond, table: str, fields, module: str) -> str:
+    col = column(table, cond.field, fields, module)
+    ftype = fields[cond.field].type
+    text = ftype not in NON_TEXT_TYPES
+    op = cond.op
+    if op == "is_null":
+        return f"({col} IS NULL OR {col} = '')" if text else f"{col} IS NULL"
+    if op == "not_null":
+        return f"({col} IS NOT NULL AND {col} <> '')" if text else f"{col} IS NOT NULL"
+    if op == "in":
+        values = list(cond.value)
+        if not values:
+            return "1=0"
+        return f"{col} IN ({', '.join(sql_string(_check(cond, ftype, v)) for v in values)})"
+    if op == "like":
+        return f"{col} LIKE {sql_string(cond.value)}"
+    if op == "neq":
+        return f"({col} IS NULL OR {col} <> {sql_string(_check(cond, ftype, cond.value))})"
+    return f"{col} {_SQL_OPS[op]} {sql_string(_check(cond, ftype, cond.value))}"
+
+
+def _check(cond: Cond, ftype: str, value: Any) -> Any:
+    """Refuse values that cannot be a value of the field's type (a clear error, not a SQL failure)."""
+    if isinstance(value, (list, tuple, set, dict)):
+        raise ValidationError(f"filter {cond.field} {cond.op}: a single value is needed, got {value!r}",
+                              fields=[cond.field])
+    if ftype == "int" and not isinstance(value, bool):
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ValidationError(f"filter {cond.field} {cond.op}: {value!r} is not an integer",
+                                  fields=[cond.field]) from None
+    if ftype in ("datetime", "datetimecombo", "date"):
+        try:
+            # datetimes go to SuiteCRM's DB format in UTC, whatever offset they came with
+            return parse_date(value) if ftype == "date" else parse_datetime(value)
+        except (TypeError, ValueError):
+            raise ValidationError(f"filter {cond.field} {cond.op}: {value!r} is not a {ftype}",
+                                  fields=[cond.field]) from None
+    if ftype == "bool":
+        return parse_bool(value)
+    return value
+
+
+def compile_order(
+    keys: Sequence[tuple[str, bool]], table: str, fields: Mapping[str, FieldInfo], module: str = "",
+    *, tiebreak: bool = True,
+) -> str:
+    """The v4_1 ``order_by`` string for [(field, descending)].
+
+    ``tiebreak`` appends ``<table>.id`` so that offset paging sees a stable order.
+    """
+    parts = [f"{column(table, name, fields, module)} {'DESC' if desc else 'ASC'}" for name, desc in keys]
+    if tiebreak and "id" not in [n for n, _ in keys]:
+        parts.append(f"{check_identifier(table, 'table')}.id ASC")
+    return ", ".join(parts)
+
+
+__all__ = ["check_identifier", "column", "compile_order", "compile_where", "sql_string"]
