@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import json
+import logging
 import os
 
 import click
@@ -18,6 +19,7 @@ from suitecrm_ext.cli.state import CliState
 from suitecrm_ext.plugins import PluginInfo, PluginRegistry
 
 pass_state = click.make_pass_decorator(CliState)
+log = logging.getLogger("suitecrm_ext.cli")
 
 EXTRA_PLUGINS_ENV = "SUITECRM_EXT_EXTRA_PLUGINS"
 
@@ -50,6 +52,7 @@ def add_extra_plugins(registry: PluginRegistry, extras: dict[str, str], enabled:
                 obj = getattr(obj, attr)
         except Exception as exc:  # noqa: BLE001 - reported like any plugin load error
             info.error = f"plugin {name!r} failed to import {target!r}: {type(exc).__name__}: {exc}"
+            log.error(info.error)
             continue
         registry._register(info, obj)
 
@@ -62,8 +65,6 @@ def _registry(state: CliState) -> PluginRegistry:
         add_extra_plugins(reg, parse_extra_plugins(extras), enabled)
         state.config.validate_plugin_sections(reg.settings_schemas())
         reg._extras_added = True
-    for err in reg.errors.values():
-        click.echo(f"error: {err}", err=True)
     return reg
 
 

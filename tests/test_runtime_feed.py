@@ -1,0 +1,104 @@
+"""The runtime in-process with the real change feed over FakeCRM: records flow to the plugin, stop
+saves the cursor and returns 0; `run --once` reports a failing poll."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from suitecrm_ext import WatchSpec, hookimpl
+from suitecrm_ext.events.poller import ChangeFeed
+from suitecrm_ext.runtime import Runtime
+from suitecrm_ext.state.sqlite import SQLiteStore
+from suitecrm_ext.testing import FakeCRM, build_app, build_config, build_registry
+
+
+class Recorder:
+    """Watches Accounts, records (kind, id, name)."""
+
+    def __init__(self):
+        self.seen: list[tuple[str, str, str]] = []
+
+    @hookimpl
+    def ext_watch(self, settings):
+        return [WatchSpec("Accounts")]
+
+    @hookimpl
+    def ext_on_record_change(self, event, ctx):
+        self.seen.append((event.kind.value, event.record_id, event.values.get("name")))
+
+
+def wait_for(cond, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+def build(tmp_path, crm, plugin, **events):
+    config = build_config(events={"poll_interval_seconds": 0.05, "overlap_seconds": 5, **events})
+    reg = build_registry({"rec": plugin}, config)
+    store = SQLiteStore(tmp_path / "state.sqlite3")
+    app = build_app(reg, config, crm=crm, state=store)
+
+    def feed(rt):
+        return ChangeFeed(crm, rt.store, [WatchSpec("Accounts")], start="beginning", overlap_seconds=5)
+
+    return Runtime(app, reg, worker_id="w1", push=False, feed_factory=feed), store
+
+
+def test_run_forever_delivers_polled_changes_and_stops_with_cursor_saved(tmp_path):
+    crm = FakeCRM()
+    first = crm.save("Accounts", {"name": "Acme"})
+    plugin = Recorder()
+    rt, store = build(tmp_path, crm, plugin)
+    result: list[int] = []
+    t = threading.Thread(target=lambda: result.append(rt.run_forever()))
+    t.start()
+    try:
+        wait_for(lambda: ("created", first, "Acme") in plugin.seen)
+        second = crm.save("Accounts", {"name": "Globex"})
+        wait_for(lambda: ("created", second, "Globex") in plugin.seen)
+    finally:
+        rt.stop.set()
+        t.join(10)
+    assert not t.is_alive() and result == [0]
+    cursor = store.get_cursor("poller:Accounts")
+    assert cursor is not None and cursor["id"] in (first, second)
+    assert store.queue_stats().pending == 0
+    store.close()
+
+
+def test_run_once_polls_delivers_and_reports_a_failing_feed(tmp_path):
+    crm = FakeCRM()
+    rid = crm.save("Accounts", {"name": "Initech"})
+    plugin = Recorder()
+    rt, store = build(tmp_path, crm, plugin)
+    summary = rt.run_once()
+    assert summary.ok and summary.polled == 1 and summary.dispatch.handled == 1
+    assert plugin.seen == [("created", rid, "Initech")]
+    assert summary.line() == "queued 1 new event(s); delivered 1, failed 0 (dead 0); jobs: none due"
+
+    class DownFeed:
+        def poll_once(self):
+            raise ConnectionError("SuiteCRM unreachable")
+
+    rt2 = Runtime(rt.app, rt.registry, worker_id="w1", feed_factory=lambda _rt: DownFeed())
+    summary = rt2.run_once()
+    assert not summary.ok
+    assert summary.line().startswith("poll failed (ConnectionError: SuiteCRM unreachable)")
+    store.close()
+
+
+def test_a_feed_that_cannot_be_built_leaves_dispatch_and_jobs_running(tmp_path, caplog):
+    def no_crm(_rt):
+        raise RuntimeError("no SuiteCRM transport configured")
+
+    config = build_config()
+    reg = build_registry({"rec": Recorder()}, config)
+    store = SQLiteStore(tmp_path / "state.sqlite3")
+    rt = Runtime(build_app(reg, config, state=store), reg, worker_id="w1", feed_factory=no_crm)
+    assert rt.feed is None
+    assert "change feed not started: RuntimeError: no SuiteCRM transport configured" in caplog.text
+    assert rt.run_once().ok
+    store.close()
