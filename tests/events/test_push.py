@@ -1,0 +1,309 @@
+"""The push receiver over real HTTP on loopback: signed events, refusals, validation (budget, fail modes)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import socket
+import time
+
+import pytest
+import requests
+from push_support import SECRET, Gatekeeper, make_harness
+
+from suitecrm_ext import Event, EventKind
+from suitecrm_ext.events.push import PushConfigError, PushServer
+from suitecrm_ext.events.signing import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signed_headers
+from suitecrm_ext.testing import build_app, build_config, build_registry
+
+AID = "41730cef-ec44-6e02-a50b-6b03cc681ad8"
+UPDATE = {
+    "module": "Accounts", "id": AID, "kind": "updated", "date_modified": "2026-11-23 09:00:07",
+    "user_id": "1", "changes": {"name": {"before": "Acme", "after": "Acme Group"}},
+    "values": {"name": "Acme Group", "date_modified": "2026-11-23 09:00:07", "deleted": "0"},
+}
+
+
+@pytest.fixture
+def h(tmp_path):
+    harness = make_harness(tmp_path, {"gate": Gatekeeper()})
+    yield harness
+    harness.server.stop()
+
+
+def test_signed_event_is_queued_with_the_pollers_key(h):
+    r = h.post("/events", UPDATE)
+    assert r.status_code == 200, r.text
+    [ev] = h.queued()
+    assert ev.source == "push" and ev.kind is EventKind.UPDATED and ev.module == "Accounts"
+    assert ev.changes["name"].before == "Acme" and ev.changes["name"].after == "Acme Group"
+    assert ev.values["date_modified"] == dt.datetime(2026, 11, 23, 9, 0, 7, tzinfo=dt.timezone.utc)
+    assert ev.values["deleted"] is False and ev.user_id == "1"
+    polled = Event(module="Accounts", record_id=AID, kind="updated",
+                   time=dt.datetime(2026, 11, 23, 9, 0, 7, tzinfo=dt.timezone.utc))
+    assert ev.key == polled.key == r.json()["key"]
+    assert r.json()["new"] is True
+
+
+def test_same_change_pushed_twice_is_queued_once(h):
+    assert h.post("/events", UPDATE).json()["new"] is True
+    again = h.post("/events", UPDATE)  # a fresh nonce: a legitimate resend
+    assert again.status_code == 200 and again.json()["new"] is False
+    assert len(h.queued()) == 1
+
+
+def test_relationship_event(h):
+    doc = {"module": "Accounts", "id": AID, "kind": "related", "link": "contacts",
+           "related_module": "Contacts", "related_id": "c1", "user_id": "1"}
+    assert h.post("/events", doc).status_code == 200
+    [ev] = h.queued()
+    assert (ev.kind, ev.link, ev.related_module, ev.related_id) == (EventKind.RELATED, "contacts",
+                                                                    "Contacts", "c1")
+
+
+@pytest.mark.parametrize("tamper, reason", [
+    ({"secret": "another-secret-0123456789"}, "signature does not match"),
+    ({"headers": {SIGNATURE_HEADER: "0" * 64}}, "signature does not match"),
+    ({"headers": {SIGNATURE_HEADER: ""}}, "missing header X-SuiteCRM-Ext-Signature"),
+    ({"headers": {TIMESTAMP_HEADER: ""}}, "missing header X-SuiteCRM-Ext-Timestamp"),
+    ({"headers": {NONCE_HEADER: "short"}}, "X-SuiteCRM-Ext-Nonce"),
+    ({"timestamp": -301}, "stale or future timestamp"),
+    ({"timestamp": +301}, "stale or future timestamp"),
+])
+def test_forged_or_stale_requests_get_401_and_nothing_queued(h, tamper, reason):
+    if "timestamp" in tamper:  # an offset from now
+        tamper = {"timestamp": int(time.time()) + tamper["timestamp"]}
+    r = h.post("/events", UPDATE, **tamper)
+    assert r.status_code == 401
+    assert reason in r.json()["error"]
+    assert h.queued() == []
+
+
+def test_body_altered_after_signing_is_refused(h):
+    data = json.dumps(UPDATE).encode()
+    headers = signed_headers(SECRET, data)
+    forged = data.replace(b"Acme Group", b"Evil Corp")
+    r = requests.post(h.url + "/events", data=forged, headers=headers, timeout=10)
+    assert r.status_code == 401 and h.queued() == []
+
+
+def test_replayed_request_is_refused(h):
+    data = json.dumps(UPDATE).encode()
+    headers = signed_headers(SECRET, data)
+    assert requests.post(h.url + "/events", data=data, headers=headers, timeout=10).status_code == 200
+    r = requests.post(h.url + "/events", data=data, headers=headers, timeout=10)
+    assert r.status_code == 401 and "already used" in r.json()["error"]
+    assert len(h.queued()) == 1
+
+
+def test_replay_to_another_worker_sharing_the_store_is_refused(tmp_path, h):
+    other = PushServer(h.app, build_registry({}, config=h.app.config), store=h.store,
+                       listen="127.0.0.1:0").start()
+    try:
+        data = json.dumps(UPDATE).encode()
+        headers = signed_headers(SECRET, data)
+        assert requests.post(h.url + "/events", data=data, headers=headers, timeout=10).status_code == 200
+        r = requests.post(other.url + "/events", data=data, headers=headers, timeout=10)
+        assert r.status_code == 401
+    finally:
+        other.stop()
+
+
+def _raw_request(url: str, head: str, body: bytes = b"") -> tuple[int, bytes, float]:
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as s:
+        s.sendall(head.encode() + body)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        head_end = data.index(b"\r\n\r\n")
+        status = int(data.split(b" ", 2)[1])
+        length = int(next(line.split(b":")[1] for line in data[:head_end].split(b"\r\n")
+                          if line.lower().startswith(b"content-length")))
+        rest = data[head_end + 4:]
+        while len(rest) < length:
+            rest += s.recv(4096)
+        return status, rest, 0.0
+
+
+def test_oversized_body_is_refused_from_the_headers(h):
+    # the client declares 10 MB and sends none of it: the server answers without waiting for the body
+    head = ("POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            "Content-Length: 10485760\r\n\r\n")
+    status, body, _ = _raw_request(h.url, head)
+    assert status == 413 and b"max_body_bytes" in body
+    assert h.queued() == []
+
+
+def test_oversized_body_with_expect_100_is_refused_before_it_is_sent(h):
+    head = ("POST /events HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+            "Content-Length: 10485760\r\n\r\n")
+    status, body, _ = _raw_request(h.url, head)
+    assert status == 413
+    assert h.queued() == []
+
+
+def test_oversized_signed_body_sent_in_full_is_refused(h):
+    big = dict(UPDATE, values={"description": "x" * 8000})
+    r = h.post("/events", big)
+    assert r.status_code == 413 and h.queued() == []
+
+
+def test_missing_content_length_is_refused(h):
+    head = "POST /events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    status, _, _ = _raw_request(h.url, head, b"0\r\n\r\n")
+    assert status == 411
+
+
+@pytest.mark.parametrize("body, field", [
+    (b"{not json", "body: not valid JSON"),
+    (b"[1, 2]", "body: expected a JSON object"),
+    (json.dumps({k: v for k, v in UPDATE.items() if k != "module"}).encode(), "module: required"),
+    (json.dumps(dict(UPDATE, module="Acc'; DROP")).encode(), "module: not a module name"),
+    (json.dumps({k: v for k, v in UPDATE.items() if k != "id"}).encode(), "id: required"),
+    (json.dumps(dict(UPDATE, kind="renamed")).encode(), "kind: must be one of"),
+    (json.dumps({k: v for k, v in UPDATE.items() if k != "date_modified"}).encode(),
+     "date_modified: required"),
+    (json.dumps(dict(UPDATE, date_modified="yesterday")).encode(), "date_modified: not a SuiteCRM datetime"),
+    (json.dumps(dict(UPDATE, changes={"name": "x"})).encode(), "changes.name"),
+    (json.dumps(dict(UPDATE, values=[1])).encode(), "values: expected an object"),
+    (json.dumps(dict(UPDATE, kind="related")).encode(), "link: required for related"),
+    (json.dumps(dict(UPDATE, kind="unrelated", link="contacts")).encode(), "related_id: required"),
+    (b"\xff\xfe", "body: not UTF-8"),
+    pytest.param(b"[" * 2000 + b"]" * 2000, "body: not valid JSON", id="deeply-nested"),
+])
+def test_bad_bodies_get_400_naming_the_field(h, body, field):
+    r = h.post("/events", body=body)
+    assert r.status_code == 400
+    assert field in r.json()["error"]
+    assert h.queued() == []
+
+
+class BrokenStore:
+    """A store whose queue write fails (disk full, DB down)."""
+
+    def __init__(self, store):
+        self.store = store
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    def enqueue(self, events, *, cursor=None):
+        raise RuntimeError("disk I/O error")
+
+
+def test_no_2xx_unless_the_event_is_stored(tmp_path):
+    h = make_harness(tmp_path)
+    try:
+        h.server.store = BrokenStore(h.store)
+        r = h.post("/events", UPDATE)
+        assert r.status_code == 503 and "could not store" in r.json()["error"]
+        assert h.queued() == []
+    finally:
+        h.server.stop()
+
+
+def test_health_and_unknown_paths(h):
+    assert requests.get(h.url + "/health", timeout=5).json() == {"ok": True}
+    assert requests.get(h.url + "/nope", timeout=5).status_code == 404
+    assert requests.get(h.url + "/events", timeout=5).status_code == 405
+    assert h.post("/other", UPDATE).status_code == 404
+
+
+# --- validation ------------------------------------------------------------------------------
+
+ARCHIVE = {"module": "Documents", "id": "d1", "user_id": "1",
+           "before": {"status_id": "Acknowledgement", "ack": "0"},
+           "after": {"status_id": "Archived", "ack": "0"}}
+
+
+def test_validation_veto_carries_the_plugins_message(h):
+    r = h.post("/validate", ARCHIVE)
+    assert r.status_code == 200
+    assert r.json() == {"allow": False, "fail_mode": None,
+                        "message": "Cannot archive: acknowledgement by J. Smith is not completed"}
+    ok = dict(ARCHIVE, before={"status_id": "Acknowledgement", "ack": "1"})
+    assert h.post("/validate", ok).json() == {"allow": True, "message": "", "fail_mode": None}
+    assert h.queued() == []  # validation queues nothing
+
+
+def test_validation_of_an_unwatched_module_asks_nobody(tmp_path):
+    gate = Gatekeeper(modules=("Accounts",))
+    h = make_harness(tmp_path, {"gate": gate})
+    try:
+        assert h.post("/validate", ARCHIVE).json()["allow"] is True
+        assert gate.asked == []
+    finally:
+        h.server.stop()
+
+
+def test_validation_new_record_has_no_id(h):
+    doc = dict(ARCHIVE, id="", before={})
+    assert h.post("/validate", doc).json()["allow"] is False
+    change = h.server.validator.registry.infos["gate"].plugin.asked[-1]
+    assert change.record_id is None and change.is_new
+
+
+@pytest.mark.parametrize("mode, allow", [("open", True), ("closed", False)])
+@pytest.mark.parametrize("behaviour", ["raise", "garbage", "slow"])
+def test_validation_failure_or_timeout_applies_the_fail_mode(tmp_path, mode, allow, behaviour):
+    gate = Gatekeeper(behaviour="rules" if behaviour == "slow" else behaviour,
+                      delay=0.5 if behaviour == "slow" else 0)
+    h = make_harness(tmp_path, {"gate": gate}, fail_modes={"Documents": mode}, budget_ms=100)
+    try:
+        ok = dict(ARCHIVE, before={"ack": "1"})
+        answer = h.post("/validate", ok).json()
+        assert answer["allow"] is allow and answer["fail_mode"] == mode
+        assert ("fail-open" if allow else "fail-closed") in answer["message"]
+        if behaviour == "slow":
+            assert "did not answer within 100 ms" in answer["message"]
+    finally:
+        h.server.stop()
+
+
+def test_a_veto_wins_over_another_plugins_failure(tmp_path):
+    h = make_harness(tmp_path, {"a_broken": Gatekeeper(behaviour="raise"), "b_gate": Gatekeeper()},
+                     fail_modes={"Documents": "open"})
+    try:
+        answer = h.post("/validate", ARCHIVE).json()
+        assert answer["allow"] is False and answer["message"].startswith("Cannot archive")
+    finally:
+        h.server.stop()
+
+
+def test_validation_request_must_be_signed_and_well_formed(h):
+    assert h.post("/validate", ARCHIVE, secret="wrong-secret-0123456789").status_code == 401
+    r = h.post("/validate", {"module": "Documents", "id": "d1"})
+    assert r.status_code == 400 and "after: required" in r.json()["error"]
+    assert h.server.validator.registry.infos["gate"].plugin.asked == []
+
+
+# --- configuration and logs --------------------------------------------------------------------
+
+@pytest.mark.parametrize("secret, message", [(None, "events.push.secret: required"),
+                                             ("short", "at least 16 characters")])
+def test_missing_or_weak_secret_is_a_config_error(secret, message):
+    push = {"enabled": True} | ({"secret": secret} if secret else {})
+    config = build_config(events={"push": push})
+    registry = build_registry({}, config=config)
+    with pytest.raises(PushConfigError, match=message):
+        PushServer(build_app(registry, config=config, state=object()), registry)
+
+
+def test_bad_listen_address_names_the_key(h):
+    with pytest.raises(PushConfigError, match="events.push.listen"):
+        PushServer(h.app, build_registry({}, config=h.app.config), store=h.store, listen="localhost")
+
+
+def test_secret_never_reaches_the_logs(h, caplog):
+    caplog.set_level(logging.DEBUG, logger="suitecrm_ext")
+    h.post("/events", UPDATE)
+    h.post("/events", UPDATE, secret="another-secret-0123456789")
+    h.post("/validate", ARCHIVE)
+    text = caplog.text
+    assert "refused" in text  # the forged request was logged...
+    assert SECRET not in text and "another-secret" not in text  # ...without secrets
