@@ -1,0 +1,820 @@
+"""The V8 JSON:API transport (``/Api/access_token``, ``/Api/V8/...``) with OAuth2, over requests.
+
+Behaviour of a real SuiteCRM 7.14.6 that this module is written against (recorded, see docs/gateway.md):
+
+- Tokens: ``POST /Api/access_token`` with a JSON body; ``client_credentials`` or ``password`` grant; the
+  password grant also returns a ``refresh_token``. The token is cached and renewed shortly before its
+  ``expires_in`` runs out (the clock is injectable), and once more when an API call answers 401
+  ``access_denied`` (refresh_token when we have one, else a new grant). A second 401 is an AuthError.
+- A wrong client secret (or a grant the client may not use) is 401 ``invalid_client``. A wrong *user
+  password* is HTTP **500** ``unknown_error`` whose message **contains the password that was sent**: it is
+  mapped to AuthError, never retried, and neither the body nor the password reaches an exception or a log.
+- API errors are ``{"errors": {"status", "title", "detail"}}`` (an object, not an array). A missing or
+  deleted record and an unknown module are all HTTP 400 with a detail text, parsed here into NotFound; an
+  unknown filter/sort field or attribute into ValidationError naming the field.
+- Lists page with ``page[size]`` / ``page[number]`` (1-based); ``meta.total-pages`` tells when to stop
+  (the ``next`` link is not used: without ``page[number]`` it points back to page 1).
+- Filters are ``filter[field][op]=value`` with ops eq neq gt gte lt lte like and one level of
+  ``filter[operator]=and|or``; one condition per (field, op). Anything else raises Unsupported.
+- Attributes are strings; datetimes are ISO 8601 UTC **with the seconds truncated to :00** (a DB value of
+  05:17:26 reads as 05:17:00). Records are normalised to aware UTC datetimes, but callers that need exact
+  seconds (watermarks) must read through REST or MySQL.
+- V8 cannot list soft-deleted rows (``filter[deleted][eq]=1`` answers 400), so ``include_deleted=True``
+  raises Unsupported.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from suitecrm_ext.crm.base import (
+    CRM,
+    AuthError,
+    Cond,
+    FieldInfo,
+    Filter,
+    NotFound,
+    PermissionDenied,
+    ProtocolError,
+    Record,
+    Unsupported,
+    ValidationError,
+    Where,
+    from_crm,
+    normalize_where,
+    to_crm,
+)
+from suitecrm_ext.crm.guid import new_guid
+from suitecrm_ext.crm.http import RetryPolicy, classify, excerpt, make_session, send
+
+log = logging.getLogger("suitecrm_ext.crm.v8")
+
+JSONAPI = "application/vnd.api+json"
+
+#: Condition operators V8 understands (Api/V8/JsonApi/Repository/Filter.php).
+V8_OPS = ("eq", "neq", "gt", "gte", "lt", "lte", "like")
+
+_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_NOT_FOUND_RES = (
+    re.compile(r"module with id .* is not found", re.I),
+    re.compile(r"^Module \S+ does not exist", re.I),
+    re.compile(r"^Bean \S+ with id .* (is not found|does not exist)", re.I),
+)
+_FIELD_RES = (
+    re.compile(r"^Filter field (\S+) in \S+ module is not found"),
+    re.compile(r"^Sort field (\S+) in \S+ module is not found"),
+    re.compile(r"^Property (\S+) in \S+ module is invalid"),
+    re.compile(r"^Filter field (\S+) must be an array"),
+)
+_ALREADY_EXISTS_RE = re.compile(r"^Bean \S+ with id \S+ is already exist")
+_NOT_RELATED_RE = re.compile(r"^Module with \S+ id is not related to ")
+_PASSWORD_MSG_RE = re.compile(r"(password is invalid:?).*", re.I | re.S)
+
+
+class _AlreadyExists(Exception):
+    """Internal: a create answered "Bean ... is already exist"."""
+
+
+class _NotRelated(Exception):
+    """Internal: an unrelate answered "Module with ... id is not related to ..."."""
+
+
+def compile_filter(where: Where) -> dict[str, str] | None:
+    """A structured filter → V8 query parameters (``filter[field][op]``, ``filter[operator]``).
+
+    Returns None when the filter can match nothing (an empty OR). Raises Unsupported, naming the part,
+    for what V8 cannot express: nested AND/OR of a different kind, ``in`` with several values,
+    ``is_null``/``not_null``, two conditions with the same field and operator, or a ``deleted`` filter.
+    """
+    flt = normalize_where(where)
+    if flt is None:
+        return {}
+    op, items = _flatten(flt)
+    if op == "or" and not items:
+        return None
+    params: dict[str, str] = {}
+    if op == "or" and len(items) > 1:
+        params["filter[operator]"] = "or"
+    for cond in items:
+        cop, value = cond.op, cond.value
+        if cop == "in":
+            values = list(value)
+            if len(values) != 1:
+                raise Unsupported(
+                    f"V8 cannot filter {cond.field} 'in' a list of {len(values)} values "
+                    "(one condition per field and operator); use the rest transport or several queries",
+                    transport="v8")
+            cop, value = "eq", values[0]
+        if cop not in V8_OPS:
+            raise Unsupported(
+                f"V8 has no filter operator for {cond.field} {cond.op!r} (it has {', '.join(V8_OPS)})",
+                transport="v8")
+        if cond.field == "deleted":
+            raise Unsupported(
+                "V8 filters out deleted records itself and cannot list deleted ones: drop the 'deleted' "
+                "condition (use include_deleted with the rest or mysql transport)", transport="v8")
+        key = f"filter[{cond.field}][{cop}]"
+        if key in params:
+            raise Unsupported(
+                f"V8 takes one {cop!r} condition per field; {cond.field} has several", transport="v8")
+        params[key] = _filter_value(value)
+    return params
+
+
+def _flatten(flt: Filter) -> tuple[str, list[Cond]]:
+    """One level of conditions: nested filters of the same kind (or of one item) are merged in."""
+    op = flt.op
+    out: list[Cond] = []
+    for item in flt.items:
+        if isinstance(item, Cond):
+            out.append(item)
+            continue
+        if item.op == op or len(item.items) <= 1:
+            _, inner = _flatten(Filter(op, item.items))
+            out.extend(inner)
+            continue
+        names = ", ".join(sorted({c.field for c in _iter_conds(item)}))
+        raise Unsupported(
+            f"V8 filters have one level only: cannot put an {item.op.upper()} group ({names}) inside "
+            f"an {op.upper()} filter; use the rest transport for nested filters", transport="v8")
+    if len(out) == 1:
+        op = "and"
+    return op, out
+
+
+def _iter_conds(flt: Filter) -> Iterator[Cond]:
+    for item in flt.items:
+        if isinstance(item, Cond):
+            yield item
+        else:
+            yield from _iter_conds(item)
+
+
+def _filter_value(value: Any) -> str:
+    """A filter value as V8 quotes it into SQL: DB formats (UTC datetimes, "1"/"0")."""
+    out = to_crm(value)
+    return out if isinstance(out, str) else str(out)
+
+
+def _v8_value(ftype: str | None, raw: Any) -> Any:
+    """One V8 attribute → normalised value. Link fields come as ``{}`` and become ""."""
+    if isinstance(raw, (dict, list)):
+        raw = ""
+    try:
+        return from_crm(ftype, raw)
+    except ValueError:
+        # date fields may come in the user's display format (m/d/Y [H:i])
+        for fmt in ("%m/%d/%Y %H:%M", "%m/%d/%Y", "%d.%m.%Y %H:%M", "%d.%m.%Y"):
+            try:
+                parsed = dt.datetime.strptime(str(raw).strip(), fmt)
+            except ValueError:
+                continue
+            if ftype == "date":
+                return parsed.date()
+            return parsed.replace(tzinfo=dt.timezone.utc)
+        return raw
+
+
+class V8CRM(CRM):
+    """The CRM interface over SuiteCRM's V8 JSON:API (OAuth2). See the module docstring for the quirks.
+
+    ``url`` is SuiteCRM's base URL (``https://crm.example.com``); ``grant`` is ``client_credentials`` or
+    ``password`` (then ``username``/``password`` are required). ``clock`` (seconds, like ``time.time``)
+    and ``sleep`` are injectable for tests; ``refresh_margin`` is how many seconds before expiry the token
+    is renewed.
+    """
+
+    name = "v8"
+
+    def __init__(
+        self,
+        url: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        grant: str = "client_credentials",
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 30.0,
+        retries: int = 4,
+        page_size: int = 100,
+        verify: bool | str = True,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        refresh_margin: float = 30.0,
+        session: requests.Session | None = None,
+    ):
+        if grant not in ("client_credentials", "password"):
+            raise ValueError(f"V8 grant must be 'client_credentials' or 'password', not {grant!r}")
+        if grant == "password" and (not username or not password):
+            raise ValueError("V8 grant 'password' needs username and password")
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        if not re.match(r"^https?://[^/\s]+", url or ""):
+            raise ValueError(f"V8 url must be an http(s):// URL, got {url!r}")
+        self.base_url = url.rstrip("/")
+        self.client_id = client_id
+        self.grant = grant
+        self.username = username
+        self.page_size = page_size
+        self.clock = clock
+        self.refresh_margin = refresh_margin
+        self.__client_secret = client_secret
+        self.__password = password
+        self._session = session or make_session(timeout=timeout, verify=verify)
+        self._retry = RetryPolicy(retries=retries, sleep=sleep)
+        self._access: str | None = None
+        self._refresh: str | None = None
+        self._expires_at = 0.0
+        self._fields: dict[str, dict[str, FieldInfo]] = {}
+        self._links: dict[str, dict[str, str]] = {}
+
+    @classmethod
+    def from_settings(cls, s: Any, **kwargs: Any) -> V8CRM:
+        """Build from ``SuiteCRMSettings`` (``suitecrm.v8`` must be configured)."""
+        v8 = s.v8
+        if v8 is None:
+            raise ValueError("suitecrm.v8 is not configured (client_id, client_secret)")
+        return cls(
+            s.url, v8.client_id, v8.client_secret.get_secret_value(), grant=v8.grant,
+            username=v8.username, password=v8.password.get_secret_value() if v8.password else None,
+            timeout=s.timeout, retries=s.retries, page_size=v8.page_size, verify=s.verify_tls, **kwargs,
+        )
+
+    def __repr__(self) -> str:
+        return f"V8CRM({self.base_url!r}, client_id={self.client_id!r}, grant={self.grant!r})"
+
+    # --- secrets ----------------------------------------------------------------------------
+
+    def _scrub(self, text: str) -> str:
+        """``text`` with the password, the client secret and the tokens replaced by ``***``."""
+        text = _PASSWORD_MSG_RE.sub(r"\1 ***", text)
+        for secret in (self.__password, self.__client_secret, self._access, self._refresh):
+            if secret and len(secret) >= 3:
+                text = text.replace(secret, "***")
+        return text
+
+    # --- tokens -----------------------------------------------------------------------------
+
+    def _access_token(self) -> str:
+        """A valid access token: cached, renewed at ``expires_in - refresh_margin``."""
+        if self._access is None or self.clock() >= self._expires_at:
+            self._renew()
+        assert self._access is not None
+        return self._access
+
+    def _renew(self) -> None:
+        """Refresh with the refresh_token when there is one (falling back to a new grant), else grant."""
+        self._access = None
+        if self._refresh:
+            try:
+                self._token_request({"grant_type": "refresh_token", "refresh_token": self._refresh})
+                return
+            except AuthError:
+                log.info("V8 refresh_token refused; requesting a new token with the %s grant", self.grant)
+                self._refresh = None
+        body: dict[str, str] = {"grant_type": self.grant}
+        if self.grant == "password":
+            body.update(username=self.username or "", password=self.__password or "")
+        self._token_request(body)
+
+    def _token_request(self, body: dict[str, str]) -> None:
+        body = {**body, "client_id": self.client_id, "client_secret": self.__client_secret}
+        grant = body["grant_type"]
+        url = f"{self.base_url}/Api/access_token"
+
+        def attempt() -> requests.Response:
+            resp = send(self._session, "POST", url, transport="v8", what="V8 access_token",
+                        data=json.dumps(body), headers={"Accept": JSONAPI, "Content-Type": JSONAPI})
+            if resp.status_code >= 500 or resp.status_code == 429:
+                err = _json_or_none(resp)
+                if isinstance(err, dict) and err.get("error"):
+                    return resp  # an OAuth error answer, mapped below (never retried)
+                # never put the body in the message: it may echo what we sent
+                classify(_Headless(resp), transport="v8", what="V8 access_token")
+            return resp
+
+        resp = self._retry.call(attempt)
+        data = _json_or_none(resp)
+        if resp.status_code == 200 and isinstance(data, dict) and data.get("access_token"):
+            self._access = str(data["access_token"])
+            if data.get("refresh_token"):
+                self._refresh = str(data["refresh_token"])
+            expires_in = float(data.get("expires_in") or 3600)
+            margin = min(self.refresh_margin, expires_in / 10)
+            self._expires_at = self.clock() + expires_in - margin
+            log.debug("V8 token obtained with the %s grant, valid %.0fs", grant, expires_in)
+            return
+        raise self._token_error(resp, data, grant)
+
+    def _token_error(self, resp: requests.Response, data: Any, grant: str) -> Exception:
+        code = data.get("error") if isinstance(data, dict) else None
+        if code == "invalid_client":
+            return AuthError(
+                f"V8 OAuth2 client authentication failed for client_id {self.client_id!r} (grant {grant}): "
+                "check suitecrm.v8.client_id / client_secret and that this client may use this grant",
+                transport=self.name)
+        if code == "unknown_error" and grant == "password":
+            # SuiteCRM answers a wrong user password with HTTP 500 and the password in the message
+            return AuthError(
+                f"V8 login refused for user {self.username!r}: the password is invalid "
+                "(check suitecrm.v8.password)", transport=self.name)
+        if code in ("invalid_grant", "invalid_request", "access_denied", "unsupported_grant_type",
+                    "invalid_credentials", "unknown_error"):
+            desc = self._scrub(str(data.get("error_description") or data.get("message") or ""))
+            return AuthError(f"V8 {grant} grant refused ({code}): {desc}", transport=self.name)
+        return ProtocolError(f"V8 access_token answered HTTP {resp.status_code}",
+                             excerpt=self._scrub(excerpt(resp)), transport=self.name)
+
+    # --- requests ---------------------------------------------------------------------------
+
+    def _api(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        ok: tuple[int, ...] = (200,),
+        module: str | None = None,
+    ) -> tuple[Any, int]:
+        """One API call under ``/Api/V8``: token, one re-auth on 401, transient retries, error mapping.
+
+        Returns (parsed JSON body, number of attempts made).
+        """
+        url = f"{self.base_url}/Api/V8/{path}"
+        what = f"V8 {method} {path}"
+        state = {"reauthed": False, "attempts": 0}
+
+        def attempt() -> requests.Response:
+            state["attempts"] += 1
+            while True:
+                headers = {"Accept": JSONAPI, "Authorization": f"Bearer {self._access_token()}"}
+                kw: dict[str, Any] = {"headers": headers, "params": params}
+                if body is not None:
+                    headers["Content-Type"] = JSONAPI
+                    kw["data"] = json.dumps(body)
+                resp = send(self._session, method, url, transport=self.name, what=what, **kw)
+                if resp.status_code != 401:
+                    break
+                hint = _oauth_hint(resp)
+                if state["reauthed"]:
+                    raise AuthError(f"{what}: access denied after renewing the token ({hint})",
+                                    transport=self.name, module=module)
+                state["reauthed"] = True
+                log.info("%s: token refused (%s); renewing once", what, hint)
+                self._access = None
+            if resp.status_code >= 500 or resp.status_code == 429:
+                classify(_Scrubbed(resp, self._scrub), transport=self.name, what=what)
+            return resp
+
+        resp = self._retry.call(attempt)
+        data = _json_or_none(resp)
+        if resp.status_code in ok:
+            if data is None:
+                raise ProtocolError(f"{what}: answer is not JSON", excerpt=self._scrub(excerpt(resp)),
+                                    transport=self.name, module=module)
+            return data, state["attempts"]
+        err = self._api_error(resp, data, what, module)
+        err.attempts = state["attempts"]  # type: ignore[attr-defined]
+        raise err
+
+    def _api_error(self, resp: requests.Response, data: Any, what: str, module: str | None) -> Exception:
+        status = resp.status_code
+        detail = ""
+        if isinstance(data, dict):
+            errors = data.get("errors")
+            if isinstance(errors, list) and errors:  # JSON:API proper; SuiteCRM sends an object
+                errors = errors[0]
+            if isinstance(errors, dict):
+                detail = str(errors.get("detail") or errors.get("title") or "")
+            elif data.get("message"):
+                detail = str(data["message"])
+        detail = self._scrub(detail)
+        kw = {"transport": self.name, "module": module}
+        if status == 400 and detail:
+            if _ALREADY_EXISTS_RE.search(detail):
+                return _AlreadyExists(detail)
+            if _NOT_RELATED_RE.search(detail):
+                return _NotRelated(detail)
+            if any(r.search(detail) for r in _NOT_FOUND_RES):
+                return NotFound(f"{what}: {detail}", **kw)
+            for rx in _FIELD_RES:
+                m = rx.search(detail)
+                if m:
+                    return ValidationError(f"{what}: {detail}", fields=[m.group(1)], **kw)
+            return ValidationError(f"{what}: {detail}", **kw)
+        if status == 403:
+            return PermissionDenied(f"{what}: access denied by SuiteCRM ACL{': ' + detail if detail else ''}",
+                                    **kw)
+        if status == 404:
+            return ProtocolError(f"{what}: no such V8 route (is the V8 API installed and enabled?)",
+                                 excerpt=self._scrub(excerpt(resp)), **kw)
+        return ProtocolError(f"{what}: unexpected HTTP {status}", excerpt=self._scrub(excerpt(resp)), **kw)
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _path_name(value: str, what: str) -> str:
+        if not isinstance(value, str) or not _NAME_RE.match(value):
+            raise ValueError(f"bad {what} name {value!r}")
+        return value
+
+    @staticmethod
+    def _path_id(value: str) -> str:
+        if not isinstance(value, str) or not value or "/" in value or value in (".", ".."):
+            raise NotFound(f"bad record id {value!r}", transport="v8")
+        return quote(value, safe="")
+
+    def _record(self, module: str, item: Mapping[str, Any], fields: Sequence[str] | None) -> Record:
+        meta = self._fields.get(module, {})
+        attrs = item.get("attributes") or {}
+        rid = str(item.get("id"))
+        names = list(attrs) if fields is None else [f for f in fields if f != "id"]
+        values = {}
+        for n in names:
+            info = meta.get(n)
+            values[n] = _v8_value(info.type if info else _guess(n), attrs.get(n, ""))
+        if fields is None or "id" in fields:
+            values["id"] = rid
+        return Record(module=module, id=rid, values=values, deleted=bool(values.get("deleted", False)))
+
+    def _check_names(self, module: str, names: Sequence[str], what: str, *, db_only: bool = False) -> None:
+        """Unknown (or, for filters/order, non-db) fields → ValidationError before anything is sent."""
+        meta = self.fields(module)
+        unknown = [n for n in names if n not in meta]
+        if unknown:
+            raise ValidationError(f"{module} has no field(s) {', '.join(map(repr, unknown))} (in {what})",
+                                  fields=unknown, transport=self.name, module=module)
+        if db_only:
+            non_db = [n for n in names if meta[n].source == "non-db"]
+            if non_db:
+                raise ValidationError(
+                    f"{module} field(s) {', '.join(map(repr, non_db))} are not stored in the database "
+                    f"(non-db) and cannot be used in {what}", fields=non_db, transport=self.name,
+                    module=module)
+
+    def _fields_param(self, module: str, fields: Sequence[str] | None) -> dict[str, str]:
+        if fields is None:
+            return {}
+        if isinstance(fields, str):
+            raise TypeError("fields must be a list of field names, not a string")
+        self._check_names(module, list(fields), "fields")
+        wanted = [f for f in fields if f != "id"]
+        return {f"fields[{module}]": ",".join(wanted) if wanted else "id"}
+
+    # --- the interface ----------------------------------------------------------------------
+
+    def get(self, module: str, id: str, fields: Sequence[str] | None = None) -> Record:
+        """One record (``GET /module/{module}/{id}``); NotFound when missing or deleted."""
+        module = self._path_name(module, "module")
+        params = self._fields_param(module, fields)
+        self.fields(module)
+        data, _ = self._api("GET", f"module/{module}/{self._path_id(id)}", params=params or None,
+                            module=module)
+        item = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(item, dict) or not item.get("id"):
+            raise ProtocolError(f"V8 GET {module}/{id}: no data object", excerpt=json.dumps(data)[:500],
+                                transport=self.name, module=module)
+        return self._record(module, item, fields)
+
+    def find(
+        self,
+        module: str,
+        where: Where = None,
+        fields: Sequence[str] | None = None,
+        order: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        *,
+        include_deleted: bool = False,
+    ) -> Iterator[Record]:
+        """Matching records, ``page[number]`` 1, 2, … until ``meta.total-pages`` (one sort field at most)."""
+        module = self._path_name(module, "module")
+        if include_deleted:
+            raise Unsupported("V8 cannot list deleted records (filter[deleted] answers 400); "
+                              "use the rest or mysql transport for include_deleted", transport=self.name,
+                              module=module)
+        if limit is not None and limit < 0:
+            raise ValueError("limit must be >= 0")
+        params = self._list_params(module, where, fields, order)
+        if params is None or limit == 0:
+            return iter(())
+        return self._pages(module, params, fields, limit)
+
+    def _list_params(self, module, where, fields, order) -> dict[str, str] | None:
+        flt = compile_filter(where)
+        if flt is None:
+            return None
+        names = sorted({k.split("][")[0][len("filter["):] for k in flt if k != "filter[operator]"})
+        if names:
+            self._check_names(module, names, "filter", db_only=True)
+        params: dict[str, str] = dict(flt)
+        params.update(self._fields_param(module, fields))
+        keys = _parse_order(order)
+        if len(keys) > 1:
+            raise Unsupported(f"V8 sorts by one field only; got {', '.join(k for k, _ in keys)}",
+                              transport=self.name, module=module)
+        if keys:
+            self._check_names(module, [keys[0][0]], "order", db_only=True)
+            params["sort"] = ("-" if keys[0][1] else "") + keys[0][0]
+        else:
+            params["sort"] = "id"  # a stable order, or offset pages may skip or repeat rows
+        return params
+
+    def _pages(self, module: str, base: dict[str, str], fields, limit: int | None) -> Iterator[Record]:
+        size = self.page_size if limit is None else min(self.page_size, limit)
+        number, served = 1, 0
+        seen: set[str] = set()
+        while True:
+            params = {"page[size]": str(size), "page[number]": str(number), **base}
+            data, _ = self._api("GET", f"module/{module}", params=params, module=module)
+            items = data.get("data") if isinstance(data, dict) else None
+            if not isinstance(items, list):
+                raise ProtocolError(f"V8 list {module}: data is not a list", excerpt=json.dumps(data)[:500],
+                                    transport=self.name, module=module)
+            for item in items:
+                rid = str(item.get("id"))
+                if rid in seen:  # a row moved between pages while we paged
+                    continue
+                seen.add(rid)
+                yield self._record(module, item, fields)
+                served += 1
+                if limit is not None and served >= limit:
+                    return
+            total = (data.get("meta") or {}).get("total-pages")
+            if not items or total is None or number >= int(total):
+                return
+            number += 1
+
+    def count(self, module: str, where: Where = None, *, include_deleted: bool = False) -> int:
+        """``page[size]=1`` and read ``meta.total-pages`` (V8 has no count call)."""
+        module = self._path_name(module, "module")
+        if include_deleted:
+            raise Unsupported("V8 cannot count deleted records", transport=self.name, module=module)
+        params = self._list_params(module, where, ["id"], None)
+        if params is None:
+            return 0
+        params = {"page[size]": "1", "page[number]": "1", **params}
+        data, _ = self._api("GET", f"module/{module}", params=params, module=module)
+        if not data.get("data"):
+            return 0
+        return int((data.get("meta") or {}).get("total-pages") or 0)
+
+    def _attributes(self, module: str, values: Mapping[str, Any], where: str = "") -> dict[str, Any]:
+        if not isinstance(values, Mapping):
+            raise ValidationError(f"{module} {where or 'values'}: values must be a mapping of field → value",
+                                  transport=self.name, module=module)
+        names = [k for k in values if k != "id"]
+        self._check_names(module, names, where or "values")
+        bad = [k for k, v in values.items() if isinstance(v, (dict, list, set, tuple))]
+        if bad:
+            raise ValidationError(f"{module}: structured values are not supported for {', '.join(bad)}",
+                                  fields=bad, transport=self.name, module=module)
+        return {k: to_crm(values[k]) for k in names}
+
+    def save(self, module: str, values: Mapping[str, Any]) -> str:
+        """Create (POST, with an id chosen here) or update (PATCH) a record; returns its id.
+
+        Duplicates: a create sends a new SuiteCRM-style id it generated itself, so when an answer is lost
+        and the POST is retried, SuiteCRM answers "Bean … is already exist" — which here means our first
+        attempt was stored, and is treated as success. A second record is never created.
+        """
+        module = self._path_name(module, "module")
+        attrs = self._attributes(module, values)
+        return self._save(module, values.get("id"), attrs)
+
+    def _save(self, module: str, rid: Any, attrs: dict[str, Any]) -> str:
+        delete = False
+        if rid is not None:
+            if not isinstance(rid, str) or not rid:
+                raise ValidationError(f"{module}: id must be a non-empty string", fields=["id"],
+                                      transport=self.name, module=module)
+            if str(attrs.get("deleted", "0")) == "1":
+                attrs.pop("deleted")
+                delete = True
+            for stamp in ("date_modified",):
+                attrs.pop(stamp, None)
+            if attrs or not delete:
+                body = {"data": {"type": module, "id": rid, "attributes": attrs}}
+                self._api("PATCH", "module", body=body, ok=(200, 201), module=module)
+            if delete:
+                self.delete(module, rid)
+            return rid
+        rid = new_guid()
+        attrs.pop("date_modified", None)
+        body = {"data": {"type": module, "id": rid, "attributes": attrs}}
+        try:
+            self._api("POST", "module", body=body, ok=(200, 201), module=module)
+        except _AlreadyExists:
+            log.info("V8 create %s %s: already stored by an earlier attempt (retry after a lost answer)",
+                     module, rid)
+        return rid
+
+    def save_many(self, module: str, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Every row checked first (a bad row sends nothing), then one call per row (V8 has no bulk call)."""
+        module = self._path_name(module, "module")
+        prepared = [self._attributes(module, row, f"row {i}") for i, row in enumerate(rows)]
+        return [self._save(module, row.get("id"), attrs) for row, attrs in zip(rows, prepared, strict=True)]
+
+    def delete(self, module: str, id: str) -> None:
+        """``DELETE /module/{module}/{id}`` (soft delete). A retried DELETE whose first try landed is fine."""
+        module = self._path_name(module, "module")
+        path = f"module/{module}/{self._path_id(id)}"
+        try:
+            self._api("DELETE", path, module=module)
+        except NotFound as exc:
+            # A retried DELETE (first answer lost) finds the record already deleted - by our first try.
+            if getattr(exc, "attempts", 1) > 1:
+                return
+            raise
+
+    def _link_module(self, module: str, id: str, link: str) -> str:
+        """The module on the other side of ``module.link``, from a record's ``relationships`` links."""
+        self._path_name(link, "link")
+        links = self._links.get(module)
+        if links is None or link not in links:
+            data, _ = self._api("GET", f"module/{module}/{self._path_id(id)}",
+                                params={f"fields[{module}]": "id"}, module=module)
+            rels = (data.get("data") or {}).get("relationships") or {}
+            links = {}
+            for other, spec in rels.items():
+                related = ((spec or {}).get("links") or {}).get("related") or ""
+                name = related.rsplit("/relationships/", 1)[-1] if "/relationships/" in related else ""
+                if name:
+                    links[name] = other
+            self._links[module] = links
+        if link not in links:
+            known = ", ".join(sorted(links)) or "none"
+            raise ValidationError(f"{module} has no link {link!r} (links: {known})",
+                                  fields=[link], transport=self.name, module=module)
+        return links[link]
+
+    def relate(self, module: str, id: str, link: str, other_ids: Sequence[str]) -> None:
+        """``POST /module/{module}/{id}/relationships/{link}`` per related id; relating twice is harmless."""
+        module = self._path_name(module, "module")
+        ids = [other_ids] if isinstance(other_ids, str) else list(other_ids)
+        other = self._link_module(module, id, link)
+        for oid in ids:
+            self._path_id(oid)
+            body = {"data": {"type": other, "id": oid}}
+            self._api("POST", f"module/{module}/{self._path_id(id)}/relationships/{link}", body=body,
+                      ok=(200, 201), module=module)
+
+    def unrelate(self, module: str, id: str, link: str, other_ids: Sequence[str]) -> None:
+        """``DELETE …/relationships/{link}/{other_id}``; removing what is not related is harmless."""
+        module = self._path_name(module, "module")
+        ids = [other_ids] if isinstance(other_ids, str) else list(other_ids)
+        self._link_module(module, id, link)
+        for oid in ids:
+            try:
+                self._api("DELETE", f"module/{module}/{self._path_id(id)}/relationships/{link}/"
+                          f"{self._path_id(oid)}", module=module)
+            except _NotRelated:
+                pass
+
+    def related(
+        self, module: str, id: str, link: str, fields: Sequence[str] | None = None
+    ) -> Iterator[Record]:
+        """``GET …/relationships/{link}``; records sorted by id."""
+        module = self._path_name(module, "module")
+        other = self._link_module(module, id, link)
+        if fields is not None:
+            self._check_names(other, list(fields), "fields")
+        self.fields(other)
+        out: dict[str, Record] = {}
+        number = 1
+        while True:
+            data, _ = self._api("GET", f"module/{module}/{self._path_id(id)}/relationships/{link}",
+                                params={"page[size]": str(self.page_size), "page[number]": str(number)},
+                                module=module)
+            items = data.get("data") or []
+            for item in items:
+                if not item.get("attributes"):  # older V8: type + id only
+                    out[str(item["id"])] = self.get(other, str(item["id"]), fields)
+                else:
+                    out[str(item["id"])] = self._record(other, item, fields)
+            total = (data.get("meta") or {}).get("total-pages")
+            if not items or total is None or number >= int(total):
+                break
+            number += 1
+        return iter(sorted(out.values(), key=lambda r: r.id))
+
+    def fields(self, module: str) -> dict[str, FieldInfo]:
+        """``GET /meta/fields/{module}`` → FieldInfo per field (cached; V8 gives no labels or options)."""
+        module = self._path_name(module, "module")
+        if module not in self._fields:
+            data, _ = self._api("GET", f"meta/fields/{module}", module=module)
+            attrs = ((data.get("data") or {}).get("attributes")) if isinstance(data, dict) else None
+            if not isinstance(attrs, dict) or not attrs:
+                raise NotFound(f"V8 has no field metadata for module {module!r}", transport=self.name,
+                               module=module)
+            out = {}
+            for name, spec in attrs.items():
+                spec = spec if isinstance(spec, dict) else {}
+                length = spec.get("len")
+                out[name] = FieldInfo(
+                    name=name, type=str(spec.get("type") or ""), label="",
+                    required=bool(spec.get("required")),
+                    options=tuple(spec.get("options") or ()) if isinstance(spec.get("options"), list) else (),
+                    length=int(length) if str(length or "").isdigit() else None,
+                    source=str(spec.get("source") or ""),
+                )
+            self._fields[module] = out
+        return dict(self._fields[module])
+
+    def modules(self) -> list[str]:
+        """``GET /meta/modules``: the modules the user can access."""
+        data, _ = self._api("GET", "meta/modules")
+        attrs = ((data.get("data") or {}).get("attributes")) if isinstance(data, dict) else None
+        if not isinstance(attrs, dict):
+            raise ProtocolError("V8 meta/modules: no attributes", excerpt=json.dumps(data)[:500],
+                                transport=self.name)
+        return sorted(attrs)
+
+    def server_info(self) -> dict[str, Any]:
+        """V8 does not report the SuiteCRM version; says which API answered."""
+        return {"api": "V8 JSON:API"}
+
+    def close(self) -> None:
+        """``POST /Api/V8/logout`` when a token is held (revokes it); errors are ignored."""
+        if self._access is None:
+            return
+        try:
+            self._api("POST", "logout")
+        except Exception as exc:  # closing must not fail the caller
+            log.debug("V8 logout failed: %s", self._scrub(str(exc)))
+        finally:
+            self._access = None
+            self._refresh = None
+
+
+# --- small helpers ---------------------------------------------------------------------------
+
+
+_GUESS = {"date_entered": "datetime", "date_modified": "datetime", "deleted": "bool"}
+
+
+def _guess(name: str) -> str | None:
+    return _GUESS.get(name)
+
+
+def _parse_order(order: Sequence[str] | str | None) -> list[tuple[str, bool]]:
+    if order is None:
+        return []
+    items = [p.strip() for p in order.split(",")] if isinstance(order, str) else list(order)
+    keys = []
+    for item in items:
+        if not isinstance(item, str) or not item.strip():
+            raise ValueError(f"bad order item {item!r}: use a field name, '-name' for descending")
+        desc = item.startswith("-")
+        name = item[1:] if desc else item
+        if not _NAME_RE.match(name):
+            raise ValueError(f"bad field name in order: {item!r}")
+        keys.append((name, desc))
+    return keys
+
+
+def _json_or_none(resp: requests.Response) -> Any:
+    try:
+        return resp.json()
+    except ValueError:
+        return None
+
+
+def _oauth_hint(resp: requests.Response) -> str:
+    data = _json_or_none(resp)
+    if isinstance(data, dict):
+        return str(data.get("hint") or data.get("error") or "HTTP 401")
+    return "HTTP 401"
+
+
+class _Headless:
+    """A response view whose body is hidden (for classify() on answers that may echo secrets)."""
+
+    def __init__(self, resp: requests.Response):
+        self.status_code = resp.status_code
+        self.headers = resp.headers
+        self.request = resp.request
+        self.url = resp.url
+        self.text = ""
+        self.content = b""
+
+
+class _Scrubbed(_Headless):
+    """A response view whose body has secrets replaced."""
+
+    def __init__(self, resp: requests.Response, scrub: Callable[[str], str]):
+        super().__init__(resp)
+        self.text = scrub(excerpt(resp))
+
+
+__all__ = ["V8CRM", "V8_OPS", "compile_filter"]
