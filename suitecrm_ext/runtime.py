@@ -150,19 +150,21 @@ class Runtime:
     # --- daemon ---------------------------------------------------------------------------
 
     def run_forever(self) -> int:
-        """Serve until stopped; returns the exit status (0)."""
+        """Serve until stopped; returns the exit status (0; 1 when the push receiver cannot start)."""
         released = self.store.release_owner(self.worker_id)
         if released:
             log.info("reclaimed %d delivery lease(s) held by %s before a restart", released, self.worker_id)
         threads: list[threading.Thread] = []
         push_server = None
         if self.push_enabled:
+            # SuiteCRM's hooks depend on it (a fail-closed validation refuses every save without it):
+            # a push receiver that is enabled but cannot start is fatal, not a warning
             try:
                 push_server = self._push_factory(self)
                 push_server.start()
-            except Exception as exc:  # noqa: BLE001
-                log.error("push receiver not started: %s: %s", type(exc).__name__, exc)
-                push_server = None
+            except Exception as exc:  # noqa: BLE001 - reported, exit status 1
+                log.error("push receiver could not start: %s: %s", type(exc).__name__, exc)
+                return 1
         feed = self.feed
         if feed is not None:
             interval = self.settings.poll_interval_seconds
@@ -259,7 +261,7 @@ def _default_feed(rt: Runtime) -> Any:
 
 
 def _default_push(rt: Runtime) -> Any:
-    """The push receiver (events/push.py): an object with ``start()`` and ``stop()``."""
-    from suitecrm_ext.events import push  # noqa: F401 - built by the events push helper
+    """The push receiver and validation endpoint (events/push.py), on ``events.push.listen``."""
+    from suitecrm_ext.events.push import PushServer
 
-    raise NotImplementedError("push receiver wiring pending: see events/push.py")
+    return PushServer(rt.app, rt.registry, store=rt.store)

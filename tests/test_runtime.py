@@ -69,7 +69,7 @@ T0 = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.timezone.utc)
 class Rig:
     """A temp dir with config, plugin, effects file; starts `suitecrm-ext` processes."""
 
-    def __init__(self, tmp: Path, state: dict):
+    def __init__(self, tmp: Path, state: dict, **events: object):
         self.tmp = tmp
         (tmp / "rt_plugin.py").write_text(PLUGIN)
         self.effects = tmp / "effects.sqlite3"
@@ -83,7 +83,7 @@ class Rig:
         self.config.write_text(yaml.safe_dump({
             "suitecrm": {"url": "http://suitecrm.test"},
             "state": state,
-            "events": {"max_attempts": 3, "retry_base_seconds": 0.1},
+            "events": {"max_attempts": 3, "retry_base_seconds": 0.1, **events},
         }))
         self.env = {**os.environ, "PYTHONPATH": str(tmp), "RT_EFFECTS": str(self.effects),
                     "SUITECRM_EXT_EXTRA_PLUGINS": "rt=rt_plugin", "SUITECRM_EXT_CONFIG": str(self.config)}
@@ -194,3 +194,50 @@ def test_extra_plugins_variable_is_validated(tmp_path):
     p = rig.start("run", "--once", "--no-poll", SUITECRM_EXT_EXTRA_PLUGINS="rt=no_such_module")
     _, err = p.communicate(timeout=30)
     assert "plugin 'rt' failed to import 'no_such_module': ModuleNotFoundError" in err
+
+
+SECRET = "rt-push-secret-0123456789abcdef"
+
+
+def test_run_serves_signed_push_events_to_the_plugin_and_keeps_the_secret_out_of_logs(tmp_path):
+    import json
+
+    import requests
+
+    from suitecrm_ext.events.signing import signed_headers
+
+    rig = Rig(tmp_path, {"backend": "sqlite", "path": str(tmp_path / "state.sqlite3")},
+              push={"enabled": True, "listen": "127.0.0.1:0", "secret": "${RT_PUSH_SECRET}"})
+    proc = rig.start("-v", "run", "--worker-id", "w1", "--no-poll", RT_PUSH_SECRET=SECRET)
+    try:
+        lines = []
+        while True:
+            line = proc.stderr.readline()
+            assert line, f"run exited before listening: {''.join(lines)}"
+            lines.append(line)
+            if "push receiver listening on " in line:
+                url = line.rsplit(" ", 1)[-1].strip()
+                break
+        body = json.dumps({"module": "Accounts", "id": "acc-push-1", "kind": "updated",
+                           "date_modified": "2026-11-23 09:00:00",
+                           "changes": {"name": {"before": "Old", "after": "New"}}}).encode()
+        r = requests.post(f"{url}/events", data=body, timeout=10,
+                          headers={"Content-Type": "application/json", **signed_headers(SECRET, body)})
+        assert r.status_code == 200 and r.json()["new"] is True
+        rig.wait_calls(1, proc)
+        key = r.json()["key"]
+        assert rig.query("SELECT key FROM effects") == [(key,)]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    assert SECRET not in "".join(lines) + err
+
+
+def test_run_exits_1_when_the_enabled_push_receiver_cannot_start(tmp_path):
+    rig = Rig(tmp_path, {"backend": "sqlite", "path": str(tmp_path / "state.sqlite3")},
+              push={"enabled": True, "listen": "127.0.0.1:0"})
+    proc = rig.start("run", "--no-poll")
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1
+    assert "push receiver could not start: PushConfigError: events.push.secret: required" in err
