@@ -147,6 +147,7 @@ class FakeCRM(CRM):
     """
 
     name = "fake"
+    capabilities = CRM.capabilities | {"include_deleted"}
 
     def __init__(
         self,
@@ -321,6 +322,9 @@ class FakeCRM(CRM):
         mod = self._module(module)
         for i, row in enumerate(rows):
             self._prepare(mod, row, where=f"row {i}")
+        for row in rows:
+            if "id" in row:
+                self._live_row(mod, row["id"])
         return [self._save(mod, row) for row in rows]
 
     def insert(self, module: str, values: Mapping[str, Any]) -> str:

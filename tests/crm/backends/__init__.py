@@ -1,0 +1,128 @@
+"""Backends of the CRM contract suite (tests/crm/contract/): one module per backend, found automatically.
+
+A backend module registers a context manager that starts the CRM under test and yields a
+:class:`Harness`::
+
+    from crm.backends import Harness, Options, register
+
+    @register("v8")
+    @contextmanager
+    def start(opts: Options) -> Iterator[Harness]:
+        store = FakeCRM(page_size=opts.page_size, clock=opts.clock)   # the server-side data
+        ...                                                            # emulator + transport
+        yield Harness("v8", crm, store, features={...}, page_calls=..., wire_calls=..., ...)
+
+Every module in this package is imported by :func:`all_backends`, so adding a backend is adding a file;
+the contract tests never change. Features a backend lacks make the tests that need them skip
+(:meth:`Harness.require`); operations a *transport* lacks are expressed by ``crm.capabilities``
+(the contract then expects :class:`~suitecrm_ext.crm.base.Unsupported`).
+
+Feature names: ``expire_session`` (the server forgets our session/token), ``transient_faults`` (the next
+calls fail with 5xx / 429 + Retry-After / connection errors), ``lost_answer`` (a write is done but its
+answer never arrives).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from suitecrm_ext.crm.base import CRM
+from suitecrm_ext.crm.fake import FakeCRM
+
+
+class Clock:
+    """A settable clock for the server side: ``now()`` and ``advance(seconds)``."""
+
+    def __init__(self, start: dt.datetime):
+        self.current = start
+
+    def now(self) -> dt.datetime:
+        """The current fake time (aware UTC)."""
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward."""
+        self.current += dt.timedelta(seconds=seconds)
+
+
+@dataclass
+class Options:
+    """How the contract suite wants a backend started."""
+
+    page_size: int = 3
+    clock: Clock = field(default_factory=lambda: Clock(dt.datetime(2026, 11, 23, 5, 17, 26, 654321,
+                                                                   tzinfo=dt.timezone.utc)))
+    retries: int = 3
+
+
+@dataclass
+class Harness:
+    """The CRM under test plus the knobs its backend offers.
+
+    ``store`` is the data behind the transport (the FakeCRM itself for the fake backend); tests may look
+    at it to check server-side effects (e.g. no duplicate rows). ``sleeps`` collects the waits the
+    client's retry policy took (nobody sleeps for real).
+    """
+
+    backend: str
+    crm: CRM
+    store: FakeCRM
+    features: frozenset[str] = frozenset()
+    clock: Clock | None = None  # the server's clock (Options.clock), to advance time
+    sleeps: list[float] = field(default_factory=list)
+    page_calls: Callable[[], int] = lambda: 0  # list pages fetched so far
+    wire_calls: Callable[[], int] = lambda: 0  # server calls so far (requests, or interface calls)
+    expire_session: Callable[[], None] | None = None
+    fail_next: Callable[..., None] | None = None  # fail_next("503", "429", "drop")
+    lose_next_answer: Callable[[str], None] | None = None  # lose_next_answer("create" | "save_many")
+
+    def require(self, feature: str) -> None:
+        """Skip the calling test when this backend cannot do ``feature``."""
+        if feature not in self.features:
+            pytest.skip(f"the {self.backend} backend has no {feature!r}")
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A registered backend: its name and how to start it."""
+
+    name: str
+    start: Callable[[Options], contextlib.AbstractContextManager[Harness]]
+
+
+_REGISTRY: dict[str, Backend] = {}
+
+
+def register(name: str) -> Callable[[Callable[[Options], Any]], Callable[[Options], Any]]:
+    """Decorator registering a backend start function (a context manager yielding a Harness)."""
+
+    def deco(fn: Callable[[Options], Any]) -> Callable[[Options], Any]:
+        if name in _REGISTRY:
+            raise ValueError(f"contract backend {name!r} registered twice")
+        _REGISTRY[name] = Backend(name, fn)
+        return fn
+
+    return deco
+
+
+def all_backends() -> list[Backend]:
+    """Every backend of this package (imports each module once), fake first."""
+    for info in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{info.name}")
+    return sorted(_REGISTRY.values(), key=lambda b: (b.name != "fake", b.name))
+
+
+@contextlib.contextmanager
+def started(name: str, opts: Options | None = None) -> Iterator[Harness]:
+    """Start one backend by name (for tests outside the parametrised suite)."""
+    all_backends()
+    with _REGISTRY[name].start(opts or Options()) as harness:
+        yield harness
