@@ -1,22 +1,91 @@
 """Collegial actions on documents: voting, approval, signing, acknowledgement, deputies.
 
-Hook implementations of the collegial_actions plugin (skeleton: the module gets its own issue).
+Hook implementations of the collegial_actions plugin. They are thin: the process rules are in
+rules.py (configured by processes.yaml), deputies in deputies.py, the behaviour on a change in
+workflow.py, the commands in cli.py. See docs/plugins/collegial_actions.md.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pathlib import Path
 
-from suitecrm_ext import hookimpl
+import click
+from pydantic import BaseModel
 
+from plugins.collegial_actions.records import ACTION_FIELDS, DEPUTY_FIELDS
+from plugins.collegial_actions.settings import Settings
+from plugins.collegial_actions.workflow import workflow_for
+from suitecrm_ext import Check, Event, EventKind, PluginContext, RecordChange, WatchSpec, hookimpl
 
-class Settings(BaseModel):
-    """Settings of the ``plugins.collegial_actions`` config section (none yet)."""
-
-    model_config = ConfigDict(extra="forbid")
+SCHEMA_FILE = Path(__file__).with_name("schema.yaml")
 
 
 @hookimpl
 def ext_settings_schema() -> type[BaseModel]:
-    """The plugin's settings model."""
+    """The plugin's settings model (module and field names, process map, notifications)."""
     return Settings
+
+
+@hookimpl
+def ext_suitecrm_artifacts() -> Path:
+    """The plugin's package schema: the Collegial Actions and Deputies modules, Documents fields."""
+    return SCHEMA_FILE
+
+
+@hookimpl
+def ext_watch(settings: Settings | None) -> list[WatchSpec]:
+    """Documents' status and type fields; the actions module's outcomes (and new actions)."""
+    s = settings or Settings()
+    kinds = frozenset({EventKind.CREATED, EventKind.UPDATED})
+    return [
+        WatchSpec(s.documents_module, (s.status_field, s.type_field), kinds),
+        WatchSpec(s.actions_module, ("outcome", "kind", "assigned_user_id"), kinds),
+        WatchSpec(s.deputies_module, ("principal_id", "deputy_id", "kind", "start_date", "end_date"), kinds),
+    ]
+
+
+@hookimpl
+def ext_validate_record_change(change: RecordChange, ctx: PluginContext) -> str | None:
+    """Refuse a forbidden document status change, an outcome set by someone not entitled, a bad deputy."""
+    return workflow_for(ctx).validate(change)
+
+
+@hookimpl
+def ext_on_record_change(event: Event, ctx: PluginContext) -> None:
+    """Tasks and e-mails when a stage starts or completes; acted_by/acted_at; polling-only reverts."""
+    workflow_for(ctx).on_event(event)
+
+
+@hookimpl
+def ext_cli_commands() -> list[click.Command]:
+    """``suitecrm-ext collegial status DOCUMENT_ID`` and ``collegial deputies``."""
+    from plugins.collegial_actions.cli import collegial
+
+    return [collegial]
+
+
+@hookimpl
+def ext_doctor_checks(ctx: PluginContext) -> list[Check]:
+    """The configured modules and fields exist in the CRM."""
+    s: Settings = ctx.settings or Settings()
+    wanted = {
+        s.documents_module: [s.type_field, s.status_field],
+        s.actions_module: ACTION_FIELDS,
+        s.deputies_module: DEPUTY_FIELDS,
+    }
+    checks = []
+    hint = ("install the collegial_actions package (suitecrm-ext package build) "
+            "or fix plugins.collegial_actions")
+    for module, fields in wanted.items():
+        try:
+            have = ctx.crm.fields(module)
+        except Exception as exc:  # noqa: BLE001 - any failure is reported as a failed check
+            checks.append(Check(f"collegial_actions module {module}", False, str(exc), hint))
+            continue
+        missing = [f for f in fields if f not in have]
+        checks.append(Check(
+            f"collegial_actions module {module}", not missing,
+            f"missing field(s): {', '.join(missing)}" if missing else f"{len(fields)} fields present",
+            hint if missing else "",
+        ))
+    return checks
