@@ -75,7 +75,7 @@ class V8Emulator:
         self.refresh_tokens: set[str] = set()
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.token_requests: list[str] = []  # grant types asked for
-        self._fail: list[int] = []
+        self._fail: list[tuple[Any, str | None]] = []
         self._lose: list[str] = []
 
     # --- knobs ---------------------------------------------------------------------------
@@ -84,9 +84,13 @@ class V8Emulator:
         """Every access token issued so far becomes revoked (as after logout)."""
         self.revoked.update(self.tokens)
 
-    def fail_next(self, *statuses: int) -> None:
-        """The next API calls (not token calls) answer these HTTP statuses, one each."""
-        self._fail.extend(statuses)
+    def fail_next(self, *statuses: int, retry_after: str | None = None) -> None:
+        """The next API calls (not token calls) answer these HTTP statuses, one each (+ Retry-After)."""
+        self._fail.extend((status, retry_after) for status in statuses)
+
+    def drop_next(self, count: int = 1) -> None:
+        """The next API calls fail with a connection error before reaching SuiteCRM."""
+        self._fail.extend(("drop", None) for _ in range(count))
 
     def lose_next_answer(self, method: str) -> None:
         """The next ``method`` API call is carried out, then its answer is lost (ConnectionError)."""
@@ -121,8 +125,13 @@ class V8Emulator:
         if denied:
             return denied
         if self._fail:
-            status = self._fail.pop(0)
-            return status, {"Content-Type": "text/html"}, f"<h1>{status}</h1>"
+            status, retry_after = self._fail.pop(0)
+            if status == "drop":
+                raise requests.ConnectionError("connection refused (emulated)")
+            headers = {"Content-Type": "text/html"}
+            if retry_after is not None:
+                headers["Retry-After"] = retry_after
+            return status, headers, f"<h1>{status}</h1>"
         answer = self._route(request.method, path[len("V8/"):], query, body, request)
         if self._lose and self._lose[0] == request.method:
             self._lose.pop(0)
@@ -185,11 +194,9 @@ class V8Emulator:
             hint = "Access token is invalid"
         else:
             return None
-        return _json(401, {"error": "access_denied",
-                           "error_description": "The resource owner or authorization server denied the request.",
-                           "hint": hint,
-                           "message": "The resource owner or authorization server denied the request."},
-                     "application/json")
+        denied = "The resource owner or authorization server denied the request."
+        return _json(401, {"error": "access_denied", "error_description": denied, "hint": hint,
+                           "message": denied}, "application/json")
 
     # --- routes --------------------------------------------------------------------------
 
@@ -372,13 +379,10 @@ class V8Emulator:
         if rid is not None and any(r.id == rid for r in self.crm.records(module)):
             raise _Bad(f"Bean {module} with id {rid} is already exist")
         self._check_attrs(module, attrs)
-        new = self.crm.save(module, attrs)
-        if rid is not None:  # new_with_id: re-key the row the FakeCRM created
-            mod = self.crm._modules[module]  # noqa: SLF001 - test double internals
-            row = mod.rows.pop(new)
-            row["id"] = rid
-            mod.rows[rid] = row
-            new = rid
+        if rid is not None:
+            new = self.crm.insert(module, {"id": rid, **attrs})
+        else:
+            new = self.crm.save(module, attrs)
         rec = self._row(module, new)
         return _json(201, {"data": self.resource(module, rec, None, prefix="V8/module")})
 
