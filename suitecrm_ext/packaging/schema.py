@@ -672,6 +672,8 @@ class _Validator:
                 label,
             )
         ftype = m.get("type")
+        if custom and ftype == "currency":
+            self.err(loc + ("type",), "currency custom fields are not supported; use decimal", label)
         if ftype is not None and ftype not in FIELD_TYPES:
             self.err(
                 loc + ("type",), f"unknown type {ftype!r}; expected one of {', '.join(FIELD_TYPES)}", label
@@ -831,6 +833,12 @@ class _Validator:
                         )
                     field_names[n] = fi
                 fields.append(f)
+            if any(f.type == "currency" for f in fields) and "currency_id" in field_names:
+                self.err(
+                    loc + ("fields", field_names["currency_id"], "name"),
+                    "currency fields bring their own currency_id field; rename this one",
+                    label,
+                )
             out.append(
                 Module(
                     name=str(name or ""),
@@ -939,6 +947,8 @@ class _Validator:
                         label,
                     )
                 sides[side] = mod if isinstance(mod, str) else ""
+            if sides["lhs"] and sides["lhs"] == sides["rhs"]:
+                self.err(loc + ("rhs",), "relationships of a module with itself are not supported", label)
             default_subpanels = [sides["lhs"]] if rtype == "one-to-many" else [sides["lhs"], sides["rhs"]]
             subpanels_raw = m.get("subpanels", default_subpanels)
             subpanels = []
@@ -975,7 +985,13 @@ class _Validator:
                 titles=titles,
             )
             if isinstance(name, str) and sides["lhs"] and sides["rhs"]:
-                for col in (rel.join_table, rel.join_key_lhs, rel.join_key_rhs, f"{name.lower()}_alt"):
+                for col in (
+                    rel.join_table,
+                    rel.join_key_lhs,
+                    rel.join_key_rhs,
+                    f"{name.lower()}_alt",
+                    f"{name.lower()}_ida1",
+                ):
                     if len(col) > MAX_DB_IDENTIFIER:
                         self.err(
                             loc + ("name",),

@@ -1,0 +1,69 @@
+"""Register a schema's modules, fields and links into a :class:`~suitecrm_ext.testing.FakeCRM`.
+
+After :func:`register_schema`, the fake knows exactly what the installed package would give SuiteCRM:
+each new module with its fields (relate fields as non-db, their id columns, ``currency_id``), the custom
+fields on stock modules (``source="custom_fields"``), and both links of each relationship, named like
+the relationship (as Module Builder names link fields). One-to-many relationships also give the "many"
+side its non-db relate field ``<relationship>_name``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from suitecrm_ext.crm.base import FieldInfo
+from suitecrm_ext.packaging.ddl import stored_fields
+from suitecrm_ext.packaging.schema import Field, Schema
+
+__all__ = ["field_info", "register_schema"]
+
+
+def field_info(f: Field, schema: Schema, source: str = "") -> FieldInfo:
+    """FieldInfo of a schema field (label in en_us, enum keys as options)."""
+    options: tuple[str, ...] = ()
+    if f.options:
+        dd = schema.dropdown(f.options)
+        options = dd.keys if dd else ()
+    length = f.length
+    if length is None and f.type == "varchar":
+        length = 255
+    return FieldInfo(
+        name=f.name, type=f.type, label=f.label.en_us, required=f.required, options=options,
+        length=length, source="non-db" if f.type == "relate" else source,
+    )
+
+
+def register_schema(crm: Any, schema: Schema) -> None:
+    """Add the schema's modules, custom fields and relationship links to a FakeCRM.
+
+    Stock modules that get custom fields must already be in the fake (``FakeCRM()`` has the common
+    ones); their existing records are kept.
+    """
+    for m in schema.modules:
+        infos: list[FieldInfo] = []
+        for f in m.fields:
+            infos.append(field_info(f, schema))
+        names = {i.name for i in infos}
+        for col in stored_fields(m):
+            if col.name not in names:
+                infos.append(FieldInfo(name=col.name, type=col.type, label=col.label.en_us))
+        for r in schema.relationships:
+            if r.type == "one-to-many" and r.rhs == m.name:
+                infos.append(FieldInfo(name=r.relate_field, type="relate", label=r.lhs, source="non-db"))
+        crm.add_module(m.name, infos, table=m.table)
+    for module, fields in schema.custom_fields.items():
+        if module not in crm.modules():
+            raise ValueError(
+                f"plugin {schema.plugin}: custom fields on {module}, which this FakeCRM does not have "
+                f"(create it with FakeCRM() or FakeCRM(modules=[..., {module!r}]))"
+            )
+        _add_fields(crm, module, [field_info(f, schema, source="custom_fields") for f in fields])
+    for r in schema.relationships:
+        crm.add_link(r.lhs, r.name, r.rhs, r.name, one_to_many=r.type == "one-to-many", relationship=r.name)
+
+
+def _add_fields(crm: Any, module: str, infos: list[FieldInfo]) -> None:
+    """Add fields to a module the fake already has, keeping its records and links."""
+    mod = crm._module(module)  # FakeCRM keeps fields per module; it has no public "add fields" yet
+    for info in infos:
+        mod.fields[info.name] = info
