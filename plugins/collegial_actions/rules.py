@@ -340,8 +340,10 @@ def check_transition(process: Process, current: str, target: str, actions: Seque
     passed = process.stages[ci + 1:ti]
     with_actions = [s.status for s in passed if s.kind and any(a.kind == s.kind for a in actions)]
     if with_actions:
-        return Verdict(False, f"{head}: the {', '.join(with_actions)} stage has actions, so the document "
-                              f"must go through it; the next status is {statuses[ci + 1]}.")
+        stages = (f"the {with_actions[0]} stage has actions, so the document must go through it"
+                  if len(with_actions) == 1 else
+                  f"the {', '.join(with_actions)} stages have actions, so the document must go through them")
+        return Verdict(False, f"{head}: {stages}; the next status is {statuses[ci + 1]}.")
     leaving = [process.stages[ci], *passed]
     problems: list[str] = []
     blockers = [a for s in leaving for a in stage_blockers(process, s.status, actions)]

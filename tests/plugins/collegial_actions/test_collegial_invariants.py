@@ -56,9 +56,9 @@ def check_invariants(proc, status, actions, moved_from):
         assert moved_from in (ARCHIVED, "Acknowledgement")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(pname=st.sampled_from(["flexible", "classic", "simplified"]),
-       plan=st.lists(st.sampled_from(KINDS), max_size=8), steps=st.lists(step, min_size=30, max_size=80))
+       plan=st.lists(st.sampled_from(KINDS), max_size=8), steps=st.lists(step, min_size=25, max_size=60))
 def test_random_walks_keep_the_invariants(pname, plan, steps):
     proc = CAT.process(pname)
     status, actions, came_from = PREPARATION, [], PREPARATION

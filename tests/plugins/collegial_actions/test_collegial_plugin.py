@@ -1,0 +1,311 @@
+"""collegial_actions hooks: refusals, idempotent notices, polling-only reverts, doctor, CLI, settings."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from click.testing import CliRunner
+from conftest import PLUGIN, Refused, make_desk
+
+import plugins.collegial_actions.plugin as plugin_module
+from plugins.collegial_actions.cli import collegial
+from suitecrm_ext import Event, EventKind, FieldChange, RecordChange
+from suitecrm_ext.cli import CliState
+from suitecrm_ext.config import ConfigError
+from suitecrm_ext.testing import FakeCRM, build_app, build_config, build_registry
+
+TODAY = dt.datetime.now(dt.timezone.utc).date()
+
+
+def refusal(fn, *args, **kw) -> str:
+    with pytest.raises(Refused) as err:
+        fn(*args, **kw)
+    return str(err.value)
+
+
+def planned(desk, doc_type="classic"):
+    """A document with one action of each kind, moved to Voting."""
+    doc = desk.document("u-author", "Plan", doc_type)
+    ids = {k: desk.action("u-author", doc, k, u) for k, u in
+           [("voting", "u-voter1"), ("approval", "u-approver"), ("signing", "u-signer"),
+            ("acknowledgement", "u-reader")]}
+    return doc, ids
+
+
+# --- refusals: bad input changes nothing ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("values,needle", [
+    ({"kind": "reading"}, "Unknown action kind 'reading'"),
+    ({"parent_id": ""}, "needs a parent record"),
+    ({"parent_id": "no-such-doc"}, "The parent document no-such-doc does not exist."),
+    ({"outcome": "maybe"},
+     "'maybe' is not an outcome of a voting action; choose one of for, against, abstain"),
+])
+def test_bad_new_action_is_refused_and_not_saved(desk, values, needle):
+    doc = desk.document("u-author", "D", "flexible")
+    base = {"name": "x", "parent_type": "Documents", "parent_id": doc, "kind": "voting",
+            "assigned_user_id": "u-voter1"}
+    assert needle in refusal(desk.save, "u-voter1", "ca_CollegialActions", {**base, **values})
+    assert desk.crm.count("ca_CollegialActions") == 0
+
+
+def test_action_for_a_passed_stage_is_refused(desk):
+    doc, ids = planned(desk)
+    desk.move("u-author", doc, "Voting")
+    desk.action("u-author", doc, "voting", "u-voter2")  # the current stage: fine
+    desk.act("u-voter1", ids["voting"], "for")
+    desk.act("u-voter2", desk.crm.records("ca_CollegialActions")[-1].id, "for")
+    desk.move("u-author", doc, "Approval")
+    msg = refusal(desk.action, "u-author", doc, "voting", "u-voter2")
+    assert msg == ("The document is already past Voting (it is Approval); a voting action can only be added "
+                   "after sending the document back to Preparation.")
+    assert desk.crm.count("ca_CollegialActions") == 5
+
+
+def test_new_document_must_start_in_preparation_and_type_is_fixed_after(desk):
+    msg = refusal(desk.save, "u-author", "Documents",
+                  {"document_name": "X", "ca_doc_type_c": "classic", "ca_status_c": "Signing"})
+    assert msg == "A new document starts in Preparation, not Signing."
+    doc, _ = planned(desk)
+    desk.move("u-author", doc, "Voting")
+    msg = refusal(desk.save, "u-author", "Documents", {"id": doc, "ca_doc_type_c": "flexible"})
+    assert "document type can only be changed in Preparation" in msg
+    desk.move("u-author", doc, "Preparation")
+    desk.save("u-author", "Documents", {"id": doc, "ca_doc_type_c": "flexible"})
+
+
+def test_documents_without_a_mapped_type_are_not_governed(desk):
+    doc = desk.save("u-author", "Documents", {"document_name": "Plain", "ca_status_c": "Preparation"})
+    desk.move("u-author", doc, "Archived")  # no process: the plugin does not interfere
+    assert desk.status(doc) == "Archived"
+
+
+def test_expired_deputy_and_other_kind_are_refused(desk):
+    doc, ids = planned(desk)
+    desk.move("u-author", doc, "Voting")
+    desk.save("u-author", "ca_Deputies", {"name": "old", "principal_id": "u-voter1", "deputy_id": "u-deputy",
+                                          "kind": "all", "start_date": TODAY - dt.timedelta(days=10),
+                                          "end_date": TODAY - dt.timedelta(days=1)})
+    desk.save("u-author", "ca_Deputies", {"name": "sign", "principal_id": "u-voter1", "deputy_id": "u-deputy",
+                                          "kind": "signing", "start_date": TODAY})
+    msg = refusal(desk.act, "u-deputy", ids["voting"], "for")
+    assert f"Denis Deputatov is not their deputy for voting on {TODAY.isoformat()}" in msg
+
+
+@pytest.mark.parametrize("values,needle", [
+    ({"principal_id": "u-signer", "deputy_id": "u-signer"}, "own deputy"),
+    ({"kind": "reading"}, "Unknown action kind 'reading'"),
+    ({"end_date": TODAY - dt.timedelta(days=5)}, "ends"),
+    ({"start_date": None}, "needs a start date"),
+])
+def test_bad_deputy_assignment_is_refused(desk, values, needle):
+    base = {"name": "d", "principal_id": "u-signer", "deputy_id": "u-deputy", "kind": "signing",
+            "start_date": TODAY}
+    assert needle in refusal(desk.save, "u-author", "ca_Deputies", {**base, **values})
+    assert desk.crm.count("ca_Deputies") == 0
+
+
+def test_unknown_acting_user_is_refused(desk):
+    doc, ids = planned(desk)
+    desk.move("u-author", doc, "Voting")
+    change = RecordChange("ca_CollegialActions", ids["voting"], dict(desk.crm.get(
+        "ca_CollegialActions", ids["voting"]).values), {"outcome": "for"}, user_id=None)
+    msg = desk.registry.call_one(PLUGIN, "ext_validate_record_change", change=change, ctx=desk.ctx)
+    assert "Cannot tell who is acting" in msg
+
+
+# --- at-least-once delivery: notices once --------------------------------------------------------
+
+
+def test_same_event_twice_gives_one_task_and_one_mail(desk, smtp):
+    doc, _ = planned(desk)
+    desk.move("u-author", doc, "Voting")
+    stage_event = desk.events[-1]
+    desk.deliver(stage_event)
+    desk.deliver(stage_event)
+    assert len(desk.tasks_for("u-voter1")) == 1
+    assert len(smtp.sink.to("voter1@example.test")) == 1
+
+
+def test_task_survives_a_lost_state_write(desk, smtp):
+    """A crash after the Task save but before the state write: the retry finds the Task in SuiteCRM."""
+    doc, _ = planned(desk)
+    desk.move("u-author", doc, "Voting")
+    ev = desk.events[-1]
+    for key in desk.ctx.state.kv_keys("collegial_actions", "task:"):
+        desk.ctx.state.kv_delete("collegial_actions", key)
+    desk.deliver(ev)
+    assert len(desk.tasks_for("u-voter1")) == 1
+
+
+def test_smtp_down_fails_the_delivery_for_retry_without_duplicating_tasks(tmp_path):
+    desk = make_desk(tmp_path, None)  # nothing listens on the configured port
+    doc = desk.document("u-author", "D", "flexible")
+    desk.action("u-author", doc, "acknowledgement", "u-reader")
+    with pytest.raises(Exception, match="cannot send mail through 127.0.0.1"):
+        desk.move("u-author", doc, "Acknowledgement")
+    ev = desk.events[-1]
+    with pytest.raises(Exception, match="cannot send mail"):
+        desk.deliver(ev)  # the dispatcher's retry
+    assert len(desk.tasks_for("u-reader")) == 1
+    desk.ctx.app.close()
+
+
+def test_notifications_can_be_switched_off(tmp_path):
+    desk = make_desk(tmp_path, None, notify={"email": False, "tasks": False})
+    doc = desk.document("u-author", "D", "flexible")
+    desk.action("u-author", doc, "acknowledgement", "u-reader")
+    desk.move("u-author", doc, "Acknowledgement")  # no SMTP server: would fail if it tried
+    assert desk.tasks_for("u-reader") == []
+    desk.ctx.app.close()
+
+
+# --- polling only: revert with a note --------------------------------------------------------------
+
+
+def test_polling_only_reverts_a_forbidden_status_change_with_a_note(tmp_path, smtp):
+    desk = make_desk(tmp_path, smtp.port, polling_only=True)
+    doc, _ = planned(desk)
+    # SuiteCRM saved it without asking (no validation hook): the poller reports the change
+    desk.crm.user_id = "u-author"
+    desk.tick()
+    desk.crm.save("Documents", {"id": doc, "ca_status_c": "Archived"})
+    ev = Event("Documents", doc, EventKind.UPDATED, desk.now(), "poll",
+               {"ca_status_c": FieldChange("Preparation", "Archived")}, user_id="u-author")
+    desk.deliver(ev)
+    assert desk.status(doc) == "Preparation"
+    [note] = desk.crm.records("Notes")
+    assert note.get("parent_id") == doc and note.get("name") == "Status change to Archived reverted"
+    assert note.get("description").startswith(
+        "The change of status from Preparation to Archived was reverted: Cannot move from Preparation to "
+        "Archived: the Voting, Approval, Signing, Acknowledgement stages have actions, so the document must "
+        "go through them; the next status is Voting.")
+    # the poller then sees the revert itself: no second revert, no second note, no loop
+    desk.tick()
+    back = Event("Documents", doc, EventKind.UPDATED, desk.now(), "poll",
+                 {"ca_status_c": FieldChange("Archived", "Preparation")}, user_id="u-sidecar")
+    desk.deliver(back)
+    desk.deliver(ev)  # and a redelivery of the first event changes nothing either
+    assert desk.status(doc) == "Preparation"
+    assert len(desk.crm.records("Notes")) == 1
+    # an allowed change is left alone (and its assignees are told)
+    desk.crm.save("Documents", {"id": doc, "ca_status_c": "Voting"})
+    desk.tick()
+    desk.deliver(Event("Documents", doc, EventKind.UPDATED, desk.now(), "poll",
+                       {"ca_status_c": FieldChange("Preparation", "Voting")}, user_id="u-author"))
+    assert desk.status(doc) == "Voting"
+    assert len(desk.tasks_for("u-voter1")) == 1
+    desk.ctx.app.close()
+
+
+# --- doctor ------------------------------------------------------------------------------------
+
+
+def test_doctor_checks_modules_and_fields(desk):
+    checks = desk.registry.call_one(PLUGIN, "ext_doctor_checks", ctx=desk.ctx)
+    assert [c.ok for c in checks] == [True, True, True]
+    bare = FakeCRM()  # SuiteCRM without the plugin's package
+    app = build_app(desk.registry, config=desk.ctx.app.config, crm=bare)
+    checks = desk.registry.call_one(PLUGIN, "ext_doctor_checks", ctx=app.for_plugin(PLUGIN))
+    by_name = {c.name: c for c in checks}
+    docs = by_name["collegial_actions module Documents"]
+    assert not docs.ok and docs.detail == "missing field(s): ca_doc_type_c, ca_status_c"
+    assert "package build" in docs.hint
+    assert not by_name["collegial_actions module ca_CollegialActions"].ok
+
+
+def test_artifacts_and_watch():
+    path = plugin_module.ext_suitecrm_artifacts()
+    assert path.name == "schema.yaml" and path.exists()
+    specs = plugin_module.ext_watch(None)
+    assert {s.module for s in specs} == {"Documents", "ca_CollegialActions", "ca_Deputies"}
+
+
+def test_schema_yaml_is_valid_in_the_package_format():
+    from suitecrm_ext.packaging.schema import load_schema_file
+
+    schema = load_schema_file(plugin_module.ext_suitecrm_artifacts(), PLUGIN)
+    assert {m.name for m in schema.modules} == {"ca_CollegialActions", "ca_Deputies"}
+    options = {d.name: d.keys for d in schema.dropdowns}
+    assert options["ca_status_list"] == ("Preparation", "Voting", "Approval", "Signing", "Acknowledgement",
+                                         "Archived", "Rejected")
+
+
+# --- CLI ---------------------------------------------------------------------------------------
+
+
+def run_cli(desk, *args):
+    state = CliState()
+    state._loaded = (desk.ctx.app.config, desk.registry)
+    state._app = desk.ctx.app
+    return CliRunner().invoke(collegial, list(args), obj=state, catch_exceptions=False)
+
+
+def test_cli_status_shows_actions_deputy_and_blocker(desk, smtp):
+    doc, ids = planned(desk)
+    desk.move("u-author", doc, "Voting")
+    desk.act("u-voter1", ids["voting"], "for")
+    desk.move("u-author", doc, "Approval")
+    desk.save("u-author", "ca_Deputies", {"name": "d", "principal_id": "u-approver", "deputy_id": "u-deputy",
+                                          "kind": "all", "start_date": TODAY})
+    desk.act("u-deputy", ids["approval"], "approved")
+    desk.move("u-author", doc, "Signing")
+    result = run_cli(desk, "status", doc)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "Process: Classic (type classic)" in out and "Status: Signing" in out
+    assert "approval" in out and "Anna Approverova" in out and "acted by Denis Deputatov (deputy)" in out
+    assert "Next step: Acknowledgement - blocked. Cannot move from Signing to Acknowledgement: signing by " \
+           "Semyon Signerov is pending." in out
+    assert "Allowed now: Preparation, Rejected" in out
+
+
+def test_cli_status_of_unknown_document_and_deputies_list(desk):
+    result = run_cli(desk, "status", "nope")
+    assert result.exit_code == 1 and "no Documents record with id 'nope'" in result.output
+    assert "No deputies in force" in run_cli(desk, "deputies").output
+    desk.save("u-author", "ca_Deputies", {"name": "d", "principal_id": "u-signer", "deputy_id": "u-deputy",
+                                          "kind": "signing", "start_date": TODAY,
+                                          "end_date": TODAY + dt.timedelta(days=3)})
+    out = run_cli(desk, "deputies").output
+    assert "Semyon Signerov" in out and "Denis Deputatov" in out and "signing" in out
+    later = (TODAY + dt.timedelta(days=4)).isoformat()
+    assert "No deputies in force on " + later in run_cli(desk, "deputies", "--on", later).output
+
+
+# --- settings ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("section,needle", [
+    ({"document_types": {"contract": "fancy"}}, "document_types.contract: unknown process 'fancy'"),
+    ({"default_process": "fancy"}, "default_process: unknown process 'fancy'"),
+    ({"polling": True}, "plugins.collegial_actions.polling: unknown key"),
+    ({"status_field": "status c"}, "is not a SuiteCRM module/field name"),
+    ({"processes": {"mine": {"stages": [{"status": "Draft"}, {"status": "Archived"}]}}},
+     "first stage must be Preparation"),
+])
+def test_bad_settings_are_reported_with_the_key(section, needle):
+    with pytest.raises(ConfigError) as err:
+        build_registry({PLUGIN: plugin_module}, config=build_config(plugins={PLUGIN: section}))
+    assert needle in str(err.value)
+
+
+def test_a_configured_process_governs_its_document_type(tmp_path, smtp):
+    board = {"label": "Board", "minimum": {"voting": 2, "acknowledgement": 1},
+             "stages": [{"status": "Preparation"}, {"status": "Voting", "kind": "voting", "gate": "positive"},
+                        {"status": "Acknowledgement", "kind": "acknowledgement"}, {"status": "Archived"}]}
+    desk = make_desk(tmp_path, smtp.port, processes={"board": board},
+                     document_types={"flexible": "flexible", "board_decision": "board"})
+    doc = desk.save("u-author", "Documents", {"document_name": "Decision", "ca_doc_type_c": "board_decision",
+                                              "ca_status_c": "Preparation"})
+    desk.action("u-author", doc, "acknowledgement", "u-reader")
+    v = desk.action("u-author", doc, "voting", "u-voter1")
+    assert "the Board process needs at least 2 voting actions (the document has 1)" in \
+        refusal(desk.move, "u-author", doc, "Voting")
+    desk.action("u-author", doc, "voting", "u-voter2")
+    desk.move("u-author", doc, "Voting")
+    desk.act("u-voter1", v, "against")
+    assert "voting by Vera Voterova is against" in refusal(desk.move, "u-author", doc, "Acknowledgement")
+    desk.ctx.app.close()
