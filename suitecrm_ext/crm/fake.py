@@ -54,7 +54,7 @@ from suitecrm_ext.crm.base import (
     to_crm,
 )
 from suitecrm_ext.crm.guid import new_guid
-from suitecrm_ext.crm.stock_modules import STOCK_FIELDS, STOCK_TABLES
+from suitecrm_ext.crm.stock_modules import STOCK_DEFAULTS, STOCK_FIELDS, STOCK_TABLES
 
 #: Field types whose values are text (for ``is_null`` matching "" and case-insensitive comparison).
 _NUMERIC_OR_TIME = {"datetime", "datetimecombo", "date", "bool", "int", "float", "decimal", "currency"}
@@ -108,6 +108,7 @@ class _Module:
     name: str
     table: str
     fields: dict[str, FieldInfo]
+    defaults: dict[str, Any] = field(default_factory=dict)
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> values (incl. deleted)
 
 
@@ -173,7 +174,8 @@ class FakeCRM(CRM):
             )
         for name in STOCK_FIELDS:
             if name in wanted:
-                self.add_module(name, list(STOCK_FIELDS[name]), table=STOCK_TABLES[name])
+                self.add_module(name, list(STOCK_FIELDS[name]), table=STOCK_TABLES[name],
+                                defaults=STOCK_DEFAULTS.get(name))
         for mod, link, other, other_link, one_to_many, id_field in STOCK_LINKS:
             if mod in self._modules and other in self._modules:
                 self.add_link(mod, link, other, other_link, one_to_many=one_to_many, id_field=id_field)
@@ -189,12 +191,17 @@ class FakeCRM(CRM):
     # --- registry -------------------------------------------------------------------------
 
     def add_module(
-        self, name: str, fields: Mapping[str, FieldInfo] | Sequence[FieldInfo], table: str | None = None
+        self,
+        name: str,
+        fields: Mapping[str, FieldInfo] | Sequence[FieldInfo],
+        table: str | None = None,
+        defaults: Mapping[str, Any] | None = None,
     ) -> None:
         """Declare a module (e.g. a plugin's custom module). Missing basic fields (id, dates...) are added.
 
         ``fields`` is a list of FieldInfo or a dict name → FieldInfo. ``table`` defaults to the lower-cased
-        module name, as SuiteCRM's Module Builder does.
+        module name, as SuiteCRM's Module Builder does. ``defaults``: values a new record gets when the
+        create does not set them (vardef ``default``).
         """
         infos = list(fields.values()) if isinstance(fields, Mapping) else list(fields)
         by_name: dict[str, FieldInfo] = {}
@@ -204,7 +211,12 @@ class FakeCRM(CRM):
             by_name[info.name] = info
         for basic in BASIC_FIELDS:
             by_name.setdefault(basic.name, basic)
-        self._modules[name] = _Module(name=name, table=table or name.lower(), fields=by_name)
+        unknown = [k for k in (defaults or {}) if k not in by_name]
+        if unknown:
+            raise ValueError(f"defaults of module {name} name unknown fields: {', '.join(unknown)}")
+        self._modules[name] = _Module(name=name, table=table or name.lower(), fields=by_name,
+                                      defaults={k: _store_value(by_name[k].type, v)
+                                                for k, v in (defaults or {}).items()})
         self._links.setdefault(name, {})
 
     def add_link(
@@ -485,7 +497,8 @@ class FakeCRM(CRM):
                 row[rel.rhs_id_field] = ""
 
     def _blank(self, module: str) -> dict[str, Any]:
-        return {n: from_crm(f.type, "") for n, f in self._modules[module].fields.items()}
+        mod = self._modules[module]
+        return {n: from_crm(f.type, "") for n, f in mod.fields.items()} | copy.deepcopy(mod.defaults)
 
     def _check_fields(self, mod: _Module, names: Sequence[str] | None, what: str) -> None:
         if names is None:

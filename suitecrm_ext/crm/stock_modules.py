@@ -558,3 +558,14 @@ STOCK_FIELDS: dict[str, tuple[FieldInfo, ...]] = {
         F('deleted', 'bool', 'deleted'),
     ),
 }
+
+#: Field defaults SuiteCRM applies to a new record (``default_value`` in get_module_fields of 7.14.6).
+STOCK_DEFAULTS: dict[str, dict[str, str]] = {
+    "Accounts": {"deleted": "0", "jjwg_maps_lng_c": "0.00000000", "jjwg_maps_lat_c": "0.00000000"},
+    "Contacts": {"deleted": "0", "do_not_call": "0", "portal_user_type": "Single",
+                 "jjwg_maps_lng_c": "0.00000000", "jjwg_maps_lat_c": "0.00000000"},
+    "Cases": {"deleted": "0", "state": "Open", "update_text": "",
+              "jjwg_maps_lng_c": "0.00000000", "jjwg_maps_lat_c": "0.00000000"},
+    "Documents": {"deleted": "0", "doc_type": "Sugar", "revision": "1", "is_template": "0"},
+    "Tasks": {"deleted": "0", "status": "Not Started", "date_due_flag": "0", "date_start_flag": "0"},
+}

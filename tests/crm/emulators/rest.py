@@ -37,11 +37,23 @@ import responses
 
 from suitecrm_ext.crm.base import Cond, Filter, NotFound, ValidationError, to_crm
 from suitecrm_ext.crm.fake import FakeCRM
+from suitecrm_ext.crm.stock_modules import STOCK_DEFAULTS
 
 ENDPOINT_PATH = "/service/v4_1/rest.php"
 JSON_CT = "application/json; charset=UTF-8"
 HTML_CT = "text/html; charset=UTF-8"
 DB_FAILURE = "Database failure. Please refer to suitecrm.log for details."
+
+#: Extra keys some fields carry in get_module_fields (as recorded).
+FIELD_EXTRAS: dict[tuple[str, str], dict[str, Any]] = {
+    ("Cases", "status"): {"parentenum": "state"},
+    ("Cases", "state"): {"parentenum": "status"},
+    ("Tasks", "parent_name"): {"type_name": "parent_type"},
+    ("Contacts", "report_to_name"): {"len": "id"},  # sic, in SuiteCRM's vardefs
+    ("Documents", "is_template"): {"default_value": 0},
+    ("Tasks", "date_due_flag"): {"default_value": 0},
+    ("Tasks", "date_start_flag"): {"default_value": 0},
+}
 
 #: PHP parameter names of every emulated method, in order, with defaults for optional trailing ones.
 SIGNATURES: dict[str, list[tuple[str, Any]]] = {
@@ -302,6 +314,9 @@ class RestV4Emulator:
             out[name] = {"name": name, "type": info.type, "group": "", "id_name": "", "label": info.label,
                          "required": 1 if info.required else 0, "options": options, "related_module": "",
                          "calculated": False, "len": info.length if info.length is not None else ""}
+            if name in STOCK_DEFAULTS.get(module_name, {}):
+                out[name]["default_value"] = STOCK_DEFAULTS[module_name][name]
+            out[name].update(FIELD_EXTRAS.get((module_name, name), {}))
         links = {}
         for link, other in self.crm.links(module_name).items():
             links[link] = {"name": link, "type": "link", "group": "", "id_name": "",
