@@ -1,22 +1,112 @@
 """1C:Enterprise bridge: incoming payments into the CRM, counterparties out to 1C.
 
-Hook implementations of the onec_bridge plugin (skeleton: the module gets its own issue).
+Hooks: settings (``plugins.onec_bridge``), the Payments module package (``schema.yaml``), the
+``onec-import`` job, the ``onec`` CLI group, and — when ``export_counterparties`` is on — a watch on
+Accounts whose changes are exported to 1C's ``Catalog_Контрагенты``. See docs/plugins/onec_bridge.md.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+import datetime as dt
+from pathlib import Path
+from typing import Any, Literal
 
-from suitecrm_ext import hookimpl
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from suitecrm_ext import Event, EventKind, JobSpec, PluginContext, WatchSpec, hookimpl
+
+
+class ODataSettings(BaseModel):
+    """``plugins.onec_bridge.odata``: where 1C's OData interface is and how to read it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(description="OData root, e.g. https://1c.example.com/bp/odata/standard.odata")
+    username: str
+    password: SecretStr
+    timeout: float = Field(30.0, gt=0)
+    retries: int = Field(4, ge=0, le=20)
+    verify_tls: bool = True
+    page_size: int = Field(500, ge=1, le=5000)
+    overlap_days: int = Field(14, ge=0, le=366, description="re-read this many days before the newest seen")
+    initial_days: int = Field(30, ge=0, description="first run: read this many days back (or start_date)")
+    start_date: dt.date | None = None
+    operation_kinds: list[str] = Field(default_factory=list, description="ВидОперации values; [] = all")
+    default_currency: str = "RUB"
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL of 1C's OData root (…/odata/standard.odata)")
+        return v.rstrip("/")
 
 
 class Settings(BaseModel):
-    """Settings of the ``plugins.onec_bridge`` config section (none yet)."""
+    """Settings of the ``plugins.onec_bridge`` config section."""
 
     model_config = ConfigDict(extra="forbid")
+
+    schedule: str = Field("15m", description="when the onec-import job runs (interval or cron)")
+    write: Literal["api", "mysql"] = Field("api", description="api: through SuiteCRM; mysql: bulk SQL")
+    batch_size: int = Field(500, ge=1, le=10000)
+    inn_field: str = "inn_c"
+    kpp_field: str = "kpp_c"
+    user_id: str = Field("1", description="SuiteCRM user stamped on bulk-written rows; Task fallback")
+    task_user_id: str = Field("", description="who gets Tasks for unmatched payments ('' = Account owner)")
+    create_tasks: bool = True
+    statement_dir: str | None = Field(None, description="the job imports statement files dropped here")
+    odata: ODataSettings | None = None
+    export_counterparties: bool = False
 
 
 @hookimpl
 def ext_settings_schema() -> type[BaseModel]:
     """The plugin's settings model."""
     return Settings
+
+
+@hookimpl
+def ext_suitecrm_artifacts() -> Path:
+    """The Payments module, its dropdowns and the Accounts → Payments relationship (subpanel on Accounts)."""
+    return Path(__file__).with_name("schema.yaml")
+
+
+@hookimpl
+def ext_jobs(settings: Any) -> list[JobSpec]:
+    """``onec-import``: OData payments, statement files from ``statement_dir``, then re-matching."""
+    from .service import run_job
+
+    schedule = settings.schedule if settings is not None else "15m"
+    return [JobSpec("onec-import", schedule, run_job,
+                    "import incoming payments from 1C (OData, statement files) and match them to Accounts")]
+
+
+@hookimpl
+def ext_watch(settings: Any) -> list[WatchSpec]:
+    """Accounts (name, INN, KPP) when counterparties are exported to 1C."""
+    if settings is None or not settings.export_counterparties:
+        return []
+    return [WatchSpec("Accounts", fields=("name", settings.inn_field, settings.kpp_field),
+                      kinds=frozenset({EventKind.CREATED, EventKind.UPDATED}))]
+
+
+@hookimpl
+def ext_on_record_change(event: Event, ctx: PluginContext) -> None:
+    """Export a changed Account to 1C as a counterparty (idempotent; raises to retry on 1C faults)."""
+    if not ctx.settings.export_counterparties or event.module != "Accounts":
+        return
+    from .export import CounterpartyExporter
+    from .service import make_client
+
+    s = ctx.settings
+    CounterpartyExporter(make_client(ctx), ctx.crm, ctx.state, inn_field=s.inn_field,
+                         kpp_field=s.kpp_field).handle(event)
+
+
+@hookimpl
+def ext_cli_commands() -> list[Any]:
+    """``suitecrm-ext onec import|rematch``."""
+    from .cli import onec
+
+    return [onec]

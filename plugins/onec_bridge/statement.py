@@ -270,7 +270,8 @@ class _Parser:
         amount = parse_amount(required("Сумма"), "Сумма", line_of("Сумма"), self.source)
         received = None
         if doc.get("ДатаПоступило"):
-            received = parse_date(doc["ДатаПоступило"], "ДатаПоступило", line_of("ДатаПоступило"), self.source)
+            received = parse_date(doc["ДатаПоступило"], "ДатаПоступило", line_of("ДатаПоступило"),
+                                  self.source)
         if doc.get("ДатаСписано"):
             parse_date(doc["ДатаСписано"], "ДатаСписано", line_of("ДатаСписано"), self.source)
         payer_acc = doc.get("ПлательщикСчет") or doc.get("ПлательщикРасчСчет", "")

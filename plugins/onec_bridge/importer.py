@@ -1,0 +1,234 @@
+"""The import pipeline: payments → matched to Accounts → written in batches → Tasks for unmatched ones.
+
+:class:`PaymentImporter` takes payments from either source and, batch by batch:
+
+1. matches each to an Account (:mod:`.matching`; status ``matched`` / ``unmatched`` with the reason in
+   ``status_note``; a payment 1C marks deleted or not posted is ``ignored`` with that note);
+2. compares with what is stored (:meth:`existing`) → counts *new*, *updated*, *unchanged*;
+3. writes new and changed payments (API or bulk SQL writer) and relates matched ones to their Account;
+4. creates one Task per newly unmatched payment for the responsible manager (the configured
+   ``task_user_id``, else the assigned user of an Account with the payer's INN, else the admin),
+   after checking no Task for that payment exists (so a retry never makes a second one);
+5. saves a resumable cursor (the index of the next batch) in the state store, when a cursor name is given.
+
+A crash between batches loses nothing: a re-run resumes from the cursor, and a batch written before the
+crash is simply found stored (and unchanged) again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from typing import Any
+
+from suitecrm_ext import CRM, Cond, all_of
+
+from .matching import AccountIndex, Match
+from .payment import Payment
+from .writers import MODULE, same_values
+
+log = logging.getLogger("suitecrm_ext.plugins.onec_bridge")
+
+MATCHED, UNMATCHED, IGNORED = "matched", "unmatched", "ignored"
+
+
+@dataclass
+class ImportSummary:
+    """Counts of one import run (``skipped``: outgoing / filtered documents that are not payments in)."""
+
+    total: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    matched: int = 0
+    unmatched: int = 0
+    ignored: int = 0
+    skipped: int = 0
+    tasks: int = 0
+    vanished: int = 0
+    resumed_at: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """The counts as a dict (for job summaries and the CLI table)."""
+        return asdict(self)
+
+    def add(self, other: ImportSummary) -> None:
+        """Add another summary's counts into this one."""
+        for k, v in asdict(other).items():
+            setattr(self, k, getattr(self, k) + v)
+
+
+@dataclass
+class ImportOptions:
+    """Importer settings (the plugin's settings carry the same names)."""
+
+    inn_field: str = "inn_c"
+    kpp_field: str = "kpp_c"
+    batch_size: int = 500
+    task_user_id: str = ""
+    default_user_id: str = "1"
+    create_tasks: bool = True
+
+
+class PaymentImporter:
+    """Runs payments through matching and into a writer. ``crm`` reads Accounts and writes Tasks."""
+
+    def __init__(self, crm: CRM, writer: Any, options: ImportOptions | None = None, state: Any = None,
+                 progress: Callable[[int], None] | None = None):
+        self.crm = crm
+        self.writer = writer
+        self.opt = options or ImportOptions()
+        self.state = state
+        self.progress = progress or (lambda n: None)
+
+    # --- the pipeline --------------------------------------------------------------------
+
+    def run(self, payments: Sequence[Payment], *, cursor: str | None = None, dry_run: bool = False,
+            skipped: int = 0) -> ImportSummary:
+        """Import ``payments``; with ``cursor``, resume after the last batch a previous run finished."""
+        summary = ImportSummary(total=len(payments), skipped=skipped)
+        start = 0
+        if cursor and self.state is not None and not dry_run:
+            saved = self.state.get_cursor(cursor) or {}
+            if not saved.get("done") and 0 < int(saved.get("next", 0)) <= len(payments):
+                start = int(saved["next"])
+                summary.resumed_at = start
+                log.info("resuming %s at payment %d of %d", cursor, start, len(payments))
+                self.progress(start)
+        index = AccountIndex.load(self.crm, {p.payer_inn for p in payments[start:]},
+                                  self.opt.inn_field, self.opt.kpp_field)
+        size = max(1, self.opt.batch_size)
+        for pos in range(start, len(payments), size):
+            batch = payments[pos:pos + size]
+            self._batch(batch, index, summary, dry_run)
+            if cursor and self.state is not None and not dry_run:
+                self.state.set_cursor(cursor, {"next": pos + len(batch), "total": len(payments),
+                                               "done": pos + len(batch) >= len(payments)})
+            self.progress(len(batch))
+        if cursor and self.state is not None and not dry_run and not payments:
+            self.state.set_cursor(cursor, {"next": 0, "total": 0, "done": True})
+        return summary
+
+    def _batch(self, batch: Sequence[Payment], index: AccountIndex, summary: ImportSummary,
+               dry_run: bool) -> None:
+        stored = self.writer.existing([p.key for p in batch])
+        rows: list[dict[str, Any]] = []
+        accounts: dict[str, str | None] = {}
+        new_unmatched: list[tuple[Payment, Match]] = []
+        for p in batch:
+            match = index.match(p.payer_inn, p.payer_kpp)
+            row = self.row(p, match)
+            status = row["status"]
+            setattr(summary, status, getattr(summary, status) + 1)
+            old = stored.get(p.key)
+            if old is None:
+                summary.new += 1
+            elif same_values(old.values, row):
+                summary.unchanged += 1
+                continue
+            else:
+                summary.updated += 1
+                row = {"id": old.id, **row}
+            rows.append(row)
+            accounts[p.key] = match.account.id if match.account else None
+            if status == UNMATCHED and (old is None or old.values.get("status") != UNMATCHED):
+                new_unmatched.append((p, match))
+        if dry_run or not rows:
+            return
+        ids = self.writer.write(rows, accounts)
+        id_of = {row["onec_key"]: rid for row, rid in zip(rows, ids, strict=True)}
+        if self.opt.create_tasks and new_unmatched:
+            summary.tasks += self._tasks([(id_of[p.key], p, m) for p, m in new_unmatched])
+
+    def row(self, p: Payment, match: Match) -> dict[str, Any]:
+        """The Payments record values for one payment and its match."""
+        if p.ignored_reason:
+            status, note = IGNORED, p.ignored_reason
+        elif match.account is not None:
+            status, note = MATCHED, f"matched to {match.account.name} by INN {p.payer_inn}" + (
+                f" / KPP {p.payer_kpp}" if len(match.candidates) > 1 else "")
+        else:
+            status, note = UNMATCHED, match.reason
+        owner = (match.account.assigned_user_id if match.account else "") or self._manager(match)
+        return {
+            "name": p.title()[:255], "onec_key": p.key, "payment_number": p.number[:30],
+            "payment_date": p.date.isoformat(), "amount": f"{p.amount:.2f}", "currency": p.currency[:3],
+            "payer_inn": p.payer_inn[:12], "payer_kpp": p.payer_kpp[:9], "payer_name": p.payer_name[:255],
+            "payer_account": p.payer_account[:34], "purpose": p.purpose, "status": status,
+            "status_note": note, "source": p.source, "assigned_user_id": owner,
+        }
+
+    def _manager(self, match: Match) -> str:
+        if self.opt.task_user_id:
+            return self.opt.task_user_id
+        for acc in match.candidates:
+            if acc.assigned_user_id:
+                return acc.assigned_user_id
+        return self.opt.default_user_id
+
+    def _tasks(self, items: list[tuple[str, Payment, Match]]) -> int:
+        ids = [pid for pid, _, _ in items]
+        have: set[str] = set()
+        for start in range(0, len(ids), 200):
+            part = ids[start:start + 200]
+            for rec in self.crm.find("Tasks", all_of(Cond("parent_type", "eq", MODULE),
+                                                      Cond("parent_id", "in", part)), fields=["parent_id"]):
+                have.add(str(rec.get("parent_id")))
+        made = 0
+        for pid, p, match in items:
+            if pid in have:
+                continue
+            self.crm.save("Tasks", {
+                "name": f"Match 1C payment {p.title()}"[:255],
+                "description": (f"Payer: {p.payer_name or '-'}, INN {p.payer_inn or '-'}, "
+                                f"KPP {p.payer_kpp or '-'}\nWhy unmatched: {match.reason}\n"
+                                f"Purpose: {p.purpose}\n"
+                                f"Link the payment to its Account (or create the Account with this INN; "
+                                f"the next import links it)."),
+                "status": "Not Started", "priority": "Medium",
+                "parent_type": MODULE, "parent_id": pid,
+                "assigned_user_id": self._manager(match),
+            })
+            made += 1
+        return made
+
+    # --- follow-ups ----------------------------------------------------------------------
+
+    def rematch(self) -> ImportSummary:
+        """Re-run matching on every stored unmatched payment (links those whose Account now exists)."""
+        recs = self.writer.find(Cond("status", "eq", UNMATCHED), ["id", "onec_key", *_PAYMENT_FIELDS])
+        payments = [payment_from_record(r) for r in recs]
+        return self.run(payments)
+
+    def mark_vanished(self, window_start: dt.date, seen_keys: set[str]) -> int:
+        """OData payments dated in the window that 1C no longer returns: mark them ignored with a note."""
+        recs = self.writer.find(
+            all_of(Cond("source", "eq", "odata"), Cond("payment_date", "gte", window_start),
+                   Cond("status", "neq", IGNORED)), ["id", "onec_key"])
+        gone = [r.id for r in recs if str(r.get("onec_key")) not in seen_keys]
+        if gone:
+            self.writer.mark(gone, {"status": IGNORED,
+                                    "status_note": "no longer returned by 1C (document deleted in 1C?)"})
+        return len(gone)
+
+
+_PAYMENT_FIELDS = ("source", "payment_number", "payment_date", "amount", "currency", "payer_inn", "payer_kpp",
+                   "payer_name", "payer_account", "purpose")
+
+
+def payment_from_record(rec: Any) -> Payment:
+    """A stored payment record back as a Payment (for re-matching)."""
+    date = rec.get("payment_date")
+    if not isinstance(date, dt.date):
+        date = dt.date.fromisoformat(str(date)[:10])
+    return Payment(
+        key=str(rec.get("onec_key")), source=str(rec.get("source") or "file"),  # type: ignore[arg-type]
+        number=str(rec.get("payment_number") or ""), date=date,
+        amount=Decimal(str(rec.get("amount") or "0")), currency=str(rec.get("currency") or "RUB"),
+        payer_inn=str(rec.get("payer_inn") or ""), payer_kpp=str(rec.get("payer_kpp") or ""),
+        payer_name=str(rec.get("payer_name") or ""), payer_account=str(rec.get("payer_account") or ""),
+        purpose=str(rec.get("purpose") or ""))
+

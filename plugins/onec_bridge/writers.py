@@ -1,0 +1,201 @@
+"""Where payments go: through the CRM API (default) or bulk into the plugin's own tables (``write: mysql``).
+
+Both writers answer :meth:`existing` (what is stored now, to tell new / updated / unchanged apart) and
+:meth:`write` (create or update records and their Account relationship), and both are idempotent:
+writing the same payments again leaves one record per payment.
+
+- :class:`ApiPaymentWriter` finds stored payments by their ``onec_key`` and saves through
+  ``crm.save_many`` in batches (updates carry the stored id; the transport itself makes creates safe to
+  retry), then relates matched payments to their Account through the ``accounts_onec_payments`` link.
+- :class:`MySQLPaymentWriter` writes ``onec_payments`` and ``accounts_onec_payments_c`` straight through
+  ``OwnedTableWriter.insert_many(..., update_on_duplicate=...)`` — **direct SQL, allowed only because
+  this plugin's own package created both tables** (design principle 2) — filling every column SuiteCRM
+  fills (id, name, date_entered, date_modified, created_by, modified_user_id, deleted,
+  assigned_user_id; relationship id, date_modified, deleted). Ids are derived from the payment key, so a
+  re-run (also after a crash) upserts the same rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from suitecrm_ext import CRM, Cond, Record
+
+from .payment import record_id
+
+MODULE = "onec_Payments"
+TABLE = "onec_payments"
+LINK = "accounts_onec_payments"
+REL_TABLE = "accounts_onec_payments_c"
+REL_LHS = "accounts_onec_paymentsaccounts_ida"
+REL_RHS = "accounts_onec_paymentsonec_payments_idb"
+
+#: fields of a payment record the importer sets (and compares to decide "unchanged")
+FIELDS = ("name", "onec_key", "payment_number", "payment_date", "amount", "currency", "payer_inn",
+          "payer_kpp", "payer_name", "payer_account", "purpose", "status", "status_note", "source",
+          "assigned_user_id")
+CHUNK = 500
+
+
+@dataclass
+class Stored:
+    """A payment as stored now: its record id and compared values."""
+
+    id: str
+    values: dict[str, Any]
+
+
+def same_values(stored: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Whether the stored record already holds ``new`` (amounts and dates compared by value)."""
+    for name, value in new.items():
+        old = stored.get(name)
+        if name == "amount":
+            try:
+                if Decimal(str(old or "0")) != Decimal(str(value)):
+                    return False
+            except InvalidOperation:
+                return False
+        elif name == "payment_date":
+            if str(old or "")[:10] != str(value or "")[:10]:
+                return False
+        elif str(old if old is not None else "") != str(value if value is not None else ""):
+            return False
+    return True
+
+
+class ApiPaymentWriter:
+    """Payments through the CRM interface (SuiteCRM's logic hooks, workflows and audit run)."""
+
+    name = "api"
+
+    def __init__(self, crm: CRM, *, module: str = MODULE, link: str = LINK, batch_size: int = 200):
+        self.crm = crm
+        self.module = module
+        self.link = link
+        self.batch_size = batch_size
+
+    def existing(self, keys: Sequence[str]) -> dict[str, Stored]:
+        """Stored payments by ``onec_key``."""
+        out: dict[str, Stored] = {}
+        for start in range(0, len(keys), CHUNK):
+            part = list(keys[start:start + CHUNK])
+            for rec in self.crm.find(self.module, Cond("onec_key", "in", part), fields=["id", *FIELDS]):
+                out[str(rec.get("onec_key"))] = Stored(rec.id, dict(rec.values))
+        return out
+
+    def write(self, rows: Sequence[dict[str, Any]], accounts: Mapping[str, str | None]) -> list[str]:
+        """Save rows (``id`` present = update) in batches; relate matched ones. Returns ids in order.
+
+        ``accounts`` maps a row's ``onec_key`` to its matched Account id (or None).
+        """
+        ids: list[str] = []
+        for start in range(0, len(rows), self.batch_size):
+            ids.extend(self.crm.save_many(self.module, rows[start:start + self.batch_size]))
+        by_account: dict[str, list[str]] = {}
+        for row, rid in zip(rows, ids, strict=True):
+            acc = accounts.get(row["onec_key"])
+            if acc:
+                by_account.setdefault(acc, []).append(rid)
+        for acc, pids in by_account.items():
+            self.crm.relate("Accounts", acc, self.link, pids)
+        return ids
+
+    def find(self, where: Any, fields: Sequence[str]) -> list[Record]:
+        """Stored payments matching ``where`` (for re-matching and vanished documents)."""
+        return list(self.crm.find(self.module, where, fields=list(fields)))
+
+    def mark(self, ids: Sequence[str], values: Mapping[str, Any]) -> None:
+        """Set the same values on several stored payments."""
+        rows = [{"id": i, **values} for i in ids]
+        for start in range(0, len(rows), self.batch_size):
+            self.crm.save_many(self.module, rows[start:start + self.batch_size])
+
+
+class MySQLPaymentWriter:
+    """Bulk upserts into the plugin's own tables through an ``OwnedTableWriter``.
+
+    ``reader`` is a CRM that reads the Payments module (the MySQL read transport or the gateway);
+    ``owned`` the writer from ``MySQLCRM.owned_writer([TABLE, REL_TABLE])``; ``user_id`` the SuiteCRM
+    user stamped into created_by / modified_user_id.
+    """
+
+    name = "mysql"
+
+    def __init__(self, reader: CRM, owned: Any, *, user_id: str = "1", module: str = MODULE,
+                 clock: Any = None):
+        self.reader = reader
+        self.owned = owned
+        self.user_id = user_id
+        self.module = module
+        self._clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+
+    def _now(self) -> str:
+        return self._clock().astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+    def existing(self, keys: Sequence[str]) -> dict[str, Stored]:
+        """Stored payments by key, looked up by their derived ids (the primary key)."""
+        by_id = {record_id(k): k for k in keys}
+        out: dict[str, Stored] = {}
+        ids = list(by_id)
+        for start in range(0, len(ids), CHUNK):
+            part = ids[start:start + CHUNK]
+            for rec in self.reader.find(self.module, Cond("id", "in", part), fields=["id", *FIELDS]):
+                out[by_id[rec.id]] = Stored(rec.id, dict(rec.values))
+        return out
+
+    def write(self, rows: Sequence[dict[str, Any]], accounts: Mapping[str, str | None]) -> list[str]:
+        """Upsert payment rows and their relationship rows in one transaction."""
+        now = self._now()
+        records = []
+        rels = []
+        unlinked = []
+        for row in rows:
+            rid = record_id(row["onec_key"])
+            rec = {k: row.get(k, "") for k in FIELDS}
+            rec["amount"] = str(rec["amount"])
+            rec["payment_date"] = str(rec["payment_date"]) or None
+            rec.update(id=rid, date_entered=now, date_modified=now, created_by=self.user_id,
+                       modified_user_id=self.user_id, deleted=0)
+            records.append(rec)
+            acc = accounts.get(row["onec_key"])
+            if acc:
+                rels.append({"id": record_id("rel:" + rid), "date_modified": now, "deleted": 0,
+                             REL_LHS: acc, REL_RHS: rid})
+            else:
+                unlinked.append(rid)
+        update = [*FIELDS, "date_modified", "modified_user_id", "deleted"]
+        with self.owned.transaction():
+            self.owned.insert_many(TABLE, records, update_on_duplicate=update)
+            if rels:
+                self.owned.insert_many(REL_TABLE, rels,
+                                       update_on_duplicate=(REL_LHS, "date_modified", "deleted"))
+            for start in range(0, len(unlinked), CHUNK):
+                part = unlinked[start:start + CHUNK]
+                marks = ", ".join(["%s"] * len(part))
+                self.owned.execute(
+                    f"UPDATE `{REL_TABLE}` SET deleted = 1, date_modified = %s "
+                    f"WHERE `{REL_RHS}` IN ({marks}) AND deleted = 0", [now, *part])
+        return [r["id"] for r in records]
+
+    def find(self, where: Any, fields: Sequence[str]) -> list[Record]:
+        """Stored payments matching ``where``."""
+        return list(self.reader.find(self.module, where, fields=list(fields)))
+
+    def mark(self, ids: Sequence[str], values: Mapping[str, Any]) -> None:
+        """Set the same values on several stored payments (one UPDATE per chunk)."""
+        cols = [c for c in values if c in FIELDS]
+        if not ids or not cols:
+            return
+        now = self._now()
+        sets = ", ".join(f"`{c}` = %s" for c in cols)
+        with self.owned.transaction():
+            for start in range(0, len(ids), CHUNK):
+                part = list(ids[start:start + CHUNK])
+                marks = ", ".join(["%s"] * len(part))
+                self.owned.execute(
+                    f"UPDATE `{TABLE}` SET {sets}, date_modified = %s, modified_user_id = %s "
+                    f"WHERE id IN ({marks})", [*(values[c] for c in cols), now, self.user_id, *part])
