@@ -99,6 +99,8 @@ def _opt_str(doc: Mapping[str, Any], name: str, limit: int = 100) -> str | None:
 
 def _obj(doc: Mapping[str, Any], name: str, required: bool = False) -> dict[str, Any]:
     value = doc.get(name)
+    if value == []:  # PHP's json_encode writes an empty associative array as []
+        value = {}
     if value is None:
         if required:
             raise BadRequest(f"{name}: required, an object of field values")

@@ -1,0 +1,1 @@
+"""PHP templates of the generated SuiteCRM logic hook (package data)."""

@@ -1,0 +1,295 @@
+"""The generated PHP logic hook: php -l, and php-cli runs against the sidecar's real push server on loopback.
+
+The hook class runs with a stand-in bean (tests/events/php/run_hook.php stubs SugarBean, $GLOBALS and
+SugarApplication). The server checks the signatures; the tests only look at what got queued.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+from push_support import SECRET, Gatekeeper, make_harness
+
+from suitecrm_ext import Event, EventKind
+from suitecrm_ext.events.logic_hook import HOOK_FILE, hook_array_php, php_literal, render_logic_hook
+from suitecrm_ext.events.signing import sign
+
+pytestmark = pytest.mark.php
+PHP = shutil.which("php")
+RUNNER = Path(__file__).parent / "php" / "run_hook.php"
+if PHP is None:  # pragma: no cover - scripts/test.sh installs php-cli
+    pytest.skip("php-cli is not installed (apt-get install php-cli php-curl)", allow_module_level=True)
+
+AID = "41730cef-ec44-6e02-a50b-6b03cc681ad8"
+ACCOUNT_DEFS = {
+    "id": {"name": "id", "type": "id"},
+    "name": {"name": "name", "type": "name"},
+    "date_entered": {"name": "date_entered", "type": "datetime"},
+    "date_modified": {"name": "date_modified", "type": "datetime"},
+    "modified_user_id": {"name": "modified_user_id", "type": "assigned_user_name"},
+    "deleted": {"name": "deleted", "type": "bool"},
+    "assigned_user_id": {"name": "assigned_user_id", "type": "relate", "dbType": "id"},
+    "assigned_user_name": {"name": "assigned_user_name", "type": "relate", "source": "non-db"},
+    "industry": {"name": "industry", "type": "enum"},
+    "contacts": {"name": "contacts", "type": "link", "source": "non-db"},
+}
+DOC_DEFS = {n: {"name": n, "type": "varchar"} for n in ("id", "name", "deleted", "status_id", "ack")}
+STORED = {"id": AID, "name": "Acme", "date_entered": "2026-11-23 08:00:00",
+          "date_modified": "2026-11-23 08:00:00", "modified_user_id": "1", "deleted": "0",
+          "assigned_user_id": "seed_sally_id", "industry": "Banking"}
+
+
+def php_capabilities() -> set[str]:
+    out = subprocess.run([PHP, "-m"], capture_output=True, text=True, check=True).stdout
+    return {line.strip().lower() for line in out.splitlines()}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(params=["curl", "streams"])
+def transport(request):
+    if request.param == "curl" and "curl" not in php_capabilities():
+        pytest.skip("php-curl is not installed (apt-get install php-curl); the streams variant still runs")
+    return request.param
+
+
+@pytest.fixture
+def gate():
+    return Gatekeeper()
+
+
+@pytest.fixture
+def h(tmp_path, gate):
+    harness = make_harness(tmp_path, {"gate": gate}, fail_modes={"Documents": "closed"})
+    yield harness
+    harness.server.stop()
+
+
+def install(tmp_path: Path, url: str, **kw) -> Path:
+    """Render the bundle into a fake SuiteCRM root; returns the class file."""
+    kw.setdefault("validate_modules", ["Documents", "Accounts"])
+    kw.setdefault("fail_modes", {"Documents": "closed", "Accounts": "open"})
+    bundle = render_logic_hook(["Accounts", "Documents"], url, **kw)
+    root = tmp_path / "suitecrm"
+    for rel, text in bundle.files.items():
+        target = root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    return root / HOOK_FILE
+
+
+def run_hook(tmp_path: Path, hook_file: Path, method: str, *, module="Accounts", values=None,
+             fetched_row=None, arguments=None, secret=SECRET, request=None, api=False, transport="curl",
+             url=None) -> dict:
+    config = {"suitecrm_ext": {"secret": secret}} if secret is not None else {}
+    if url:
+        config.setdefault("suitecrm_ext", {})["url"] = url
+    scenario = {
+        "hook_file": str(hook_file), "method": method, "event": method, "arguments": arguments or {},
+        "sugar_config": config, "user_id": "seed_will_id", "request": request or {}, "api": api,
+        "no_curl": transport == "streams",
+        "bean": {"module": module, "field_defs": DOC_DEFS if module == "Documents" else ACCOUNT_DEFS,
+                 "fetched_row": fetched_row,
+                 "values": values or {}},
+    }
+    path = tmp_path / f"scenario-{method}.json"
+    path.write_text(json.dumps(scenario), encoding="utf-8")
+    proc = subprocess.run([PHP, str(RUNNER), str(path)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_generated_files_pass_php_lint(tmp_path):
+    hook_file = install(tmp_path, "http://127.0.0.1:8765")
+    for path in hook_file.parents[3].rglob("*.php"):
+        proc = subprocess.run([PHP, "-l", str(path)], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert SECRET not in hook_file.read_text()
+    assert "$sugar_config" not in hook_file.read_text().split("protected static $settings")[1].split(";")[0]
+
+
+def test_registrations_match_module_loader_installdefs():
+    bundle = render_logic_hook(["Accounts"], "http://sidecar:8765", validate_modules=["Documents"])
+    hooks = {(e["module"], e["hook"], e["function"]) for e in bundle.installdefs}
+    assert hooks == {("Accounts", "after_save", "afterSave"), ("Accounts", "after_delete", "afterDelete"),
+                     ("Accounts", "after_relationship_add", "afterRelationshipAdd"),
+                     ("Accounts", "after_relationship_delete", "afterRelationshipDelete"),
+                     ("Documents", "before_save", "beforeSave")}
+    for e in bundle.installdefs:
+        assert set(e) == {"module", "hook", "order", "description", "file", "class", "function"}
+        assert e["file"] == HOOK_FILE and e["class"] == "SuiteCRMExtHook"
+    ext = bundle.files["custom/Extension/modules/Documents/Ext/LogicHooks/suitecrm_ext.php"]
+    assert "$hook_array['before_save'][] = array(90, " in ext and "'beforeSave');" in ext
+
+
+def test_hook_array_registration_evaluates_in_php(tmp_path):
+    bundle = render_logic_hook(["Accounts"], "http://sidecar:8765")
+    path = tmp_path / "hooks.php"
+    path.write_text(hook_array_php(bundle.installdefs))
+    code = f"$hook_array = array(); include '{path}'; echo json_encode($hook_array);"
+    out = json.loads(subprocess.run([PHP, "-r", code], capture_output=True, text=True, check=True).stdout)
+    assert out["after_save"] == [[90, "suitecrm-ext: after_save -> sidecar", HOOK_FILE, "SuiteCRMExtHook",
+                                  "afterSave"]]
+
+
+def test_after_save_update_reaches_the_server_as_the_pollers_event(tmp_path, h, transport):
+    hook_file = install(tmp_path, h.url)
+    values = dict(STORED, name="Acme Group", date_modified="2026-11-23 09:00:07",
+                  assigned_user_name="Sally Bronsen")
+    out = run_hook(tmp_path, hook_file, "afterSave", values=values, fetched_row=STORED,
+                   arguments={"isUpdate": True}, transport=transport)
+    assert out == {"outcome": "returned", "log": []}
+    [ev] = h.queued()
+    assert (ev.module, ev.record_id, ev.kind, ev.source) == ("Accounts", AID, EventKind.UPDATED, "push")
+    assert set(ev.changes) == {"name", "date_modified"}
+    assert (ev.changes["name"].before, ev.changes["name"].after) == ("Acme", "Acme Group")
+    assert ev.user_id == "seed_will_id"
+    assert "assigned_user_name" not in ev.values and "contacts" not in ev.values  # non-db
+    assert ev.values["assigned_user_id"] == "seed_sally_id"  # a relate field stored in the table
+    polled = Event(module="Accounts", record_id=AID, kind="updated",
+                   time=dt.datetime(2026, 11, 23, 9, 0, 7, tzinfo=dt.timezone.utc))
+    assert ev.key == polled.key
+
+
+def test_after_save_create_delete_and_relationships(tmp_path, h):
+    hook_file = install(tmp_path, h.url)
+    run_hook(tmp_path, hook_file, "afterSave", values=STORED, fetched_row=None, arguments={"isUpdate": False})
+    run_hook(tmp_path, hook_file, "afterDelete", values=STORED, fetched_row=STORED, arguments={"id": AID})
+    run_hook(tmp_path, hook_file, "afterRelationshipAdd", values=STORED,
+             arguments={"id": AID, "module": "Accounts", "related_id": "c1", "related_module": "Contacts",
+                        "link": "contacts", "relationship": "accounts_contacts"})
+    run_hook(tmp_path, hook_file, "afterRelationshipDelete", values=STORED,
+             arguments={"id": AID, "module": "Accounts", "related_id": "c1", "related_module": "Contacts",
+                        "link": "contacts", "relationship": "accounts_contacts"})
+    created, deleted, related, unrelated = h.queued()
+    assert created.kind is EventKind.CREATED
+    assert created.changes["name"].before is None and created.changes["name"].after == "Acme"
+    assert deleted.kind is EventKind.DELETED and deleted.record_id == AID
+    assert (related.kind, related.link, related.related_id) == (EventKind.RELATED, "contacts", "c1")
+    assert unrelated.kind is EventKind.UNRELATED
+
+
+def test_unwatched_module_sends_nothing(tmp_path, h):
+    hook_file = install(tmp_path, h.url)
+    out = run_hook(tmp_path, hook_file, "afterSave", module="Cases", values=STORED, fetched_row=STORED)
+    assert out["outcome"] == "returned" and h.queued() == []
+
+
+DOC_DEFS_VALUES = {"id": "d1", "name": "Contract", "deleted": "0"}
+
+
+def test_veto_reaches_the_hook_as_an_exception_outside_the_ui(tmp_path, h, gate, transport):
+    hook_file = install(tmp_path, h.url)
+    out = run_hook(tmp_path, hook_file, "beforeSave", module="Documents", api=True, transport=transport,
+                   values=dict(DOC_DEFS_VALUES, status_id="Archived"),
+                   fetched_row={"id": "d1", "status_id": "Acknowledgement", "ack": "0"})
+    assert out["outcome"] == "exception"
+    assert out["message"] == "Cannot archive: acknowledgement by J. Smith is not completed"
+    [change] = gate.asked
+    assert change.module == "Documents" and change.record_id == "d1" and change.user_id == "seed_will_id"
+    assert change.before["status_id"] == "Acknowledgement"
+
+
+def test_veto_in_the_web_ui_shows_the_message_and_redirects(tmp_path, h):
+    hook_file = install(tmp_path, h.url)
+    out = run_hook(tmp_path, hook_file, "beforeSave", module="Documents",
+                   request={"module": "Documents", "action": "Save", "record": "d1"},
+                   values=dict(DOC_DEFS_VALUES, status_id="Archived"),
+                   fetched_row={"id": "d1", "status_id": "Acknowledgement", "ack": "0"})
+    assert out["outcome"] == "redirect"
+    assert out["url"] == "index.php?module=Documents&action=DetailView&record=d1"
+    assert out["messages"] == ["Cannot archive: acknowledgement by J. Smith is not completed"]
+
+
+def test_allowed_change_saves(tmp_path, h, gate):
+    hook_file = install(tmp_path, h.url)
+    out = run_hook(tmp_path, hook_file, "beforeSave", module="Documents",
+                   values=dict(DOC_DEFS_VALUES, status_id="Archived"),
+                   fetched_row={"id": "d1", "status_id": "Acknowledgement", "ack": "1"})
+    assert out == {"outcome": "returned", "log": []}
+    assert len(gate.asked) == 1
+
+
+@pytest.mark.parametrize("module, outcome", [("Documents", "exception"), ("Accounts", "returned")])
+def test_sidecar_down_applies_the_modules_fail_mode(tmp_path, module, outcome, transport):
+    hook_file = install(tmp_path, f"http://127.0.0.1:{free_port()}")
+    out = run_hook(tmp_path, hook_file, "beforeSave", module=module, values=STORED, fetched_row=STORED,
+                   transport=transport)
+    assert out["outcome"] == outcome
+    if outcome == "exception":
+        assert "cannot be checked right now" in out["message"]
+    assert any("POST /validate failed" in line for line in out["log"])
+
+
+def test_sidecar_down_never_breaks_a_save(tmp_path, transport):
+    hook_file = install(tmp_path, f"http://127.0.0.1:{free_port()}")
+    out = run_hook(tmp_path, hook_file, "afterSave", values=STORED, fetched_row=STORED, transport=transport)
+    assert out["outcome"] == "returned"
+    assert any("POST /events failed" in line for line in out["log"])
+
+
+def test_wrong_secret_is_refused_by_the_server(tmp_path, h):
+    hook_file = install(tmp_path, h.url)
+    out = run_hook(tmp_path, hook_file, "afterSave", values=STORED, fetched_row=STORED,
+                   secret="not-the-shared-secret-at-all")
+    assert any("HTTP 401" in line for line in out["log"])
+    assert h.queued() == []
+    denied = run_hook(tmp_path, hook_file, "beforeSave", module="Documents", values=DOC_DEFS_VALUES,
+                      fetched_row={"id": "d1"}, secret="not-the-shared-secret-at-all")
+    assert denied["outcome"] == "exception"  # Documents is fail-closed
+
+
+def test_missing_secret_in_sugar_config_is_logged_and_fails_per_mode(tmp_path, h):
+    hook_file = install(tmp_path, h.url)
+    out = run_hook(tmp_path, hook_file, "beforeSave", module="Accounts", values=STORED, fetched_row=STORED,
+                   secret=None)
+    assert out["outcome"] == "returned"  # Accounts is fail-open
+    assert any("['secret'] is not set" in line for line in out["log"])
+    assert h.queued() == []
+
+
+def test_url_from_sugar_config_overrides_the_generated_one(tmp_path, h):
+    hook_file = install(tmp_path, f"http://127.0.0.1:{free_port()}")
+    out = run_hook(tmp_path, hook_file, "afterSave", values=STORED, fetched_row=STORED, url=h.url)
+    assert out["log"] == []
+    assert len(h.queued()) == 1
+
+
+def test_php_and_python_compute_the_same_signature():
+    body = '{"module":"Accounts","name":"Ünïcode"}'
+    code = ("echo hash_hmac('sha256', '1763889000' . \"\\n\" . 'abcdef0123456789abcdef' . \"\\n\" . "
+            f"{php_literal(body)}, {php_literal(SECRET)});")
+    php = subprocess.run([PHP, "-r", code], capture_output=True, text=True, check=True).stdout
+    assert php == sign(SECRET, "1763889000", "abcdef0123456789abcdef", body.encode())
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"modules": ["Acc'ounts"]}, "modules: not a SuiteCRM module name"),
+    ({"modules": []}, "name at least one module"),
+    ({"sidecar_url": "ftp://x"}, "sidecar_url"),
+    ({"sidecar_url": "http://x/'; phpinfo(); '"}, "sidecar_url"),
+    ({"fail_modes": {"Accounts": "maybe"}}, "fail mode of Accounts"),
+    ({"push_timeout_ms": 10}, "push_timeout_ms"),
+])
+def test_bad_arguments_are_refused(kwargs, message):
+    args = {"modules": ["Accounts"], "sidecar_url": "http://127.0.0.1:8765"} | kwargs
+    with pytest.raises(ValueError, match=message):
+        render_logic_hook(args.pop("modules"), args.pop("sidecar_url"), **args)
+
+
+def test_php_literal_escapes_quotes_and_backslashes(tmp_path):
+    tricky = {"a'b": "c\\'d", "list": [1, True, None, "x\\"]}
+    path = tmp_path / "lit.php"
+    path.write_text(f"<?php echo json_encode({php_literal(tricky)});")
+    out = subprocess.run([PHP, str(path)], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out) == tricky
