@@ -21,7 +21,7 @@ __all__ = ["main", "cli", "plugin_context", "CliState"]
 log = logging.getLogger("suitecrm_ext.cli")
 
 # modules under suitecrm_ext.cli that each define ``register(group)``
-_COMMAND_MODULES = ["core", "runtime"]
+_COMMAND_MODULES = ["core", "runtime", "package"]
 
 
 class PluginAwareGroup(click.Group):

@@ -1,0 +1,146 @@
+"""``package`` commands: check, build, install and uninstall a plugin's SuiteCRM Module Loader package."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import click
+
+from suitecrm_ext.packaging.builder import PackageError, build_package, describe, package_files
+from suitecrm_ext.packaging.ddl import stored_fields
+from suitecrm_ext.packaging.installer import InstallError, check_suitecrm_root, find_php, run_installer
+from suitecrm_ext.packaging.schema import Schema, SchemaError
+from suitecrm_ext.packaging.source import PluginNotFound, load_plugin_schema
+
+
+@click.group()
+def package() -> None:
+    """SuiteCRM Module Loader packages built from each plugin's schema.yaml."""
+
+
+def _schema(plugin: str) -> Schema:
+    try:
+        schema = load_plugin_schema(plugin)
+    except PluginNotFound as exc:
+        raise click.ClickException(str(exc)) from None
+    except SchemaError as exc:
+        for line in exc.problems:
+            click.echo(f"schema error: {line}", err=True)
+        raise click.exceptions.Exit(2) from None
+    if schema is None:
+        raise click.ClickException(
+            f"plugin {plugin} declares no SuiteCRM artefacts (no ext_suitecrm_artifacts)"
+        )
+    return schema
+
+
+_SIDECAR_URL = click.option(
+    "--sidecar-url",
+    default=None,
+    metavar="URL",
+    help="The sidecar's push URL as SuiteCRM reaches it (needed when the schema asks for logic hooks).",
+)
+
+
+@package.command("check")
+@click.argument("plugin")
+def check(plugin: str) -> None:
+    """Validate PLUGIN's schema.yaml (exit 2 with every problem listed)."""
+    schema = _schema(plugin)
+    what = (
+        "adds nothing to SuiteCRM"
+        if schema.is_empty
+        else (
+            f"{len(schema.modules)} module(s), {len(schema.relationships)} relationship(s), "
+            f"{sum(len(f) for f in schema.custom_fields.values())} custom field(s), "
+            f"{len(schema.dropdowns)} dropdown(s)"
+        )
+    )
+    click.echo(f"ok: {schema.source}: {what}")
+
+
+@package.command("build")
+@click.argument("plugin")
+@click.option(
+    "-o",
+    "--output-dir",
+    "out_dir",
+    default=".",
+    type=click.Path(file_okay=False),
+    help="Where to write <plugin>-<version>.zip (default: current directory).",
+)
+@_SIDECAR_URL
+def build(plugin: str, out_dir: str, sidecar_url: str | None) -> None:
+    """Build PLUGIN's Module Loader zip."""
+    schema = _schema(plugin)
+    try:
+        pkg = package_files(schema, sidecar_url=sidecar_url)
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        path = pkg.write_zip(Path(out_dir) / pkg.zip_name)
+    except PackageError as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot write the package to {out_dir}: {exc}") from None
+    click.echo(f"built {path}")
+    for line in describe(pkg)[1:]:
+        click.echo(line)
+
+
+def _run(plugin: str, root: str, php: str | None, sidecar_url: str | None, action: str) -> None:
+    schema = _schema(plugin)
+    try:
+        check_suitecrm_root(root)
+        find_php(php)
+        tables = [m.table for m in schema.modules] + [r.join_table for r in schema.relationships]
+        tables += [f"{schema.table_of(mod)}_cstm" for mod in schema.custom_fields]
+        with tempfile.TemporaryDirectory(prefix="suitecrm-ext-build-") as tmp:
+            zip_path = build_package(schema, Path(tmp), sidecar_url=sidecar_url)
+            report = run_installer(zip_path, root, action, php=php, tables=tables)
+    except (InstallError, PackageError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"{action}ed {schema.plugin} {schema.package.version} (package id {schema.package.id}) in {root}"
+    )
+    for line in report.lines():
+        click.echo(f"  {line}")
+    if action == "install":
+        for m in schema.modules:
+            click.echo(f"  module {m.name}: {len(stored_fields(m))} columns besides the standard ones")
+        for mod, fields in schema.custom_fields.items():
+            click.echo(f"  {mod}: custom fields {', '.join(f.name for f in fields)}")
+
+
+_ROOT = click.option(
+    "--suitecrm-root",
+    "root",
+    required=True,
+    type=click.Path(),
+    help="SuiteCRM's installation directory (holds config.php).",
+)
+_PHP = click.option("--php", default=None, help="php-cli binary (default: php on PATH).")
+
+
+@package.command("install")
+@click.argument("plugin")
+@_ROOT
+@_PHP
+@_SIDECAR_URL
+def install(plugin: str, root: str, php: str | None, sidecar_url: str | None) -> None:
+    """Install PLUGIN's package with SuiteCRM's ModuleInstaller (run on the SuiteCRM host), then repair."""
+    _run(plugin, root, php, sidecar_url, "install")
+
+
+@package.command("uninstall")
+@click.argument("plugin")
+@_ROOT
+@_PHP
+@_SIDECAR_URL
+def uninstall(plugin: str, root: str, php: str | None, sidecar_url: str | None) -> None:
+    """Uninstall PLUGIN's package (module tables and their data are kept)."""
+    _run(plugin, root, php, sidecar_url, "uninstall")
+
+
+def register(group: click.Group) -> None:
+    """Add the ``package`` group to the CLI."""
+    group.add_command(package)
