@@ -38,15 +38,15 @@ def status_report(wf: DocumentWorkflow, doc_id: str) -> str:
     if not recs:
         lines.append("  (none)")
     for rec, a in zip(recs, actions, strict=True):
-        acted = ""
+        notes = []
         if a.acted_by_id:
-            acted = f", acted by {wf.directory.name(a.acted_by_id)}"
-            if a.acted_by_id != a.assignee_id:
-                acted += " (deputy)"
+            deputy = " (deputy)" if a.acted_by_id != a.assignee_id else ""
+            notes.append(f"acted by {wf.directory.name(a.acted_by_id)}{deputy}")
         due = rec.get("due_date")
-        due = f", due {due.isoformat()}" if hasattr(due, "isoformat") else ""
-        lines.append(f"  {a.kind:<16} {a.who():<24} {(a.outcome or 'pending').replace('_', ' '):<13}"
-                     f"{acted}{due}")
+        if hasattr(due, "isoformat"):
+            notes.append(f"due {due.isoformat()}")
+        outcome = (a.outcome or "pending").replace("_", " ")
+        lines.append(f"  {a.kind:<16} {a.who():<24} {outcome:<13} {'; '.join(notes)}".rstrip())
     target, verdict = next_step(process, status, actions)
     if target is None:
         lines.append(f"Next step: none ({status} is final)" if status == "Archived"
