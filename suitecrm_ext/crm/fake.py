@@ -148,7 +148,10 @@ class FakeCRM(CRM):
     """
 
     name = "fake"
-    capabilities = CRM.capabilities | {"include_deleted"}
+    capabilities = CRM.capabilities | {
+        "include_deleted", "filter_in", "filter_null", "filter_nested", "order_multi", "datetime_seconds",
+        "batch_save", "server_version", "nul_values",
+    }
 
     def __init__(
         self,

@@ -116,7 +116,10 @@ class RestV4CRM(CRM):
     """
 
     name = "rest"
-    capabilities = CRM.capabilities | {"include_deleted"}
+    capabilities = CRM.capabilities | {
+        "include_deleted", "filter_in", "filter_null", "filter_nested", "order_multi", "datetime_seconds",
+        "batch_save", "server_version", "nul_values",
+    }
 
     def __init__(
         self,
