@@ -92,5 +92,15 @@ def make_app():
 
 
 from suitecrm_ext.crm.fake import FakeCRM  # noqa: E402
+from suitecrm_ext.packaging.ddl import create_tables as create_plugin_tables  # noqa: E402
+from suitecrm_ext.packaging.fake import register_schema  # noqa: E402
+from suitecrm_ext.packaging.source import load_plugin_schema  # noqa: E402
 
-__all__ = ["FakeCRM", "build_app", "build_config", "build_registry"]
+# Plugin schemas in tests (the same schema.yaml the SuiteCRM package is built from):
+# ``load_plugin_schema("account_opening")`` → Schema, ``register_schema(fake_crm, schema)`` adds its
+# modules/fields/links to a FakeCRM, ``create_plugin_tables(conn, schema)`` creates its MariaDB tables.
+
+__all__ = [
+    "FakeCRM", "build_app", "build_config", "build_registry", "create_plugin_tables", "load_plugin_schema",
+    "register_schema",
+]
