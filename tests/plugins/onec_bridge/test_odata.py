@@ -1,0 +1,233 @@
+"""1C OData: paging, the overlap window, deletion mark, un-posting, vanished documents, auth failure,
+5xx retry — against answers shaped like 1C's standard OData interface (``responses``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import responses
+from conftest import add_account
+
+from plugins.onec_bridge.odata import (
+    COUNTERPARTIES_ENTITY,
+    CURRENCIES_ENTITY,
+    PAYMENTS_ENTITY,
+    ODataClient,
+    OneCAuthError,
+    OneCError,
+    OneCUnavailable,
+)
+from plugins.onec_bridge.service import ODATA_CURSOR, import_odata
+from plugins.onec_bridge.writers import LINK, MODULE
+
+BASE = "http://1c.test/bp/odata/standard.odata"
+RUB = "f1a17773-5488-11e0-91e9-00e04c771318"
+ORG = "6a8c1f1a-1f3e-11e8-80d3-0cc47a7d2c7f"
+CP_RTK = "b2a0e0c4-8f3d-11e9-80c4-0cc47a7d2c7f"
+CP_PERSON = "c7d2e1f0-8f3d-11e9-80c4-0cc47a7d2c7f"
+ODATA = {"url": BASE, "username": "odata.user", "password": "s3cret-pass", "page_size": 2,
+         "overlap_days": 3, "start_date": "2026-03-01"}
+
+
+def doc(ref: str, number: str, date: str, amount: float, *, posted: bool = True, deleted: bool = False,
+        cp: str = CP_RTK, cp_type: str = "StandardODATA.Catalog_Контрагенты") -> dict:
+    """A Document_ПоступлениеНаРасчетныйСчет entity as 1C БП 3.0 returns it."""
+    return {
+        "Ref_Key": ref, "DataVersion": "AAAAAQAAAAA=", "DeletionMark": deleted, "Number": number,
+        "Date": date, "Posted": posted, "Организация_Key": ORG, "ВидОперации": "ОплатаПокупателя",
+        "СчетОрганизации_Key": "9d2b3a0e-1f3e-11e8-80d3-0cc47a7d2c7f", "Контрагент": cp,
+        "Контрагент_Type": cp_type, "СчетКонтрагента_Key": "00000000-0000-0000-0000-000000000000",
+        "ВалютаДокумента_Key": RUB, "СуммаДокумента": amount, "НазначениеПлатежа": f"Оплата по счету {number}",
+        "НомерВходящегоДокумента": number, "ДатаВходящегоДокумента": date, "Комментарий": "",
+        "Ответственный_Key": "3b1c9d2e-1f3e-11e8-80d3-0cc47a7d2c7f",
+    }
+
+
+def ref(n: int) -> str:
+    return f"{n:08x}-8f3d-11e9-80c4-0cc47a7d2c7f"
+
+
+COUNTERPARTIES = [
+    {"Ref_Key": CP_RTK, "Description": "Ростелеком ПАО", "НаименованиеПолное": 'ПАО "Ростелеком"',
+     "ИНН": "7707049388", "КПП": "770701001", "DeletionMark": False},
+]
+
+
+class FakeOneC:
+    """Serves the three entity sets with $filter on Date / Ref_Key and $top/$skip, like 1C does."""
+
+    def __init__(self, rsps: responses.RequestsMock, docs: list[dict]):
+        self.docs = docs
+        self.requests: list[tuple[str, dict]] = []
+        self.fail_next: list[int] = []
+        client = ODataClient(BASE, "u", "p")
+        for entity in (PAYMENTS_ENTITY, COUNTERPARTIES_ENTITY, CURRENCIES_ENTITY):
+            rsps.add_callback(responses.GET, client.url(entity), callback=self.answer)
+
+    def answer(self, request):
+        parts = urlsplit(request.url)
+        entity = parts.path.rsplit("/", 1)[-1]
+        from urllib.parse import unquote
+
+        entity = unquote(entity)
+        q = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        self.requests.append((entity, q))
+        if self.fail_next:
+            return (self.fail_next.pop(0), {}, json.dumps(
+                {"odata.error": {"code": "-1", "message": {"lang": "ru", "value": "Сервис недоступен"}}}))
+        assert q["$format"] == "json"
+        assert request.headers["Authorization"].startswith("Basic ")
+        if entity == PAYMENTS_ENTITY:
+            since = q["$filter"].split("datetime'")[1].rstrip("'")
+            rows = sorted((d for d in self.docs if d["Date"] >= since), key=lambda d: (d["Date"], d["Ref_Key"]))
+        elif entity == COUNTERPARTIES_ENTITY:
+            rows = [c for c in COUNTERPARTIES if c["Ref_Key"] in q["$filter"]]
+        else:
+            rows = [{"Ref_Key": RUB, "Code": "643", "Description": "руб."}]
+        skip, top = int(q.get("$skip", 0)), int(q.get("$top", 1000))
+        body = {"odata.metadata": f"{BASE}/$metadata#{entity}", "value": rows[skip:skip + top]}
+        return (200, {"Content-Type": "application/json;charset=utf-8"}, json.dumps(body, ensure_ascii=False))
+
+    def payment_queries(self):
+        return [q for e, q in self.requests if e == PAYMENTS_ENTITY]
+
+
+@pytest.fixture
+def rsps():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as r:
+        yield r
+
+
+def quick_client() -> ODataClient:
+    return ODataClient(BASE, ODATA["username"], ODATA["password"], retries=2, sleep=lambda s: None)
+
+
+def by_number(crm):
+    return {r.get("payment_number"): r for r in crm.records(MODULE)}
+
+
+def test_pages_through_documents_and_resolves_counterparties(crm, ctx_factory, rsps):
+    acc = add_account(crm, 'ПАО "Ростелеком"', "7707049388", "770701001")
+    one_c = FakeOneC(rsps, [doc(ref(1), "0000-000011", "2026-03-02T10:15:00", 1000),
+                            doc(ref(2), "0000-000012", "2026-03-03T11:00:00", 2500.5),
+                            doc(ref(3), "0000-000013", "2026-03-04T09:30:00", 75.25)])
+    ctx = ctx_factory(odata=ODATA)
+    summary = import_odata(ctx, client=quick_client())
+    assert (summary.new, summary.matched) == (3, 3)
+    pages = one_c.payment_queries()
+    assert [(q["$skip"], q["$top"]) for q in pages] == [("0", "2"), ("2", "2")]
+    assert pages[0]["$filter"] == "Date ge datetime'2026-03-01T00:00:00'"
+    assert pages[0]["$orderby"] == "Date asc,Ref_Key asc"
+    got = by_number(crm)
+    p = got["0000-000012"]
+    assert p.get("amount") == "2500.50" and p.get("currency") == "RUB" and p.get("source") == "odata"
+    assert p.get("onec_key") == f"odata:{ref(2)}"
+    assert (p.get("payer_inn"), p.get("payer_kpp"), p.get("payer_name")) == (
+        "7707049388", "770701001", 'ПАО "Ростелеком"')
+    assert {r.id for r in crm.related("Accounts", acc, LINK)} == {r.id for r in got.values()}
+    assert ctx.state.get_cursor(ODATA_CURSOR) == {"newest": "2026-03-04T09:30:00"}
+
+
+def test_next_run_reads_the_overlap_window_and_sees_unposting_and_deletion(crm, ctx_factory, rsps):
+    add_account(crm, 'ПАО "Ростелеком"', "7707049388", "770701001")
+    docs = [doc(ref(1), "11", "2026-03-02T10:00:00", 100), doc(ref(2), "12", "2026-03-05T10:00:00", 200),
+            doc(ref(3), "13", "2026-03-06T10:00:00", 300)]
+    one_c = FakeOneC(rsps, docs)
+    ctx = ctx_factory(odata=ODATA)
+    import_odata(ctx, client=quick_client())
+    # in 1C: no. 12 is un-posted, no. 13 marked for deletion, a new no. 14 arrives
+    docs[1]["Posted"] = False
+    docs[2]["DeletionMark"] = True
+    docs[2]["Posted"] = False
+    docs.append(doc(ref(4), "14", "2026-03-07T12:00:00", 400))
+    one_c.requests.clear()
+    summary = import_odata(ctx, client=quick_client())
+    assert one_c.payment_queries()[0]["$filter"] == "Date ge datetime'2026-03-03T10:00:00'"  # newest - 3 days
+    assert (summary.new, summary.updated, summary.ignored) == (1, 2, 2)
+    got = by_number(crm)
+    assert got["11"].get("status") == "matched"  # outside the window: left as it was
+    assert (got["12"].get("status"), got["12"].get("status_note")) == ("ignored", "not posted in 1C")
+    assert got["13"].get("status") == "ignored"
+    assert got["13"].get("status_note") == "marked for deletion in 1C; not posted in 1C"
+    assert got["14"].get("status") == "matched"
+    # re-posted in 1C: matched again
+    docs[1]["Posted"] = True
+    import_odata(ctx, client=quick_client())
+    assert by_number(crm)["12"].get("status") == "matched"
+
+
+def test_a_document_deleted_outright_in_1c_is_marked_not_left(crm, ctx_factory, rsps):
+    add_account(crm, 'ПАО "Ростелеком"', "7707049388", "770701001")
+    docs = [doc(ref(1), "21", "2026-03-05T10:00:00", 100), doc(ref(2), "22", "2026-03-06T10:00:00", 200)]
+    FakeOneC(rsps, docs)
+    ctx = ctx_factory(odata=ODATA)
+    import_odata(ctx, client=quick_client())
+    del docs[0]
+    summary = import_odata(ctx, client=quick_client())
+    assert summary.vanished == 1
+    gone = by_number(crm)["21"]
+    assert gone.get("status") == "ignored" and "no longer returned by 1C" in gone.get("status_note")
+
+
+def test_payer_that_is_not_a_counterparty_stays_unmatched_with_a_reason(crm, ctx_factory, rsps):
+    FakeOneC(rsps, [doc(ref(1), "31", "2026-03-05T10:00:00", 100, cp=CP_PERSON,
+                        cp_type="StandardODATA.Catalog_ФизическиеЛица")])
+    summary = import_odata(ctx_factory(odata=ODATA), client=quick_client())
+    assert summary.unmatched == 1 and summary.tasks == 1
+    assert by_number(crm)["31"].get("status_note") == "payer INN is missing"
+
+
+def test_since_overrides_the_cursor(crm, ctx_factory, rsps):
+    one_c = FakeOneC(rsps, [])
+    import_odata(ctx_factory(odata=ODATA), since=dt.date(2025, 12, 1), client=quick_client())
+    assert one_c.payment_queries()[0]["$filter"] == "Date ge datetime'2025-12-01T00:00:00'"
+
+
+def test_refused_login_is_a_clear_error_and_is_not_retried(crm, ctx_factory, rsps):
+    client = quick_client()
+    rsps.add(responses.GET, client.url(PAYMENTS_ENTITY), status=401, body="",
+             headers={"WWW-Authenticate": 'Basic realm="1C:Enterprise"'})
+    with pytest.raises(OneCAuthError) as info:
+        import_odata(ctx_factory(odata=ODATA), client=client)
+    msg = str(info.value)
+    assert "refused the login of user 'odata.user' (HTTP 401)" in msg and "s3cret-pass" not in msg
+    assert len(rsps.calls) == 1
+    assert crm.records(MODULE) == []
+
+
+def test_server_errors_are_retried_with_backoff_then_succeed(crm, ctx_factory, rsps):
+    one_c = FakeOneC(rsps, [doc(ref(1), "41", "2026-03-05T10:00:00", 100)])
+    one_c.fail_next = [503, 500]
+    waits: list[float] = []
+    client = ODataClient(BASE, "odata.user", "x", retries=3, backoff=0.5, sleep=waits.append)
+    summary = import_odata(ctx_factory(odata=ODATA), client=client)
+    assert summary.new == 1
+    assert len(waits) == 2 and waits[0] < waits[1]  # exponential backoff between the attempts
+
+
+def test_server_errors_that_persist_end_in_an_unavailable_error(crm, ctx_factory, rsps):
+    one_c = FakeOneC(rsps, [])
+    one_c.fail_next = [502] * 10
+    with pytest.raises(OneCUnavailable, match="HTTP 502: Сервис недоступен"):
+        import_odata(ctx_factory(odata=ODATA), client=quick_client())
+    assert len(one_c.requests) == 3  # 1 + 2 retries
+    assert crm.records(MODULE) == []
+
+
+def test_an_answer_that_is_not_odata_json_is_refused(rsps):
+    client = quick_client()
+    rsps.add(responses.GET, client.url(PAYMENTS_ENTITY), status=200, body="<html>login</html>",
+             content_type="text/html")
+    with pytest.raises(OneCError, match="not JSON"):
+        list(client.list(PAYMENTS_ENTITY))
+
+
+def test_an_unpublished_entity_says_how_to_fix_it(rsps):
+    client = quick_client()
+    rsps.add(responses.GET, client.url(PAYMENTS_ENTITY), status=404, json={
+        "odata.error": {"code": "14", "message": {"lang": "ru", "value": "Не найден ресурс"}}})
+    with pytest.raises(OneCError, match="Не найден ресурс.*стандартного интерфейса OData"):
+        list(client.list(PAYMENTS_ENTITY))
