@@ -137,7 +137,8 @@ class CrashingWriter(ApiPaymentWriter):
 def test_an_interrupted_import_resumes_after_the_last_finished_batch(crm, accounts, ctx_factory):
     ctx = ctx_factory(batch_size=1)
     st = parse_statement(STATEMENT.read_bytes())
-    crashing = PaymentImporter(ctx.crm, CrashingWriter(crm, crash_at=3), make_importer(ctx).opt, state=ctx.state)
+    crashing = PaymentImporter(ctx.crm, CrashingWriter(crm, crash_at=3), make_importer(ctx).opt,
+                               state=ctx.state)
     with pytest.raises(KeyboardInterrupt):
         crashing.run(st.payments, cursor="test.file")
     assert len(crm.records(MODULE)) == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 import responses
@@ -40,7 +40,8 @@ def doc(ref: str, number: str, date: str, amount: float, *, posted: bool = True,
         "Date": date, "Posted": posted, "Организация_Key": ORG, "ВидОперации": "ОплатаПокупателя",
         "СчетОрганизации_Key": "9d2b3a0e-1f3e-11e8-80d3-0cc47a7d2c7f", "Контрагент": cp,
         "Контрагент_Type": cp_type, "СчетКонтрагента_Key": "00000000-0000-0000-0000-000000000000",
-        "ВалютаДокумента_Key": RUB, "СуммаДокумента": amount, "НазначениеПлатежа": f"Оплата по счету {number}",
+        "ВалютаДокумента_Key": RUB, "СуммаДокумента": amount,
+        "НазначениеПлатежа": f"Оплата по счету {number}",
         "НомерВходящегоДокумента": number, "ДатаВходящегоДокумента": date, "Комментарий": "",
         "Ответственный_Key": "3b1c9d2e-1f3e-11e8-80d3-0cc47a7d2c7f",
     }
@@ -69,10 +70,7 @@ class FakeOneC:
 
     def answer(self, request):
         parts = urlsplit(request.url)
-        entity = parts.path.rsplit("/", 1)[-1]
-        from urllib.parse import unquote
-
-        entity = unquote(entity)
+        entity = unquote(parts.path.rsplit("/", 1)[-1])
         q = {k: v[0] for k, v in parse_qs(parts.query).items()}
         self.requests.append((entity, q))
         if self.fail_next:
@@ -82,7 +80,8 @@ class FakeOneC:
         assert request.headers["Authorization"].startswith("Basic ")
         if entity == PAYMENTS_ENTITY:
             since = q["$filter"].split("datetime'")[1].rstrip("'")
-            rows = sorted((d for d in self.docs if d["Date"] >= since), key=lambda d: (d["Date"], d["Ref_Key"]))
+            rows = sorted((d for d in self.docs if d["Date"] >= since),
+                          key=lambda d: (d["Date"], d["Ref_Key"]))
         elif entity == COUNTERPARTIES_ENTITY:
             rows = [c for c in COUNTERPARTIES if c["Ref_Key"] in q["$filter"]]
         else:
