@@ -657,8 +657,9 @@ class MySQLCRM(CRM):
         meta = self._meta[table]
         if meta is None:
             raise NotFound(
-                f"module {module!r}: no table {table!r} in database {self.database!r} (map the module to its "
-                "table with suitecrm.mysql.tables)", transport="mysql", module=module)
+                f"module {module!r}: no table {table!r} visible in database {self.database!r} (it does not "
+                "exist, or the MySQL user lacks SELECT on it; map a module to its table with "
+                "suitecrm.mysql.tables)", transport="mysql", module=module)
         if "id" not in meta.columns or "deleted" not in meta.columns:
             raise Unsupported(f"module {module!r}: table {table!r} has no id/deleted columns; not a module "
                               "table", transport="mysql", module=module)

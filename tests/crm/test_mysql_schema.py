@@ -51,7 +51,8 @@ def test_schema_has_the_tables_the_issue_names_with_reference_types(mysql_server
             )
             assert cur.fetchone() == ("char(36)",)
     for table in ("accounts", "accounts_cstm", "contacts", "contacts_cstm", "accounts_contacts", "cases",
-                  "cases_cstm", "documents", "document_revisions", "tasks", "notes", "users", "securitygroups",
+                  "cases_cstm", "documents", "document_revisions", "tasks", "notes", "users",
+                  "securitygroups",
                   "securitygroups_records", "securitygroups_users", "acl_roles", "acl_roles_users",
                   "acl_actions", "acl_roles_actions", "relationships", "email_addresses",
                   "email_addr_bean_rel", "config"):
