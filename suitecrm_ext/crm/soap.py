@@ -24,6 +24,7 @@ Wire details, as recorded from SuiteCRM 7.14.6 (docs/gateway.md):
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -36,11 +37,13 @@ import zeep.helpers
 import zeep.transports
 from lxml import etree
 
-from suitecrm_ext.crm.base import AuthError, NotFound, PermissionDenied, ProtocolError
+from suitecrm_ext.crm.base import AuthError, NotFound, PermissionDenied, ProtocolError, ValidationError
 from suitecrm_ext.crm.http import RetryPolicy, classify, excerpt, send
 from suitecrm_ext.crm.rest_v4 import AUTH_ERRORS, RestV4CRM, _DatabaseFailure, _InvalidSession
 
 log = logging.getLogger("suitecrm_ext.crm.soap")
+
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 DEFAULT_PATH = "/service/v4_1/soap.php"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -176,6 +179,16 @@ class SoapCRM(RestV4CRM):
         except KeyError:
             raise ProtocolError(f"SOAP: the WSDL has no operation {method!r}", transport=self.name) from None
 
+    def _check_values(self, module: str, values: Mapping[str, Any], where: str = "") -> None:
+        """RestV4CRM's checks, plus: XML 1.0 cannot carry NUL and most control characters."""
+        super()._check_values(module, values, where)
+        bad = [k for k, v in values.items() if isinstance(v, str) and _XML_ILLEGAL.search(v)]
+        if bad:
+            raise ValidationError(
+                f"{module}: SOAP (XML 1.0) cannot carry control characters such as NUL in "
+                f"{', '.join(bad)}" + (f" ({where})" if where else "") + "; use the rest or v8 transport",
+                fields=bad, transport=self.name, module=module)
+
     # --- wire -------------------------------------------------------------------------
 
     def build_envelope(self, method: str, args: list[Any]) -> tuple[bytes, str]:
@@ -194,7 +207,10 @@ class SoapCRM(RestV4CRM):
                 zeep_args.append(zeep.xsd.SkipValue)
             else:
                 zeep_args.append(value)
-        envelope = self.client.create_message(self.client.service, method, *zeep_args)
+        try:
+            envelope = self.client.create_message(self.client.service, method, *zeep_args)
+        except ValueError as exc:  # lxml: a string XML cannot carry
+            raise ValidationError(f"SOAP {method}: {exc}", transport=self.name) from None
         body = envelope.find(_qn(SOAP_ENV, "Body"))
         call = body[0]
         rendered = {child.tag: child for child in call}

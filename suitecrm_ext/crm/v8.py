@@ -51,6 +51,9 @@ from suitecrm_ext.crm.base import (
     Where,
     from_crm,
     normalize_where,
+    parse_bool,
+    parse_date,
+    parse_datetime,
     to_crm,
 )
 from suitecrm_ext.crm.guid import new_guid
@@ -88,17 +91,24 @@ class _NotRelated(Exception):
     """Internal: an unrelate answered "Module with ... id is not related to ..."."""
 
 
-def compile_filter(where: Where) -> dict[str, str] | None:
+def compile_filter(where: Where, fields: Mapping[str, FieldInfo] | None = None) -> dict[str, str] | None:
     """A structured filter → V8 query parameters (``filter[field][op]``, ``filter[operator]``).
 
-    Returns None when the filter can match nothing (an empty OR). Raises Unsupported, naming the part,
-    for what V8 cannot express: nested AND/OR of a different kind, ``in`` with several values,
-    ``is_null``/``not_null``, two conditions with the same field and operator, or a ``deleted`` filter.
+    Returns None when the filter can match nothing (an empty OR, an ``in []`` under AND). Raises
+    Unsupported, naming the part, for what V8 cannot express: nested AND/OR of a different kind, ``in``
+    with several values, ``is_null``/``not_null``, two conditions with the same field and operator, or a
+    ``deleted`` filter. With ``fields`` (the module's metadata) values are checked against the field type
+    (ValidationError naming the field) and datetimes sent in SuiteCRM's DB format, in UTC.
     """
     flt = normalize_where(where)
     if flt is None:
         return {}
     op, items = _flatten(flt)
+    empty_in = [c for c in items if c.op == "in" and not list(c.value)]
+    if empty_in:  # "in []" matches nothing
+        if op == "and":
+            return None
+        items = [c for c in items if c not in empty_in]
     if op == "or" and not items:
         return None
     params: dict[str, str] = {}
@@ -126,8 +136,29 @@ def compile_filter(where: Where) -> dict[str, str] | None:
         if key in params:
             raise Unsupported(
                 f"V8 takes one {cop!r} condition per field; {cond.field} has several", transport="v8")
-        params[key] = _filter_value(value)
+        info = fields.get(cond.field) if fields else None
+        params[key] = _filter_value(value if cop == "like" or info is None else _typed(cond, info, value))
     return params
+
+
+def _typed(cond: Cond, info: FieldInfo, value: Any) -> Any:
+    """A filter value checked against its field's type (V8 would quote anything into SQL)."""
+    ftype = info.type
+    try:
+        if isinstance(value, (list, tuple, set, dict)):
+            raise TypeError("a single value is needed")
+        if ftype in ("datetime", "datetimecombo"):
+            return parse_datetime(value)
+        if ftype == "date":
+            return parse_date(value)
+        if ftype == "int" and not isinstance(value, bool):
+            return int(value)
+        if ftype == "bool":
+            return parse_bool(value)
+    except (TypeError, ValueError):
+        raise ValidationError(f"filter {cond.field} {cond.op}: {value!r} is not a valid {ftype} value",
+                              fields=[cond.field], transport="v8") from None
+    return value
 
 
 def _flatten(flt: Filter) -> tuple[str, list[Cond]]:
@@ -511,7 +542,7 @@ class V8CRM(CRM):
         return self._pages(module, params, fields, limit)
 
     def _list_params(self, module, where, fields, order) -> dict[str, str] | None:
-        flt = compile_filter(where)
+        flt = compile_filter(where, self.fields(module))
         if flt is None:
             return None
         names = sorted({k.split("][")[0][len("filter["):] for k in flt if k != "filter[operator]"})
@@ -592,12 +623,16 @@ class V8CRM(CRM):
         attrs = self._attributes(module, values)
         return self._save(module, values.get("id"), attrs)
 
+    def _check_id(self, module: str, rid: Any) -> str:
+        if not isinstance(rid, str) or not rid:
+            raise ValidationError(f"{module}: id must be a non-empty string", fields=["id"],
+                                  transport=self.name, module=module)
+        return rid
+
     def _save(self, module: str, rid: Any, attrs: dict[str, Any]) -> str:
         delete = False
         if rid is not None:
-            if not isinstance(rid, str) or not rid:
-                raise ValidationError(f"{module}: id must be a non-empty string", fields=["id"],
-                                      transport=self.name, module=module)
+            self._check_id(module, rid)
             if str(attrs.get("deleted", "0")) == "1":
                 attrs.pop("deleted")
                 delete = True
@@ -623,6 +658,9 @@ class V8CRM(CRM):
         """Every row checked first (a bad row sends nothing), then one call per row (V8 has no bulk call)."""
         module = self._path_name(module, "module")
         prepared = [self._attributes(module, row, f"row {i}") for i, row in enumerate(rows)]
+        for row in rows:  # every updated record must exist before anything is written
+            if row.get("id") is not None:
+                self.get(module, self._check_id(module, row["id"]), ["id"])
         return [self._save(module, row.get("id"), attrs) for row, attrs in zip(rows, prepared, strict=True)]
 
     def delete(self, module: str, id: str) -> None:

@@ -83,6 +83,8 @@ class Harness:
     expire_session: Callable[[], None] | None = None
     fail_next: Callable[..., None] | None = None  # fail_next("503", "429", "drop")
     lose_next_answer: Callable[[str], None] | None = None  # lose_next_answer("create" | "save_many")
+    # contract test name -> why the real API behind this transport cannot pass it (the test is skipped)
+    gaps: dict[str, str] = field(default_factory=dict)
 
     def require(self, feature: str) -> None:
         """Skip the calling test when this backend cannot do ``feature``."""
