@@ -5,6 +5,8 @@ Hook implementations of the account_opening plugin (skeleton: the module gets it
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict
 
 from suitecrm_ext import hookimpl
@@ -20,3 +22,9 @@ class Settings(BaseModel):
 def ext_settings_schema() -> type[BaseModel]:
     """The plugin's settings model."""
     return Settings
+
+
+@hookimpl
+def ext_suitecrm_artifacts() -> Path:
+    """SuiteCRM-side artefacts: schema.yaml next to this file (docs/package-schema.md)."""
+    return Path(__file__).with_name("schema.yaml")
