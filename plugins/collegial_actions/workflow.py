@@ -97,9 +97,13 @@ class DocumentWorkflow:
                     f"Send it back to {PREPARATION} first.")
         if process is None or s.status_field not in change.changed:
             return None
-        actions = records.document_actions(self.crm, s, change.record_id, self.directory)
-        verdict = check_transition(process, old_status, new_status, actions)
-        return None if verdict.allowed else verdict.reason
+        recs = records.action_records(self.crm, s, change.record_id)
+        verdict = check_transition(process, old_status, new_status, [records.to_action(r) for r in recs])
+        if verdict.allowed:
+            return None
+        # refused: only now look up the assignees' names for the message
+        named = [records.to_action(r, self.directory) for r in recs]
+        return check_transition(process, old_status, new_status, named).reason
 
     def _validate_action(self, change: RecordChange) -> str | None:
         s = self.s
