@@ -110,10 +110,15 @@ class ODataClient:
 
     def request(self, method: str, path: str, params: Mapping[str, str] | None = None,
                 body: Mapping[str, Any] | None = None) -> Any:
-        """One call with retries on transient faults; returns the parsed JSON (or None for 204)."""
+        """One call with retries on transient faults; returns the parsed JSON (or None for 204).
+
+        POST is never retried here (a lost answer may hide a created entity): the caller decides,
+        e.g. by searching before creating again.
+        """
         query = {"$format": "json", **(params or {})}
+        attempts = 1 if method.upper() == "POST" else self.retries + 1
         retrying = Retrying(
-            stop=stop_after_attempt(self.retries + 1),
+            stop=stop_after_attempt(attempts),
             wait=wait_exponential(multiplier=self.backoff, max=60),
             retry=retry_if_exception_type(OneCUnavailable),
             sleep=self._sleep,

@@ -1,0 +1,138 @@
+"""Accounts → 1C counterparties through the plugin's hooks: POST once, PATCH after, never a duplicate."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import pytest
+import responses
+from conftest import add_account
+
+import plugins.onec_bridge.plugin as plugin_module
+from plugins.onec_bridge.odata import COUNTERPARTIES_ENTITY, ODataClient, OneCUnavailable
+from suitecrm_ext import Event, EventKind
+
+BASE = "http://1c.test/bp/odata/standard.odata"
+ODATA = {"url": BASE, "username": "odata.user", "password": "pw", "retries": 0}
+
+
+class OneCCounterparties:
+    """Catalog_Контрагенты: GET with $filter on ИНН/КПП, POST (201), PATCH by guid (200)."""
+
+    def __init__(self, rsps):
+        self.rows: dict[str, dict] = {}
+        self.log: list[str] = []
+        self.lose_next_post_answer = False
+        url = ODataClient(BASE, "u", "p").url(COUNTERPARTIES_ENTITY)
+        rsps.add_callback(responses.GET, url, callback=self.get)
+        rsps.add_callback(responses.POST, url, callback=self.post)
+        rsps.add_callback(responses.PATCH, responses.matchers.re.compile(
+            r".*/Catalog_%D0%9A.*\(guid'[0-9a-f-]{36}'\)(\?.*)?$"), callback=self.patch)
+
+    def get(self, request):
+        self.log.append("GET")
+        flt = parse_qs(urlsplit(request.url).query)["$filter"][0]
+        want = dict(part.split(" eq ") for part in flt.split(" and "))
+        rows = [r for r in self.rows.values()
+                if f"'{r['ИНН']}'" == want["ИНН"] and ("КПП" not in want or f"'{r.get('КПП')}'" == want["КПП"])
+                and not r["DeletionMark"]]
+        return 200, {}, json.dumps({"odata.metadata": "…", "value": rows}, ensure_ascii=False)
+
+    def post(self, request):
+        self.log.append("POST")
+        body = json.loads(request.body)
+        ref = str(uuid.uuid4())
+        self.rows[ref] = {"Ref_Key": ref, "DeletionMark": False, "Code": f"{len(self.rows) + 1:09d}", **body}
+        if self.lose_next_post_answer:
+            self.lose_next_post_answer = False
+            return 504, {}, "Gateway Timeout"
+        return 201, {}, json.dumps(self.rows[ref], ensure_ascii=False)
+
+    def patch(self, request):
+        self.log.append("PATCH")
+        ref = unquote(urlsplit(request.url).path).split("guid'")[1].rstrip("')")
+        self.rows[ref].update(json.loads(request.body))
+        return 200, {}, json.dumps(self.rows[ref], ensure_ascii=False)
+
+
+@pytest.fixture
+def one_c():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield OneCCounterparties(rsps)
+
+
+def event(account_id: str, kind=EventKind.UPDATED, second: int = 0) -> Event:
+    return Event("Accounts", account_id, kind, dt.datetime(2026, 3, 14, 10, 0, second, tzinfo=dt.timezone.utc))
+
+
+def deliver(ctx, ev: Event) -> None:
+    plugin_module.ext_on_record_change(event=ev, ctx=ctx)
+
+
+def test_watch_and_job_declarations(ctx_factory):
+    ctx = ctx_factory(odata=ODATA, export_counterparties=True, schedule="*/10 * * * *")
+    (spec,) = plugin_module.ext_watch(settings=ctx.settings)
+    assert spec.module == "Accounts" and set(spec.fields) == {"name", "inn_c", "kpp_c"}
+    (job,) = plugin_module.ext_jobs(settings=ctx.settings)
+    assert (job.name, job.schedule) == ("onec-import", "*/10 * * * *")
+    assert plugin_module.ext_watch(settings=ctx_factory().settings) == []  # export off by default
+
+
+def test_new_account_is_created_once_then_updated(crm, ctx_factory, one_c):
+    ctx = ctx_factory(odata=ODATA, export_counterparties=True)
+    acc = add_account(crm, 'ООО "Ромашка"', "7736207543", "773601001")
+    deliver(ctx, event(acc, EventKind.CREATED))
+    assert one_c.log == ["GET", "POST"]
+    (cp,) = one_c.rows.values()
+    assert (cp["ИНН"], cp["КПП"], cp["Description"]) == ("7736207543", "773601001", 'ООО "Ромашка"')
+    assert cp["ЮридическоеФизическоеЛицо"] == "ЮридическоеЛицо"
+    deliver(ctx, event(acc, EventKind.CREATED))  # the same event again: nothing happens
+    assert one_c.log == ["GET", "POST"]
+    crm.save("Accounts", {"id": acc, "name": 'ООО "Ромашка и партнёры"'})
+    deliver(ctx, event(acc, second=30))
+    assert one_c.log == ["GET", "POST", "PATCH"]
+    (cp,) = one_c.rows.values()
+    assert cp["НаименованиеПолное"] == 'ООО "Ромашка и партнёры"'
+
+
+def test_a_lost_post_answer_does_not_create_a_second_counterparty(crm, ctx_factory, one_c):
+    ctx = ctx_factory(odata=ODATA, export_counterparties=True)
+    acc = add_account(crm, "ИП Сидоров", "500100732259")
+    one_c.lose_next_post_answer = True
+    with pytest.raises(OneCUnavailable):  # the dispatcher will deliver the event again
+        deliver(ctx, event(acc, EventKind.CREATED))
+    deliver(ctx, event(acc, EventKind.CREATED))
+    assert len(one_c.rows) == 1
+    assert one_c.log == ["GET", "POST", "GET", "PATCH"]
+    (cp,) = one_c.rows.values()
+    assert cp["ЮридическоеФизическоеЛицо"] == "ФизическоеЛицо" and "КПП" not in cp
+
+
+def test_a_counterparty_already_in_1c_is_found_by_inn_and_kpp(crm, ctx_factory, one_c):
+    one_c.rows["11111111-2222-3333-4444-555555555555"] = {
+        "Ref_Key": "11111111-2222-3333-4444-555555555555", "ИНН": "7707049388", "КПП": "770701001",
+        "Description": "Ростелеком", "DeletionMark": False}
+    ctx = ctx_factory(odata=ODATA, export_counterparties=True)
+    acc = add_account(crm, 'ПАО "Ростелеком"', "7707049388", "770701001")
+    deliver(ctx, event(acc))
+    assert one_c.log == ["GET", "PATCH"] and len(one_c.rows) == 1
+
+
+@pytest.mark.parametrize("inn", ["", "1234567890"])
+def test_accounts_without_a_valid_inn_are_not_exported(crm, ctx_factory, one_c, inn, caplog):
+    ctx = ctx_factory(odata=ODATA, export_counterparties=True)
+    acc = add_account(crm, "Без ИНН", inn)
+    deliver(ctx, event(acc))
+    assert one_c.log == []
+    assert "not exported to 1C" in caplog.text
+
+
+def test_a_deleted_account_is_skipped(crm, ctx_factory, one_c):
+    ctx = ctx_factory(odata=ODATA, export_counterparties=True)
+    acc = add_account(crm, "Удалённый", "7736207543")
+    crm.delete("Accounts", acc)
+    deliver(ctx, event(acc))
+    assert one_c.log == []
