@@ -37,8 +37,8 @@ class OneCCounterparties:
         flt = parse_qs(urlsplit(request.url).query)["$filter"][0]
         want = dict(part.split(" eq ") for part in flt.split(" and "))
         rows = [r for r in self.rows.values()
-                if f"'{r['ИНН']}'" == want["ИНН"] and ("КПП" not in want or f"'{r.get('КПП')}'" == want["КПП"])
-                and not r["DeletionMark"]]
+                if f"'{r['ИНН']}'" == want["ИНН"] and not r["DeletionMark"]
+                and ("КПП" not in want or f"'{r.get('КПП')}'" == want["КПП"])]
         return 200, {}, json.dumps({"odata.metadata": "…", "value": rows}, ensure_ascii=False)
 
     def post(self, request):
@@ -65,7 +65,8 @@ def one_c():
 
 
 def event(account_id: str, kind=EventKind.UPDATED, second: int = 0) -> Event:
-    return Event("Accounts", account_id, kind, dt.datetime(2026, 3, 14, 10, 0, second, tzinfo=dt.timezone.utc))
+    when = dt.datetime(2026, 3, 14, 10, 0, second, tzinfo=dt.timezone.utc)
+    return Event("Accounts", account_id, kind, when)
 
 
 def deliver(ctx, ev: Event) -> None:
