@@ -1,0 +1,106 @@
+"""OwnedTableWriter: the one sanctioned SQL write path, for sidecar/plugin-owned tables only."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+
+import pytest
+
+from suitecrm_ext import NotFound, PermissionDenied, ValidationError
+from suitecrm_ext.crm.mysql import MySQLCRM
+
+pytestmark = pytest.mark.mysql
+
+PAYMENTS = """CREATE TABLE sxt_payments (
+  id char(36) NOT NULL PRIMARY KEY,
+  ext_key varchar(64) NOT NULL,
+  inn varchar(12) DEFAULT NULL,
+  amount decimal(26,2) DEFAULT NULL,
+  paid_at datetime DEFAULT NULL,
+  matched tinyint(1) DEFAULT 0,
+  UNIQUE KEY uk_ext (ext_key)
+)"""
+
+
+@pytest.fixture
+def crm(mysql_server, suitecrm_db):
+    with mysql_server.connect(suitecrm_db) as conn, conn.cursor() as cur:
+        cur.execute(PAYMENTS)
+    c = MySQLCRM(**mysql_server.params(suitecrm_db))
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def writer(crm):
+    with crm.owned_writer(["sxt_payments"], chunk_size=100) as w:
+        yield w
+
+
+def rows(n, start=0, amount="10.50"):
+    return [{"id": f"p{i:05d}", "ext_key": f"1c-{i}", "inn": "7707083893", "amount": decimal.Decimal(amount),
+             "paid_at": dt.datetime(2026, 11, 23, 8, 0, tzinfo=dt.timezone(dt.timedelta(hours=3))),
+             "matched": False} for i in range(start, start + n)]
+
+
+def test_insert_many_chunks_and_upsert_is_idempotent(crm, writer):
+    assert writer.insert_many("sxt_payments", rows(250)) == 250  # three chunks of <=100
+    again = writer.insert_many("sxt_payments", rows(250, amount="11.00"),
+                               update_on_duplicate=["amount"])
+    assert again == 500  # MySQL counts 2 per updated row
+    assert writer.insert_many("sxt_payments", rows(250, amount="11.00"), update_on_duplicate=["amount"]) == 0
+    got = crm.query("SELECT COUNT(*) AS n, MIN(amount) AS lo, MIN(paid_at) AS t FROM sxt_payments")[0]
+    assert got["n"] == 250 and got["lo"] == decimal.Decimal("11.00")
+    assert got["t"] == dt.datetime(2026, 11, 23, 5, 0)  # aware +03:00 stored as UTC
+
+
+def test_bad_rows_change_nothing(crm, writer):
+    bad = rows(3)
+    bad[2] = {**bad[2], "surprise": 1}
+    with pytest.raises(ValidationError, match="row 2 has columns"):
+        writer.insert_many("sxt_payments", bad)
+    with pytest.raises(ValidationError) as exc:
+        writer.insert_many("sxt_payments", [{"id": "x", "ext_key": "y", "nope": 1}])
+    assert exc.value.fields == ["nope"]
+    with pytest.raises(ValidationError, match="unknown column"):
+        writer.insert_many("sxt_payments", rows(1), update_on_duplicate=["amount`=1, id=`id"])
+    # a duplicate in a later chunk rolls back the earlier chunks too (one transaction)
+    dup = rows(150) + [rows(1)[0]]
+    with pytest.raises(ValidationError, match="duplicate key"):
+        writer.insert_many("sxt_payments", dup)
+    assert crm.query("SELECT COUNT(*) AS n FROM sxt_payments") == [{"n": 0}]
+
+
+def test_transaction_rolls_back_everything_on_error(crm, writer):
+    with pytest.raises(RuntimeError):
+        with writer.transaction():
+            writer.insert_many("sxt_payments", rows(5))
+            writer.execute("UPDATE sxt_payments SET matched = 1 WHERE inn = %s", ["7707083893"])
+            raise RuntimeError("crash in the middle")
+    assert crm.query("SELECT COUNT(*) AS n FROM sxt_payments") == [{"n": 0}]
+    with writer.transaction():
+        writer.insert_many("sxt_payments", rows(5))
+        assert writer.execute("UPDATE sxt_payments SET matched = 1 WHERE id = %s", ["p00001"]) == 1
+    assert crm.query("SELECT SUM(matched) AS m FROM sxt_payments") == [{"m": decimal.Decimal(1)}]
+
+
+def test_writer_refuses_stock_and_unowned_tables(crm, writer, mysql_server, suitecrm_db):
+    with pytest.raises(PermissionDenied, match="'accounts' is a stock SuiteCRM table"):
+        crm.owned_writer(["sxt_payments", "accounts"])
+    with pytest.raises(PermissionDenied, match="stock SuiteCRM table"):
+        crm.owned_writer(["Accounts_Cstm"])
+    with pytest.raises(ValidationError, match="not a plain table name"):
+        crm.owned_writer(["sxt`; DROP TABLE accounts; --"])
+    with pytest.raises(PermissionDenied, match="not owned by this writer"):
+        writer.insert_many("contacts", [{"id": "1"}])
+    with pytest.raises(PermissionDenied):
+        writer.execute("DELETE FROM accounts")
+    with pytest.raises(PermissionDenied):
+        writer.execute("UPDATE sxt_payments p JOIN accounts a ON a.id = p.id SET a.name = 'x'")
+    with pytest.raises(NotFound, match="owned table 'sxt_missing' does not exist"):
+        crm.owned_writer(["sxt_missing"]).insert_many("sxt_missing", [{"id": "1"}])
+    with mysql_server.connect(suitecrm_db) as conn, conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = %s"
+                    " AND table_name = 'accounts'", (suitecrm_db,))
+        assert cur.fetchone() == (1,)
