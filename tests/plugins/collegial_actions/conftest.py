@@ -16,8 +16,15 @@ import pytest
 from aiosmtpd.controller import Controller
 
 import plugins.collegial_actions.plugin as plugin_module
-from suitecrm_ext import Event, EventKind, FieldChange, FieldInfo, RecordChange
-from suitecrm_ext.testing import FakeCRM, build_app, build_config, build_registry
+from suitecrm_ext import Event, EventKind, FieldChange, RecordChange
+from suitecrm_ext.testing import (
+    FakeCRM,
+    build_app,
+    build_config,
+    build_registry,
+    load_plugin_schema,
+    register_schema,
+)
 
 PLUGIN = "collegial_actions"
 SCHEMA = Path(plugin_module.__file__).with_name("schema.yaml")
@@ -35,34 +42,8 @@ USERS = {
 
 
 def install_schema(crm: FakeCRM) -> None:
-    """Register the plugin's modules/fields (schema.yaml) in a FakeCRM."""
-    docs = list(crm.fields("Documents").values()) + [
-        FieldInfo("ca_doc_type_c", "enum", "Document type", options=("", "flexible", "classic", "simplified"),
-                  source="custom_fields"),
-        FieldInfo("ca_status_c", "enum", "Workflow status", source="custom_fields",
-                  options=("Preparation", "Voting", "Approval", "Signing", "Acknowledgement", "Archived",
-                           "Rejected")),
-    ]
-    crm.add_module("Documents", docs, table="documents")
-    crm.add_module("ca_CollegialActions", [
-        FieldInfo("parent_type", "enum", options=("Documents",)),
-        FieldInfo("parent_id", "varchar", length=36),
-        FieldInfo("kind", "enum", options=("voting", "approval", "signing", "acknowledgement")),
-        FieldInfo("stage", "enum"),
-        FieldInfo("due_date", "date"),
-        FieldInfo("outcome", "enum"),
-        FieldInfo("comment", "text"),
-        FieldInfo("acted_by_id", "id"),
-        FieldInfo("acted_by_name", "relate", source="non-db"),
-        FieldInfo("acted_at", "datetime"),
-    ])
-    crm.add_module("ca_Deputies", [
-        FieldInfo("principal_id", "id"), FieldInfo("principal_name", "relate", source="non-db"),
-        FieldInfo("deputy_id", "id"), FieldInfo("deputy_name", "relate", source="non-db"),
-        FieldInfo("kind", "enum"), FieldInfo("start_date", "date"), FieldInfo("end_date", "date"),
-    ])
-    crm.add_link("Documents", "ca_documents_actions", "ca_CollegialActions", "ca_documents_actions",
-                 one_to_many=True)
+    """Register the plugin's modules/fields/links from its real schema.yaml in a FakeCRM."""
+    register_schema(crm, load_plugin_schema(plugin_module))
 
 
 class Sink:
