@@ -340,7 +340,8 @@ class V8CRM(CRM):
             self._access = str(data["access_token"])
             if data.get("refresh_token"):
                 self._refresh = str(data["refresh_token"])
-            expires_in = float(data.get("expires_in") or 3600)
+            raw_ttl = data.get("expires_in")
+            expires_in = float(raw_ttl) if isinstance(raw_ttl, (int, float)) else 3600.0
             margin = min(self.refresh_margin, expires_in / 10)
             self._expires_at = self.clock() + expires_in - margin
             log.debug("V8 token obtained with the %s grant, valid %.0fs", grant, expires_in)
