@@ -309,3 +309,24 @@ def test_a_configured_process_governs_its_document_type(tmp_path, smtp):
     desk.act("u-voter1", v, "against")
     assert "voting by Vera Voterova is against" in refusal(desk.move, "u-author", doc, "Acknowledgement")
     desk.ctx.app.close()
+
+
+def test_action_created_from_the_subpanel_is_validated_against_its_document(desk):
+    doc = desk.document("u-author", "S", "simplified")
+    via_subpanel = {"name": "x", "kind": "approval", "assigned_user_id": "u-approver",
+                    "ca_documents_actionsdocuments_ida": doc}
+    change = RecordChange("ca_CollegialActions", None, {}, via_subpanel, user_id="u-author")
+    msg = desk.registry.call_one(PLUGIN, "ext_validate_record_change", change=change, ctx=desk.ctx)
+    assert msg == ("The Simplified process has no approval actions "
+                   "(it uses: voting, signing, acknowledgement).")
+
+
+def test_actions_on_other_modules_are_only_checked_for_who_acts(desk):
+    desk.crm.user_id = "u-author"
+    acc = desk.crm.save("Accounts", {"name": "Client"})
+    aid = desk.save("u-author", "ca_CollegialActions", {"name": "ok?", "parent_type": "Accounts",
+                                                         "parent_id": acc, "kind": "approval",
+                                                         "assigned_user_id": "u-approver"})
+    assert "may not perform" in refusal(desk.act, "u-stranger", aid, "approved")
+    desk.act("u-approver", aid, "approved")
+    assert desk.crm.get("ca_CollegialActions", aid).get("acted_by_id") == "u-approver"
