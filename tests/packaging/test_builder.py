@@ -1,0 +1,132 @@
+"""The Module Loader package: golden tree, determinism, php -l, and SuiteCRM-style loading by php-cli."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+from conftest import PUBLISHED, SIDECAR_URL, php_check, unpack
+
+from suitecrm_ext.packaging.builder import INSTALLDEF_KEYS, PackageError, build_package, package_files
+from suitecrm_ext.packaging.schema import load_schema
+from suitecrm_ext.testing import load_plugin_schema
+
+GOLDEN = Path(__file__).parents[1] / "golden" / "demo-1.2.0"
+
+pytestmark = pytest.mark.php
+
+
+def test_package_matches_the_reviewed_golden_tree(small_schema):
+    pkg = package_files(small_schema, PUBLISHED)
+    if os.environ.get("SUITECRM_EXT_REGEN_GOLDEN") == "1":  # after a reviewed change of the output
+        for name, text in pkg.files.items():
+            (GOLDEN / name).parent.mkdir(parents=True, exist_ok=True)
+            (GOLDEN / name).write_text(text, encoding="utf-8")
+    golden = {p.relative_to(GOLDEN).as_posix() for p in GOLDEN.rglob("*") if p.is_file()}
+    assert set(pkg.files) == golden
+    for name in sorted(golden):
+        assert pkg.files[name] == (GOLDEN / name).read_text(encoding="utf-8"), name
+
+
+def test_zip_is_named_after_plugin_and_version_and_is_byte_for_byte_reproducible(small_schema, tmp_path):
+    a = build_package(small_schema, tmp_path / "a", PUBLISHED)
+    b = build_package(small_schema, tmp_path / "b", PUBLISHED)
+    assert a.name == "demo-1.2.0.zip"
+    assert a.read_bytes() == b.read_bytes()
+    with zipfile.ZipFile(a) as zf:
+        names = zf.namelist()
+        assert names == sorted(names) and "manifest.php" in names
+        assert {i.date_time for i in zf.infolist()} == {(2026, 1, 2, 3, 4, 6)}
+    assert not list((tmp_path / "a").glob("*.part"))
+
+
+def test_every_generated_php_file_passes_php_lint(small_schema, tmp_path):
+    schemas = [small_schema, load_plugin_schema("account_opening")]
+    for i, schema in enumerate(schemas):
+        root = unpack(schema, tmp_path / str(i), sidecar_url=SIDECAR_URL)
+        files = sorted(root.rglob("*.php"))
+        assert len(files) > 10
+        for f in files:
+            proc = subprocess.run(["php", "-l", str(f)], capture_output=True, text=True, timeout=30)
+            assert proc.returncode == 0, f"{f}: {proc.stdout}{proc.stderr}"
+
+
+def test_php_loads_the_package_arrays_and_finds_them_consistent(small_schema, tmp_path):
+    result = php_check(unpack(small_schema, tmp_path))
+    assert result["problems"] == []
+    facts = result["facts"]
+    assert facts["installdefs_keys"] == list(INSTALLDEF_KEYS)
+    bean = facts["beans"]["sxt_Payments"]
+    assert bean["table"] == "sxt_payments"
+    assert bean["vardef_templates"] == ["basic", "assignable", "security_groups"]
+    # every schema field, the relate field's id column, and currency_id for the currency field
+    assert bean["fields"] == [f.name for f in small_schema.modules[0].fields] + ["contact_id", "currency_id"]
+    assert facts["relationships"] == {
+        "sxt_payments_accounts": {"table": "sxt_payments_accounts_c", "lhs": "Accounts", "rhs": "sxt_Payments",
+                                  "type": "one-to-many"},
+        "sxt_payments_documents": {"table": "sxt_payments_documents_c", "lhs": "sxt_Payments",
+                                   "rhs": "Documents", "type": "many-to-many"},
+    }
+    assert facts["custom_fields"] == 2
+
+
+def test_php_check_reports_a_missing_label(small_schema, tmp_path):
+    root = unpack(small_schema, tmp_path)
+    ru = root / "SugarModules/modules/sxt_Payments/language/ru_ru.lang.php"
+    ru.write_text(ru.read_text(encoding="utf-8").replace("  'LBL_PAYER_INN' => 'ИНН плательщика',\n", ""),
+                  encoding="utf-8")
+    app = root / "SugarModules/language/application/en_us.lang.php"
+    app.write_text(app.read_text(encoding="utf-8").split("$app_list_strings['sxt_payment_status_list']")[0],
+                   encoding="utf-8")
+    problems = php_check(root)["problems"]
+    assert "label LBL_PAYER_INN of sxt_Payments is not defined in ru_ru" in problems
+    assert "dropdown sxt_payment_status_list is used but not defined in en_us" in problems
+
+
+def test_account_opening_package_carries_its_logic_hooks(tmp_path):
+    schema = load_plugin_schema("account_opening")
+    with pytest.raises(PackageError, match="--sidecar-url"):
+        package_files(schema, PUBLISHED)
+    root = unpack(schema, tmp_path, sidecar_url=SIDECAR_URL)
+    result = php_check(root)
+    assert result["problems"] == []
+    hooks = {(h["module"], h["hook"]) for h in result["facts"]["logic_hooks"]}
+    assert ("ao_Applications", "before_save") in hooks and ("ao_Applications", "after_save") in hooks
+    hook_file = result["facts"]["logic_hooks"][0]["file"]
+    pkg = package_files(schema, PUBLISHED, sidecar_url=SIDECAR_URL)
+    assert {"from": "<basepath>/SugarModules/logic_hooks/SuiteCRMExtHook.php", "to": hook_file} in pkg.installdefs["copy"]
+    assert SIDECAR_URL in (root / "SugarModules/logic_hooks/SuiteCRMExtHook.php").read_text(encoding="utf-8")
+
+
+def test_a_bad_sidecar_url_is_refused():
+    schema = load_plugin_schema("account_opening")
+    with pytest.raises(PackageError, match="sidecar_url"):
+        package_files(schema, PUBLISHED, sidecar_url="javascript:alert(1)")
+
+
+def test_an_empty_schema_has_no_package():
+    schema = load_schema({"package": {"id": "e", "name": "e", "version": "1.0"}}, "routing")
+    with pytest.raises(PackageError, match="adds nothing to SuiteCRM"):
+        package_files(schema, PUBLISHED)
+
+
+def test_php_special_characters_in_labels_stay_text(tmp_path):
+    evil = "It's a \\'; phpinfo(); //"
+    schema = load_schema({
+        "package": {"id": "e", "name": "x'y", "version": "1.0", "description": evil},
+        "dropdowns": {"e_list": {"a'b": {"en_us": evil, "ru_ru": "ё"}}},
+        "custom_fields": {"Accounts": [{"name": "e_kind_c", "type": "enum", "options": "e_list",
+                                        "label": {"en_us": evil, "ru_ru": "в"}}]},
+    }, "evil")
+    root = unpack(schema, tmp_path)
+    code = ("include $argv[1] . '/manifest.php'; $app_list_strings = array();"
+            " include $argv[1] . '/SugarModules/language/application/en_us.lang.php';"
+            " echo json_encode(array($manifest['description'], $manifest['name'], $app_list_strings['e_list']));")
+    out = subprocess.run(["php", "-r", code, str(root)], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    import json
+
+    assert json.loads(out.stdout) == [evil, "x'y", {"a'b": evil}]
