@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 DEFAULT_CONFIG_PATH = Path("config/suitecrm-ext.yaml")
 CONFIG_ENV_VAR = "SUITECRM_EXT_CONFIG"
@@ -111,6 +119,19 @@ class SuiteCRMSettings(StrictModel):
         if not re.match(r"^https?://[^/\s]+", v):
             raise ValueError("must be an http:// or https:// URL, e.g. https://crm.example.com")
         return v.rstrip("/")
+
+    @model_validator(mode="after")
+    def _via_names_a_configured_transport(self) -> SuiteCRMSettings:
+        # write_via/read_via must name an enabled section; a config with no API section at all is allowed
+        # (tests, plugin listing) and fails later, at first use, with the same message (crm/gateway.py)
+        on = [n for n in ("rest", "v8", "soap") if (sec := getattr(self, n)) is not None and sec.enabled]
+        named = getattr(self, self.write_via)
+        if (on or named is not None) and self.write_via not in on:
+            raise ValueError(f"write_via: {self.write_via!r} is not configured: add an enabled "
+                             f"suitecrm.{self.write_via}: section (configured: {', '.join(on) or 'none'})")
+        if self.read_via == "mysql" and (self.mysql is None or not self.mysql.enabled):
+            raise ValueError("read_via: 'mysql' needs an enabled suitecrm.mysql: section")
+        return self
 
 
 class StateSettings(StrictModel):

@@ -38,12 +38,9 @@ def plugin_checks(registry) -> list[Check]:
 def core_checks(app) -> list[Check]:
     """Checks of the core services: state store, and each configured SuiteCRM transport."""
     checks: list[Check] = [Check("config", True, str(app.config.path or "<config>"))]
-    try:
-        from suitecrm_ext.crm.gateway import transport_checks
-    except ImportError:  # gateway not built in this tree
-        transport_checks = None
-    if transport_checks is not None:
-        checks.extend(transport_checks(app.config.settings.suitecrm))
+    from suitecrm_ext.crm.gateway import transport_checks  # imported here: the gateway imports Check
+
+    checks.extend(transport_checks(app.config.settings.suitecrm))
     try:
         from suitecrm_ext.state import open_store  # noqa: F401
     except ImportError:

@@ -1,0 +1,348 @@
+"""The gateway facade: one CRM that routes each call to the configured transport, and its doctor checks.
+
+Routing (``suitecrm:`` section of the config):
+
+- **writes** (``save``, ``save_many``, ``delete``, ``relate``, ``unrelate``) go to the API transport named
+  by ``write_via`` (``rest`` | ``v8`` | ``soap``), so SuiteCRM's logic hooks, workflows and audit run;
+- **record reads** (``get``, ``find``, ``count``, ``related``) go to MySQL when ``read_via: mysql``, else
+  to the write transport. A read MySQL cannot serve (it raises :class:`Unsupported`) falls back to the
+  API; any other error is reported as it is (a silent fallback would hide a misconfiguration);
+- **metadata** (``fields``, ``modules``, ``server_info``) comes from the API: labels, dropdown options and
+  link names live in SuiteCRM's vardefs, not in the database;
+- :meth:`Gateway.owned_writer` hands out MySQL's writer for sidecar/plugin-owned tables (needs a
+  ``suitecrm.mysql`` section).
+
+Only the configured transports are built; connections are opened on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from suitecrm_ext.crm.base import (
+    CRM,
+    AuthError,
+    CRMError,
+    FieldInfo,
+    NotFound,
+    PermissionDenied,
+    Record,
+    TransientError,
+    Unsupported,
+    Where,
+)
+from suitecrm_ext.doctor import Check
+
+if TYPE_CHECKING:
+    from suitecrm_ext.config import SuiteCRMSettings
+    from suitecrm_ext.crm.mysql import MySQLCRM, OwnedTableWriter
+
+#: transport name → (module, class); imported only when configured
+TRANSPORTS: dict[str, tuple[str, str]] = {
+    "rest": ("suitecrm_ext.crm.rest_v4", "RestV4CRM"),
+    "v8": ("suitecrm_ext.crm.v8", "V8CRM"),
+    "soap": ("suitecrm_ext.crm.soap", "SoapCRM"),
+    "mysql": ("suitecrm_ext.crm.mysql", "MySQLCRM"),
+}
+API_TRANSPORTS = ("rest", "v8", "soap")
+READS = ("get", "find", "count", "related")
+
+
+class Gateway(CRM):
+    """The CRM facade plugins get as ``ctx.crm``. See the module docstring for the routing rules.
+
+    ``writer`` is the API transport for writes (and metadata); ``reader`` the transport for record reads
+    (None: the writer); ``mysql`` the MySQL transport when configured (for :meth:`owned_writer`).
+    """
+
+    name = "gateway"
+
+    def __init__(self, writer: CRM, reader: CRM | None = None, *, mysql: MySQLCRM | None = None):
+        self.writer = writer
+        self.reader = reader
+        self.mysql = mysql
+        self.capabilities = frozenset(writer.capabilities | (reader.capabilities if reader else frozenset()))
+
+    def __repr__(self) -> str:
+        return f"Gateway(writer={self.writer!r}, reader={self.reader!r})"
+
+    @property
+    def transports(self) -> dict[str, CRM]:
+        """The transports in use, by name."""
+        out = {self.writer.name: self.writer}
+        for t in (self.reader, self.mysql):
+            if t is not None:
+                out[t.name] = t
+        return out
+
+    def _read(self, op: str, *args: Any, **kwargs: Any) -> Any:
+        reader = self.reader
+        if reader is not None and op in reader.capabilities:
+            try:
+                return getattr(reader, op)(*args, **kwargs)
+            except Unsupported:
+                pass  # e.g. a filter MySQL cannot express: the API can
+        return getattr(self.writer, op)(*args, **kwargs)
+
+    # --- reads ---------------------------------------------------------------------------
+
+    def get(self, module: str, id: str, fields: Sequence[str] | None = None) -> Record:
+        """One record (reader, else the API)."""
+        return self._read("get", module, id, fields)
+
+    def find(
+        self,
+        module: str,
+        where: Where = None,
+        fields: Sequence[str] | None = None,
+        order: Sequence[str] | str | None = None,
+        limit: int | None = None,
+        *,
+        include_deleted: bool = False,
+    ) -> Iterator[Record]:
+        """Matching records, paged by the reader (keyset on MySQL) or the API."""
+        return self._read("find", module, where, fields, order, limit, include_deleted=include_deleted)
+
+    def count(self, module: str, where: Where = None, *, include_deleted: bool = False) -> int:
+        """How many records match."""
+        return self._read("count", module, where, include_deleted=include_deleted)
+
+    def related(
+        self, module: str, id: str, link: str, fields: Sequence[str] | None = None
+    ) -> Iterator[Record]:
+        """Related records (MySQL reads SuiteCRM's relationships metadata; else the API's link)."""
+        return self._read("related", module, id, link, fields)
+
+    def fields(self, module: str) -> dict[str, FieldInfo]:
+        """Field metadata, from the API (vardefs: labels, options)."""
+        return self.writer.fields(module)
+
+    def modules(self) -> list[str]:
+        """Modules the API user can access."""
+        return self.writer.modules()
+
+    def server_info(self) -> dict[str, Any]:
+        """What the API server says about itself."""
+        return self.writer.server_info()
+
+    # --- writes --------------------------------------------------------------------------
+
+    def save(self, module: str, values: Mapping[str, Any]) -> str:
+        """Create or update through the write API."""
+        return self.writer.save(module, values)
+
+    def save_many(self, module: str, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Batched save through the write API."""
+        return self.writer.save_many(module, rows)
+
+    def delete(self, module: str, id: str) -> None:
+        """Soft delete through the write API."""
+        self.writer.delete(module, id)
+
+    def relate(self, module: str, id: str, link: str, other_ids: Sequence[str]) -> None:
+        """Add relationship rows through the write API."""
+        self.writer.relate(module, id, link, other_ids)
+
+    def unrelate(self, module: str, id: str, link: str, other_ids: Sequence[str]) -> None:
+        """Remove relationship rows through the write API."""
+        self.writer.unrelate(module, id, link, other_ids)
+
+    def owned_writer(self, owned_tables: Iterable[str], *, chunk_size: int = 500) -> OwnedTableWriter:
+        """MySQL writer for sidecar/plugin-owned tables (see ``MySQLCRM.owned_writer``)."""
+        if self.mysql is None:
+            raise Unsupported("writing plugin-owned tables needs direct MySQL access: configure "
+                              "suitecrm.mysql", transport=self.name)
+        return self.mysql.owned_writer(owned_tables, chunk_size=chunk_size)
+
+    def close(self) -> None:
+        """Close every transport (logout where the API has one)."""
+        for t in self.transports.values():
+            t.close()
+
+
+# --- building ----------------------------------------------------------------------------------
+
+
+def configured(s: SuiteCRMSettings) -> list[str]:
+    """Names of the transports with an enabled section, in the order rest, v8, soap, mysql."""
+    return [n for n in (*API_TRANSPORTS, "mysql") if (sec := getattr(s, n)) is not None and sec.enabled]
+
+
+def build_transport(s: SuiteCRMSettings, name: str, **kwargs: Any) -> CRM:
+    """One transport from its config section (imported on demand)."""
+    module, cls = TRANSPORTS[name]
+    klass = getattr(importlib.import_module(module), cls)
+    if name == "mysql":
+        return klass.from_settings(s.mysql, retries=s.retries)
+    return klass.from_settings(s, **kwargs)
+
+
+def build_gateway(s: SuiteCRMSettings) -> Gateway:
+    """The facade over the configured transports. ConfigError when ``write_via``/``read_via`` name a
+    transport that is not configured (``config check`` reports the same with the file line)."""
+    from suitecrm_ext.config import ConfigError
+
+    have = configured(s)
+    if s.write_via not in have:
+        raise ConfigError([
+            f"suitecrm.write_via: {s.write_via!r} is not configured: add an enabled suitecrm.{s.write_via}: "
+            f"section (configured: {', '.join(have) or 'none'})"])
+    if s.read_via == "mysql" and "mysql" not in have:
+        raise ConfigError(["suitecrm.read_via: 'mysql' needs an enabled suitecrm.mysql: section"])
+    writer = build_transport(s, s.write_via)
+    mysql = build_transport(s, "mysql") if "mysql" in have else None
+    return Gateway(writer, mysql if s.read_via == "mysql" else None, mysql=mysql)  # type: ignore[arg-type]
+
+
+# --- doctor ------------------------------------------------------------------------------------
+
+_HINTS = {
+    ("rest", "reach"): "check suitecrm.url and that {url}/service/v4_1/rest.php answers (network, TLS)",
+    ("soap", "reach"): "check suitecrm.url and suitecrm.soap.wsdl; stock 7.14 on PHP 8 breaks SOAP "
+                       "(SuiteCRM#9741): prefer rest or v8",
+    ("v8", "reach"): "check suitecrm.url and that {url}/Api/access_token answers (V8 needs the OAuth2 keys "
+                     "in Api/V8/OAuth2)",
+    ("mysql", "reach"): "check suitecrm.mysql.host/port (or unix_socket) and that the server listens",
+    ("rest", "auth"): "check suitecrm.rest.username / password (an active SuiteCRM user)",
+    ("soap", "auth"): "check suitecrm.soap.username / password (an active SuiteCRM user)",
+    ("v8", "auth"): "check suitecrm.v8.client_id / client_secret (Admin -> OAuth2 Clients) and the grant",
+    ("mysql", "auth"): "check suitecrm.mysql.user / password / database (GRANT SELECT ON <db>.* TO the user)",
+    ("rest", "read"): "the user's role must allow list/view of Accounts",
+    ("soap", "read"): "the user's role must allow list/view of Accounts",
+    ("v8", "read"): "the OAuth2 client's user must be allowed to list Accounts",
+    ("mysql", "read"): "GRANT SELECT on SuiteCRM's tables to the MySQL user; map modules with "
+                       "suitecrm.mysql.tables",
+}
+
+
+def transport_checks(s: SuiteCRMSettings) -> list[Check]:
+    """Doctor lines for each configured transport: reachable, authenticated, can read Accounts, version.
+
+    Each transport is built with retries off (a doctor should answer now, not after backoff). The
+    checks of one transport stop at its first failure; secrets never appear in the lines.
+    """
+    have = configured(s)
+    if not any(n in have for n in API_TRANSPORTS):
+        return [Check("suitecrm transports", False, "no API transport is configured",
+                      "add a suitecrm.rest: (or v8:, soap:) section; see config/suitecrm-ext.example.yaml")]
+    quick = s.model_copy(update={"retries": 0})
+    secrets = _secrets(s)
+    out: list[Check] = []
+    for name in have:
+        out.extend(_checks_for(quick, name, secrets))
+    return out
+
+
+def _checks_for(s: SuiteCRMSettings, name: str, secrets: list[str]) -> list[Check]:
+    label = f"suitecrm.{name}"
+    out: list[Check] = []
+
+    def hint(kind: str) -> str:
+        return _HINTS[(name, kind)].format(url=s.url)
+
+    def fail(what: str, exc: BaseException, kind: str) -> list[Check]:
+        out.append(Check(f"{label} {what}", False, _redact(_describe(exc), secrets), hint(kind)))
+        return out
+
+    try:
+        crm = build_transport(s, name)
+    except Exception as exc:  # noqa: BLE001 - a bad section must become a line, not a crash
+        return fail("configured", exc, "auth")
+    try:
+        info: dict[str, Any] | None = None
+        # 1. reachable (REST/SOAP: get_server_info needs no login; V8 and MySQL answer the login itself)
+        probe: Callable[[], Any] = crm.server_info if name in ("rest", "soap") else (
+            crm.ping if name == "mysql" else crm.modules)  # type: ignore[attr-defined]
+        try:
+            result = probe()
+            if name in ("rest", "soap"):
+                info = result
+        except (AuthError, NotFound) as exc:
+            if name in ("rest", "soap"):
+                return fail("reachable", exc, "reach")
+            out.append(Check(f"{label} reachable", True, _where(s, name)))
+            return fail("authenticated", exc, "auth")
+        except Exception as exc:  # noqa: BLE001
+            return fail("reachable", exc, "reach")
+        out.append(Check(f"{label} reachable", True, _where(s, name)))
+        # 2. authenticated
+        try:
+            if name in ("rest", "soap"):
+                crm.modules()
+        except AuthError as exc:
+            return fail("authenticated", exc, "auth")
+        except Exception as exc:  # noqa: BLE001
+            return fail("authenticated", exc, "auth")
+        out.append(Check(f"{label} authenticated", True, _user(s, name)))
+        # 3. can read Accounts
+        try:
+            n = crm.count("Accounts")
+        except Exception as exc:  # noqa: BLE001
+            return fail("can read Accounts", exc, "read")
+        out.append(Check(f"{label} can read Accounts", True, f"{n} record(s)"))
+        # 4. server version
+        try:
+            info = info if info is not None else crm.server_info()
+        except Exception as exc:  # noqa: BLE001
+            out.append(Check(f"{label} server version", False, _redact(_describe(exc), secrets), ""))
+            return out
+        out.append(Check(f"{label} server version", True, _version(name, info)))
+        return out
+    finally:
+        try:
+            crm.close()
+        except Exception:  # noqa: BLE001 - closing must not hide the result
+            pass
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, CRMError):
+        kind = {AuthError: "auth error", PermissionDenied: "permission denied", NotFound: "not found",
+                TransientError: "unreachable"}.get(type(exc), type(exc).__name__)
+        return f"{kind}: {exc}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _version(name: str, info: Mapping[str, Any]) -> str:
+    if name == "mysql":
+        text = f"database {info.get('db_version', '?')}"
+        if info.get("sugar_version"):
+            text += f", sugar_version {info['sugar_version']}"
+        return text
+    if name == "v8":
+        return "V8 JSON:API (V8 does not report the SuiteCRM version)"
+    parts = []
+    if info.get("suitecrm_version"):
+        parts.append(f"SuiteCRM {info['suitecrm_version']}")
+    if info.get("version"):
+        parts.append(f"Sugar {info.get('flavor', '')} {info['version']}".replace("  ", " "))
+    return ", ".join(parts) or "not reported"
+
+
+def _where(s: SuiteCRMSettings, name: str) -> str:
+    if name == "mysql":
+        m = s.mysql
+        return f"{m.unix_socket or f'{m.host}:{m.port}'}/{m.database}"  # type: ignore[union-attr]
+    return s.url
+
+
+def _user(s: SuiteCRMSettings, name: str) -> str:
+    sec = getattr(s, name)
+    if name == "v8":
+        return f"client {sec.client_id} ({sec.grant})"
+    return f"as {sec.user if name == 'mysql' else sec.username}"
+
+
+def _secrets(s: SuiteCRMSettings) -> list[str]:
+    from suitecrm_ext.config import _collect_secrets
+
+    return sorted(_collect_secrets(s), key=len, reverse=True)
+
+
+def _redact(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
