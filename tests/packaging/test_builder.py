@@ -65,10 +65,18 @@ def test_php_loads_the_package_arrays_and_finds_them_consistent(small_schema, tm
     # every schema field, the relate field's id column, and currency_id for the currency field
     assert bean["fields"] == [f.name for f in small_schema.modules[0].fields] + ["contact_id", "currency_id"]
     assert facts["relationships"] == {
-        "sxt_payments_accounts": {"table": "sxt_payments_accounts_c", "lhs": "Accounts", "rhs": "sxt_Payments",
-                                  "type": "one-to-many"},
-        "sxt_payments_documents": {"table": "sxt_payments_documents_c", "lhs": "sxt_Payments",
-                                   "rhs": "Documents", "type": "many-to-many"},
+        "sxt_payments_accounts": {
+            "table": "sxt_payments_accounts_c",
+            "lhs": "Accounts",
+            "rhs": "sxt_Payments",
+            "type": "one-to-many",
+        },
+        "sxt_payments_documents": {
+            "table": "sxt_payments_documents_c",
+            "lhs": "sxt_Payments",
+            "rhs": "Documents",
+            "type": "many-to-many",
+        },
     }
     assert facts["custom_fields"] == 2
 
@@ -76,11 +84,15 @@ def test_php_loads_the_package_arrays_and_finds_them_consistent(small_schema, tm
 def test_php_check_reports_a_missing_label(small_schema, tmp_path):
     root = unpack(small_schema, tmp_path)
     ru = root / "SugarModules/modules/sxt_Payments/language/ru_ru.lang.php"
-    ru.write_text(ru.read_text(encoding="utf-8").replace("  'LBL_PAYER_INN' => 'ИНН плательщика',\n", ""),
-                  encoding="utf-8")
+    ru.write_text(
+        ru.read_text(encoding="utf-8").replace("  'LBL_PAYER_INN' => 'ИНН плательщика',\n", ""),
+        encoding="utf-8",
+    )
     app = root / "SugarModules/language/application/en_us.lang.php"
-    app.write_text(app.read_text(encoding="utf-8").split("$app_list_strings['sxt_payment_status_list']")[0],
-                   encoding="utf-8")
+    app.write_text(
+        app.read_text(encoding="utf-8").split("$app_list_strings['sxt_payment_status_list']")[0],
+        encoding="utf-8",
+    )
     problems = php_check(root)["problems"]
     assert "label LBL_PAYER_INN of sxt_Payments is not defined in ru_ru" in problems
     assert "dropdown sxt_payment_status_list is used but not defined in en_us" in problems
@@ -97,7 +109,10 @@ def test_account_opening_package_carries_its_logic_hooks(tmp_path):
     assert ("ao_Applications", "before_save") in hooks and ("ao_Applications", "after_save") in hooks
     hook_file = result["facts"]["logic_hooks"][0]["file"]
     pkg = package_files(schema, PUBLISHED, sidecar_url=SIDECAR_URL)
-    assert {"from": "<basepath>/SugarModules/logic_hooks/SuiteCRMExtHook.php", "to": hook_file} in pkg.installdefs["copy"]
+    assert {
+        "from": "<basepath>/SugarModules/logic_hooks/SuiteCRMExtHook.php",
+        "to": hook_file,
+    } in pkg.installdefs["copy"]
     assert SIDECAR_URL in (root / "SugarModules/logic_hooks/SuiteCRMExtHook.php").read_text(encoding="utf-8")
 
 
@@ -115,16 +130,29 @@ def test_an_empty_schema_has_no_package():
 
 def test_php_special_characters_in_labels_stay_text(tmp_path):
     evil = "It's a \\'; phpinfo(); //"
-    schema = load_schema({
-        "package": {"id": "e", "name": "x'y", "version": "1.0", "description": evil},
-        "dropdowns": {"e_list": {"a'b": {"en_us": evil, "ru_ru": "ё"}}},
-        "custom_fields": {"Accounts": [{"name": "e_kind_c", "type": "enum", "options": "e_list",
-                                        "label": {"en_us": evil, "ru_ru": "в"}}]},
-    }, "evil")
+    schema = load_schema(
+        {
+            "package": {"id": "e", "name": "x'y", "version": "1.0", "description": evil},
+            "dropdowns": {"e_list": {"a'b": {"en_us": evil, "ru_ru": "ё"}}},
+            "custom_fields": {
+                "Accounts": [
+                    {
+                        "name": "e_kind_c",
+                        "type": "enum",
+                        "options": "e_list",
+                        "label": {"en_us": evil, "ru_ru": "в"},
+                    }
+                ]
+            },
+        },
+        "evil",
+    )
     root = unpack(schema, tmp_path)
-    code = ("include $argv[1] . '/manifest.php'; $app_list_strings = array();"
-            " include $argv[1] . '/SugarModules/language/application/en_us.lang.php';"
-            " echo json_encode(array($manifest['description'], $manifest['name'], $app_list_strings['e_list']));")
+    code = (
+        "include $argv[1] . '/manifest.php'; $app_list_strings = array();"
+        " include $argv[1] . '/SugarModules/language/application/en_us.lang.php';"
+        " echo json_encode(array($manifest['description'], $manifest['name'], $app_list_strings['e_list']));"
+    )
     out = subprocess.run(["php", "-r", code, str(root)], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr
     import json

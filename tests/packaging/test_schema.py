@@ -18,16 +18,29 @@ BASE = {
     "modules": [
         {
             "name": "t_Things",
-            "label": {"singular": {"en_us": "Thing", "ru_ru": "Вещь"}, "plural": {"en_us": "Things", "ru_ru": "Вещи"}},
+            "label": {
+                "singular": {"en_us": "Thing", "ru_ru": "Вещь"},
+                "plural": {"en_us": "Things", "ru_ru": "Вещи"},
+            },
             "fields": [
                 {"name": "code", "type": "varchar", "len": 20, "label": {"en_us": "Code", "ru_ru": "Код"}},
-                {"name": "kind", "type": "enum", "options": "t_list", "label": {"en_us": "Kind", "ru_ru": "Вид"}},
+                {
+                    "name": "kind",
+                    "type": "enum",
+                    "options": "t_list",
+                    "label": {"en_us": "Kind", "ru_ru": "Вид"},
+                },
             ],
         }
     ],
-    "relationships": [{"name": "t_things_accounts", "type": "one-to-many", "lhs": "Accounts", "rhs": "t_Things"}],
-    "custom_fields": {"Accounts": [{"name": "t_inn_c", "type": "varchar", "len": 12,
-                                    "label": {"en_us": "INN", "ru_ru": "ИНН"}}]},
+    "relationships": [
+        {"name": "t_things_accounts", "type": "one-to-many", "lhs": "Accounts", "rhs": "t_Things"}
+    ],
+    "custom_fields": {
+        "Accounts": [
+            {"name": "t_inn_c", "type": "varchar", "len": 12, "label": {"en_us": "INN", "ru_ru": "ИНН"}}
+        ]
+    },
 }
 
 
@@ -64,60 +77,94 @@ def test_unknown_type_names_plugin_file_line_and_field():
     assert "unknown type 'strng'" in p and "varchar" in p
     # the line is the one holding "type: strng"
     line = int(p.split("schema.yaml:")[1].split(":")[0])
-    text = yaml.safe_dump(mutate(lambda d: d["modules"][0]["fields"][0].update(type="strng")),
-                          allow_unicode=True, sort_keys=False)
+    text = yaml.safe_dump(
+        mutate(lambda d: d["modules"][0]["fields"][0].update(type="strng")),
+        allow_unicode=True,
+        sort_keys=False,
+    )
     assert "type: strng" in text.splitlines()[line - 1]
 
 
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        (lambda d: d["modules"][0]["fields"].append(dict(d["modules"][0]["fields"][0])),
-         "modules[0].fields[2].name (code): duplicate field 'code' (also fields[0])"),
-        (lambda d: d["modules"][0]["fields"].append({"name": "name", "type": "varchar",
-                                                     "label": {"en_us": "N", "ru_ru": "Н"}}),
-         "field 'name' duplicates a field SuiteCRM's basic template already adds"),
-        (lambda d: d["relationships"][0].update(lhs="Invoicez"),
-         "relationships[0].lhs (t_things_accounts): unknown module 'Invoicez'"),
-        (lambda d: d["modules"][0]["fields"][0].update(name="order"),
-         "field name 'order' is a reserved SQL word"),
-        (lambda d: d["modules"][0]["fields"][0].update(name="x" * 65),
-         "is 65 characters; the limit is 64"),
-        (lambda d: d["modules"][0].update(table="t" * 60),
-         "leaves no room for its"),
-        (lambda d: d["modules"][0].update(name="t_" + "A" * 24),
-         "is 26 characters; the limit is 25"),
-        (lambda d: d["relationships"][0].update(name="r" * 55),
-         "relationship name too long: it makes the DB name"),
-        (lambda d: d["modules"][0]["fields"][1].update(options="nope_list"),
-         "unknown dropdown list 'nope_list'"),
-        (lambda d: d["modules"][0]["fields"][1].update(default="z"),
-         "default 'z' is not a key of dropdown t_list"),
-        (lambda d: d["custom_fields"]["Accounts"][0].update(name="t_inn"),
-         "custom field names end in _c"),
-        (lambda d: d["custom_fields"].update(t_Things=[]),
-         "custom_fields go on stock modules; 't_Things' is not one"),
-        (lambda d: d["modules"][0]["fields"][0]["label"].pop("ru_ru"),
-         "modules[0].fields[0].label.ru_ru (code): is required"),
-        (lambda d: d["modules"][0]["fields"][0].update(lenght=3),
-         "modules[0].fields[0].lenght (code): unknown key"),
-        (lambda d: d["modules"][0].update(template="person"),
-         "unknown template 'person'"),
-        (lambda d: d["relationships"][0].update(type="one-to-one"),
-         "unknown relationship type 'one-to-one'"),
-        (lambda d: d["relationships"][0].update(rhs="Accounts"),
-         "relationships of a module with itself are not supported"),
-        (lambda d: d["modules"][0].update(layouts={"list": ["name", "nothere"]}),
-         "layout names unknown field 'nothere'"),
+        (
+            lambda d: d["modules"][0]["fields"].append(dict(d["modules"][0]["fields"][0])),
+            "modules[0].fields[2].name (code): duplicate field 'code' (also fields[0])",
+        ),
+        (
+            lambda d: d["modules"][0]["fields"].append(
+                {"name": "name", "type": "varchar", "label": {"en_us": "N", "ru_ru": "Н"}}
+            ),
+            "field 'name' duplicates a field SuiteCRM's basic template already adds",
+        ),
+        (
+            lambda d: d["relationships"][0].update(lhs="Invoicez"),
+            "relationships[0].lhs (t_things_accounts): unknown module 'Invoicez'",
+        ),
+        (
+            lambda d: d["modules"][0]["fields"][0].update(name="order"),
+            "field name 'order' is a reserved SQL word",
+        ),
+        (lambda d: d["modules"][0]["fields"][0].update(name="x" * 65), "is 65 characters; the limit is 64"),
+        (lambda d: d["modules"][0].update(table="t" * 60), "leaves no room for its"),
+        (lambda d: d["modules"][0].update(name="t_" + "A" * 24), "is 26 characters; the limit is 25"),
+        (
+            lambda d: d["relationships"][0].update(name="r" * 55),
+            "relationship name too long: it makes the DB name",
+        ),
+        (
+            lambda d: d["modules"][0]["fields"][1].update(options="nope_list"),
+            "unknown dropdown list 'nope_list'",
+        ),
+        (
+            lambda d: d["modules"][0]["fields"][1].update(default="z"),
+            "default 'z' is not a key of dropdown t_list",
+        ),
+        (lambda d: d["custom_fields"]["Accounts"][0].update(name="t_inn"), "custom field names end in _c"),
+        (
+            lambda d: d["custom_fields"].update(t_Things=[]),
+            "custom_fields go on stock modules; 't_Things' is not one",
+        ),
+        (
+            lambda d: d["modules"][0]["fields"][0]["label"].pop("ru_ru"),
+            "modules[0].fields[0].label.ru_ru (code): is required",
+        ),
+        (
+            lambda d: d["modules"][0]["fields"][0].update(lenght=3),
+            "modules[0].fields[0].lenght (code): unknown key",
+        ),
+        (lambda d: d["modules"][0].update(template="person"), "unknown template 'person'"),
+        (lambda d: d["relationships"][0].update(type="one-to-one"), "unknown relationship type 'one-to-one'"),
+        (
+            lambda d: d["relationships"][0].update(rhs="Accounts"),
+            "relationships of a module with itself are not supported",
+        ),
+        (
+            lambda d: d["modules"][0].update(layouts={"list": ["name", "nothere"]}),
+            "layout names unknown field 'nothere'",
+        ),
         (lambda d: d["package"].pop("version"), "package.version: is required"),
         (lambda d: d["package"].update(version="one"), "must look like 1.2.3"),
         (lambda d: d["modules"][0]["fields"][0].update(required="yes"), "must be true or false"),
         (lambda d: d["modules"].append(copy.deepcopy(d["modules"][0])), "duplicate module name"),
         (lambda d: d.update(scheduler_jobs=[{"name": "x"}]), "declare jobs with the ext_jobs hook"),
-        (lambda d: d.update(logic_hooks=[{"module": "Nope"}]), "logic_hooks[0].module: unknown module 'Nope'"),
-        (lambda d: d["modules"][0]["fields"].append({"name": "acct_name", "type": "relate", "module": "Acc",
-                                                     "id_field": "acct_id", "label": {"en_us": "A", "ru_ru": "А"}}),
-         "relate field points to unknown module 'Acc'"),
+        (
+            lambda d: d.update(logic_hooks=[{"module": "Nope"}]),
+            "logic_hooks[0].module: unknown module 'Nope'",
+        ),
+        (
+            lambda d: d["modules"][0]["fields"].append(
+                {
+                    "name": "acct_name",
+                    "type": "relate",
+                    "module": "Acc",
+                    "id_field": "acct_id",
+                    "label": {"en_us": "A", "ru_ru": "А"},
+                }
+            ),
+            "relate field points to unknown module 'Acc'",
+        ),
     ],
 )
 def test_bad_schema_is_refused_with_the_field_named(change, expected):
@@ -150,8 +197,10 @@ def test_yaml_errors_and_duplicate_keys_name_the_line(tmp_path: Path):
 def test_dict_schemas_are_validated_too():
     with pytest.raises(SchemaError) as exc:
         load_schema({"package": {"id": "x", "name": "n", "version": "1"}, "modulez": []}, "p")
-    assert exc.value.problems == ["plugin p, <dict>: modulez: unknown key; expected one of package, modules, "
-                                  "relationships, custom_fields, dropdowns, logic_hooks, scheduler_jobs"]
+    assert exc.value.problems == [
+        "plugin p, <dict>: modulez: unknown key; expected one of package, modules, "
+        "relationships, custom_fields, dropdowns, logic_hooks, scheduler_jobs"
+    ]
 
 
 @pytest.mark.parametrize("plugin", ["account_opening", "routing", "portal_sync", "bp_scripts"])
@@ -168,11 +217,27 @@ def test_account_opening_schema_has_what_the_mission_asks():
     assert app.template == "security_groups" and app.assignable
     status = app.field("status")
     assert schema.dropdown(status.options).keys == (
-        "draft", "security_review", "returned", "rejected", "security_approved", "opening_review", "opened")
+        "draft",
+        "security_review",
+        "returned",
+        "rejected",
+        "security_approved",
+        "opening_review",
+        "opened",
+    )
     assert {f.name for f in schema.custom_fields["Accounts"]} >= {
-        "ao_legal_form_c", "ao_full_name_c", "ao_short_name_c", "ao_inn_c", "ao_kpp_c", "ao_ogrn_c",
-        "ao_licences_c", "ao_legal_address_c", "ao_legal_address_fias_c", "ao_actual_address_c",
-        "ao_actual_address_fias_c"}
+        "ao_legal_form_c",
+        "ao_full_name_c",
+        "ao_short_name_c",
+        "ao_inn_c",
+        "ao_kpp_c",
+        "ao_ogrn_c",
+        "ao_licences_c",
+        "ao_legal_address_c",
+        "ao_legal_address_fias_c",
+        "ao_actual_address_c",
+        "ao_actual_address_fias_c",
+    }
     # decisions kept per stage: who and when and a comment
     for stage in ("security", "opening"):
         assert app.field(f"{stage}_decision_by_name").module == "Users"
