@@ -12,8 +12,9 @@ What it does like SuiteCRM:
   ``modified_user_id`` from :attr:`FakeCRM.user_id`;
 - values normalised by field type (aware UTC datetimes, dates, bools, ints) with
   :func:`~suitecrm_ext.crm.base.normalize_values`;
-- string comparisons, ``like`` and ordering are case-insensitive, as with SuiteCRM's ``utf8_general_ci``
-  collation; ``NULL`` sorts first ascending;
+- string comparisons, ``like`` and ordering are case-insensitive and ignore trailing spaces, as with
+  SuiteCRM's ``utf8_general_ci`` collation; ``NULL`` sorts first ascending (punctuation may sort slightly
+  differently from MySQL's collation weights; letters, digits and spaces sort alike);
 - ``find`` pages through the result ``page_size`` records at a time, re-running the query per page like
   offset paging does, so code that pages is exercised;
 - unknown modules raise NotFound, unknown fields (in values, filters, field lists, order) raise

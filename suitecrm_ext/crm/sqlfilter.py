@@ -9,8 +9,9 @@ fields) and ``order_by`` into its ORDER BY. Both are SQL, so they are built **on
   table (``accounts_cstm.inn_c``); ``non-db`` fields are refused (SuiteCRM would answer "Database failure");
 - values are always string literals escaped the way ``mysqli_real_escape_string`` does (backslash, quote,
   double quote, NUL, CR, LF, Ctrl-Z), so no value can end the literal;
-- semantics match FakeCRM: ``neq`` also matches NULL, ``is_null`` / ``not_null`` treat '' as empty for
-  text fields, ``in []`` matches nothing, ``like`` keeps ``%``/``_`` and ``\\`` escapes.
+- semantics match FakeCRM: ``neq`` also matches NULL, ``is_null`` / ``not_null`` (and ``eq`` / ``neq`` with
+  ``""``) treat '' and NULL alike for text fields, ``in []`` matches nothing, ``like`` keeps ``%``/``_``
+  and ``\\`` escapes. (tests/crm/test_rest_v4_sqlfilter.py checks this on a real MariaDB.)
 
 Raw text from a user never reaches SuiteCRM through any other path.
 """
@@ -107,6 +108,8 @@ def _cond(cond: Cond, table: str, fields, module: str) -> str:
     ftype = fields[cond.field].type
     text = ftype not in NON_TEXT_TYPES
     op = cond.op
+    if text and op in ("eq", "neq") and cond.value in ("", None):
+        op = "is_null" if op == "eq" else "not_null"  # '' and NULL are both "empty" (as in FakeCRM)
     if op == "is_null":
         return f"({col} IS NULL OR {col} = '')" if text else f"{col} IS NULL"
     if op == "not_null":
