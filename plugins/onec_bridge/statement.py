@@ -24,9 +24,11 @@ set ``ДатаПоступило`` means incoming and anything else outgoing. Ou
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from .payment import Payment, file_payment_key
 
@@ -38,6 +40,7 @@ _KEY_PREFIX = "Кодировка="
 _AMOUNT_RE = re.compile(r"^\d{1,15}(\.\d{1,2})?$")
 _DATE_RE = re.compile(r"^\d{2}\.\d{2}\.\d{4}$")
 _PAYER_NAME_INN_RE = re.compile(r"^ИНН\s*\d{10,12}\s+")
+_MARKERS = ("КонецФайла", "КонецДокумента", "КонецРасчСчет", "СекцияРасчСчет")
 
 #: keys of the account section
 ACCOUNT_SECTION_KEYS = {"ДатаНачала", "ДатаКонца", "РасчСчет", "НачальныйОстаток", "ВсегоПоступило",
@@ -105,17 +108,32 @@ def parse_statement(data: bytes, source: str = "") -> Statement:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise StatementError(f"bytes not valid in the declared encoding {codec}", line, source) from None
-    return _Parser(text, codec, source).parse()
+    was_enabled = gc.isenabled()
+    gc.disable()  # millions of small strings: the cyclic GC would only slow the parse down
+    try:
+        return _Parser(text, codec, source).parse()
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def parse_date(value: str, key: str, line: int, source: str = "") -> dt.date:
     """``dd.mm.yyyy`` → date, or StatementError naming the key and line."""
+    found = _DATES.get(value)
+    if found is not None:
+        return found
     if not _DATE_RE.match(value):
         raise StatementError(f"{key}: bad date {value!r} (expected dd.mm.yyyy)", line, source)
     try:
-        return dt.datetime.strptime(value, "%d.%m.%Y").date()
+        found = dt.date(int(value[6:10]), int(value[3:5]), int(value[0:2]))
     except ValueError:
         raise StatementError(f"{key}: bad date {value!r} (no such day)", line, source) from None
+    if len(_DATES) < 100_000:
+        _DATES[value] = found
+    return found
+
+
+_DATES: dict[str, dt.date] = {}
 
 
 def parse_amount(value: str, key: str, line: int, source: str = "") -> Decimal:
@@ -165,7 +183,7 @@ class _Parser:
         accounts: list[str] = []
         kinds: list[str] = []
         balances: list[dict[str, str]] = []
-        docs: list[tuple[int, str, tuple[dict[str, str], dict[str, int]]]] = []
+        docs: list[tuple[int, str, dict[str, str]]] = []
         seen_end = False
         while True:
             item = self.next_line()
@@ -176,7 +194,7 @@ class _Parser:
                 seen_end = True
                 break
             if line == "СекцияРасчСчет":
-                balances.append(self.section(lineno, "КонецРасчСчет", "СекцияРасчСчет")[0])
+                balances.append(self.section(lineno, "КонецРасчСчет", "СекцияРасчСчет"))
                 acc = balances[-1].get("РасчСчет", "")
                 if acc and acc not in accounts:
                     accounts.append(acc)
@@ -232,31 +250,46 @@ class _Parser:
                 return i
         return 0
 
-    def section(self, start: int, end: str, name: str) -> tuple[dict[str, str], dict[str, int]]:
+    def section(self, start: int, end: str, name: str) -> dict[str, str]:
         values: dict[str, str] = {}
-        lines: dict[str, int] = {}
-        while True:
-            item = self.next_line()
-            if item is None:
-                raise self.err(f"{name} started at line {start} has no {end}", len(self.lines))
-            lineno, line = item
-            if line == end:
-                return values, lines
-            if line.startswith("Секция") or line in ("КонецФайла", "КонецДокумента", "КонецРасчСчет"):
-                raise self.err(f"{name} started at line {start} has no {end} before {line.split('=')[0]}",
-                               lineno)
-            key, value = self.split(lineno, line)
+        all_lines = self.lines
+        n = len(all_lines)
+        pos = self.pos
+        while pos < n:
+            line = all_lines[pos].strip()
+            pos += 1
+            if not line:
+                continue
+            key, eq, value = line.partition("=")
+            if not eq:
+                self.pos = pos
+                if line == end:
+                    return values
+                if line.startswith("Секция") or line in _MARKERS:
+                    raise self.err(f"{name} started at line {start} has no {end} before {line}", pos)
+                raise self.err(f"expected key=value, got {line[:60]!r}", pos)
+            key = key.strip()
+            if key.startswith("Секция"):
+                raise self.err(f"{name} started at line {start} has no {end} before {key}", pos)
+            if not key:
+                raise self.err(f"empty key in {line[:60]!r}", pos)
             if key in values:
-                raise self.err(f"{key} given twice in the {name} started at line {start}", lineno)
-            values[key] = value
-            lines[key] = lineno
+                raise self.err(f"{key} given twice in the {name} started at line {start}", pos)
+            values[key] = value.strip()
+        self.pos = pos
+        raise self.err(f"{name} started at line {start} has no {end}", len(self.lines))
 
-    def document(self, start: int, kind: str, section: tuple[dict[str, str], dict[str, int]],
-                 own: set[str]) -> Payment | None:
-        doc, lines = section
-
+    def document(self, start: int, kind: str, doc: dict[str, str], own: set[str]) -> Payment | None:
         def line_of(key: str) -> int:
-            return lines.get(key, start)
+            """Line of ``key=`` inside this document (looked up only when reporting an error)."""
+            prefix = key + "="
+            for i in range(start, len(self.lines)):
+                text = self.lines[i].strip()
+                if text.startswith(prefix):
+                    return i + 1
+                if text == "КонецДокумента":
+                    break
+            return start
 
         def required(key: str) -> str:
             value = doc.get(key, "")
@@ -265,15 +298,20 @@ class _Parser:
                                line_of(key) if key in doc else start)
             return value
 
+        def typed(parse: Any, key: str, value: str) -> Any:
+            try:
+                return parse(value, key, start, self.source)
+            except StatementError as exc:
+                raise StatementError(exc.reason, line_of(key), self.source) from None
+
         number = required("Номер")
-        date = parse_date(required("Дата"), "Дата", line_of("Дата"), self.source)
-        amount = parse_amount(required("Сумма"), "Сумма", line_of("Сумма"), self.source)
+        date = typed(parse_date, "Дата", required("Дата"))
+        amount = typed(parse_amount, "Сумма", required("Сумма"))
         received = None
         if doc.get("ДатаПоступило"):
-            received = parse_date(doc["ДатаПоступило"], "ДатаПоступило", line_of("ДатаПоступило"),
-                                  self.source)
+            received = typed(parse_date, "ДатаПоступило", doc["ДатаПоступило"])
         if doc.get("ДатаСписано"):
-            parse_date(doc["ДатаСписано"], "ДатаСписано", line_of("ДатаСписано"), self.source)
+            typed(parse_date, "ДатаСписано", doc["ДатаСписано"])
         payer_acc = doc.get("ПлательщикСчет") or doc.get("ПлательщикРасчСчет", "")
         recipient_acc = doc.get("ПолучательСчет") or doc.get("ПолучательРасчСчет", "")
         if recipient_acc and recipient_acc in own:
