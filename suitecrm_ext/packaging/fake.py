@@ -28,8 +28,13 @@ def field_info(f: Field, schema: Schema, source: str = "") -> FieldInfo:
     if length is None and f.type == "varchar":
         length = 255
     return FieldInfo(
-        name=f.name, type=f.type, label=f.label.en_us, required=f.required, options=options,
-        length=length, source="non-db" if f.type == "relate" else source,
+        name=f.name,
+        type=f.type,
+        label=f.label.en_us,
+        required=f.required,
+        options=options,
+        length=length,
+        source="non-db" if f.type == "relate" else source,
     )
 
 
@@ -39,6 +44,16 @@ def register_schema(crm: Any, schema: Schema) -> None:
     Stock modules that get custom fields must already be in the fake (``FakeCRM()`` has the common
     ones); their existing records are kept.
     """
+    have = set(crm.modules())
+    new = {m.name for m in schema.modules}
+    for module, what in [(mod, "custom fields on") for mod in schema.custom_fields] + [
+        (side, f"relationship {r.name} to") for r in schema.relationships for side in (r.lhs, r.rhs)
+    ]:
+        if module not in have and module not in new:
+            raise ValueError(
+                f"plugin {schema.plugin}: {what} {module}, which this FakeCRM does not have "
+                f"(create it with FakeCRM() or FakeCRM(modules=[..., {module!r}]))"
+            )
     for m in schema.modules:
         infos: list[FieldInfo] = []
         for f in m.fields:
@@ -52,11 +67,6 @@ def register_schema(crm: Any, schema: Schema) -> None:
                 infos.append(FieldInfo(name=r.relate_field, type="relate", label=r.lhs, source="non-db"))
         crm.add_module(m.name, infos, table=m.table)
     for module, fields in schema.custom_fields.items():
-        if module not in crm.modules():
-            raise ValueError(
-                f"plugin {schema.plugin}: custom fields on {module}, which this FakeCRM does not have "
-                f"(create it with FakeCRM() or FakeCRM(modules=[..., {module!r}]))"
-            )
         _add_fields(crm, module, [field_info(f, schema, source="custom_fields") for f in fields])
     for r in schema.relationships:
         crm.add_link(r.lhs, r.name, r.rhs, r.name, one_to_many=r.type == "one-to-many", relationship=r.name)
