@@ -328,7 +328,7 @@ class FakeCRM(CRM):
         An ``id`` that is missing or deleted raises NotFound (SuiteCRM itself would silently update
         nothing). New ids are generated SuiteCRM-style. ``deleted=True`` soft-deletes, like ``delete``.
         """
-        self.calls.append(("save", module, values.get("id")))
+        self.calls.append(("save", module, values.get("id") if isinstance(values, Mapping) else None))
         mod = self._module(module)
         return self._save(mod, values)
 
@@ -349,7 +349,7 @@ class FakeCRM(CRM):
         Handy to seed records with known ids. ValidationError when that id is already stored (even deleted),
         as the duplicate primary key would be in SuiteCRM's database.
         """
-        self.calls.append(("insert", module, values.get("id")))
+        self.calls.append(("insert", module, values.get("id") if isinstance(values, Mapping) else None))
         mod = self._module(module)
         data = self._prepare(mod, values)
         rid = data.get("id")
