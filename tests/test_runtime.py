@@ -63,6 +63,23 @@ PLUGIN = textwrap.dedent('''
         return [JobSpec("rt-tick", "1h", lambda ctx: "ticked")]
 ''')
 
+
+_INSTALLED: list[str] | None = None
+
+
+def installed_plugins() -> list[str]:
+    """Entry-point plugins that load in a fresh process (as `suitecrm-ext` sees them; inside pytest
+    the tests' own `plugins` directory can shadow the real package)."""
+    global _INSTALLED
+    if _INSTALLED is None:
+        out = subprocess.run(
+            [sys.executable, "-c", "from suitecrm_ext.plugins import PluginRegistry as R; "
+                                   "print(' '.join(R.discover().loaded))"],
+            capture_output=True, text=True, check=True, cwd="/",
+        ).stdout
+        _INSTALLED = out.split()
+    return _INSTALLED
+
 T0 = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.timezone.utc)
 
 
@@ -84,6 +101,8 @@ class Rig:
             "suitecrm": {"url": "http://suitecrm.test"},
             "state": state,
             "events": {"max_attempts": 3, "retry_base_seconds": 0.1, **events},
+            # the installed plugins stay out of the way: only the test plugin handles events / runs jobs
+            "plugins": {name: {"enabled": False} for name in installed_plugins()},
         }))
         self.env = {**os.environ, "PYTHONPATH": str(tmp), "RT_EFFECTS": str(self.effects),
                     "SUITECRM_EXT_EXTRA_PLUGINS": "rt=rt_plugin", "SUITECRM_EXT_CONFIG": str(self.config)}

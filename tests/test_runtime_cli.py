@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from suitecrm_ext import Event
 from suitecrm_ext.cli import cli
+from suitecrm_ext.plugins import PluginRegistry
 from suitecrm_ext.state.sqlite import SQLiteStore
 
 PLUGIN = textwrap.dedent('''
@@ -42,6 +43,7 @@ PLUGIN = textwrap.dedent('''
                 JobSpec("cli-broken", "0 3 * * *", broken)]
 ''')
 
+
 T0 = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.timezone.utc)
 
 
@@ -56,6 +58,9 @@ def rig(tmp_path, monkeypatch):
         "suitecrm": {"url": "http://suitecrm.test"},
         "state": {"path": str(state_path)},
         "events": {"max_attempts": 1},
+        # the installed plugins (as this process loads them) stay out of the way: only the test plugin
+        # handles events and runs jobs
+        "plugins": {name: {"enabled": False} for name in PluginRegistry.discover().loaded},
     }))
     env = {"SUITECRM_EXT_CONFIG": str(config), "SUITECRM_EXT_EXTRA_PLUGINS": f"clip={module}"}
     runner = CliRunner()

@@ -36,7 +36,7 @@ from typing import Any
 from suitecrm_ext.events.model import Event
 
 #: The schema version this code writes; stores migrate older schemas up to it when opened.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Longest accepted names (cursor names, kv namespaces/keys, lock names, plugin names).
 MAX_NAME = 190

@@ -66,6 +66,11 @@ MIGRATIONS: dict[int, dict[str, list[str]]] = {
                 ok TINYINT NULL, summary TEXT NULL, KEY job_runs_name (name, id)) {_MYSQL_TABLE}""",
         ],
     },
+    # claims scan pending deliveries in id order: without this index every claim sorted all pending rows
+    2: {
+        "sqlite": ["CREATE INDEX deliveries_claim ON deliveries (status, id)"],
+        "mysql": ["CREATE INDEX IF NOT EXISTS deliveries_claim ON sxt_deliveries (status, id)"],
+    },
 }
 
 #: Table names per backend (MySQL tables are prefixed: the store may share a database with others).

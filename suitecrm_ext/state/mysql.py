@@ -60,9 +60,11 @@ class MySQLStore(SQLStore):
 
     def _connect(self) -> pymysql.connections.Connection:
         try:
+            # READ COMMITTED: a claim's locking read then keeps locks only on the rows it takes, not
+            # on every row it scanned (REPEATABLE READ would block other workers' acks behind it)
             return pymysql.connect(
                 charset="utf8mb4", autocommit=True, client_flag=CLIENT.FOUND_ROWS, connect_timeout=10,
-                **self._params,
+                init_command="SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED", **self._params,
             )
         except pymysql.err.MySQLError as exc:
             # the message names the server, never the password
