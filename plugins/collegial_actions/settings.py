@@ -21,6 +21,8 @@ class NotifySettings(BaseModel):
     tasks: bool = True
     #: send an e-mail (smtp: section) to the assignee's primary address when their stage starts
     email: bool = True
+    #: also tell the assignee's deputies in force (for that kind) when the stage starts
+    deputies: bool = True
     #: tell the document's assigned user when a stage is complete (Task + e-mail, per the flags above)
     owner_on_stage_complete: bool = True
     #: prefix of e-mail subjects

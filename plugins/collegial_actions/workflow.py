@@ -195,12 +195,14 @@ class DocumentWorkflow:
 
     def _revert(self, event: Event, doc, before: str, after: str, reason: str) -> None:
         s = self.s
+        # order matters for a crash: the marker, the Note (idempotent), then the revert itself; a retry
+        # finds the status still forbidden and repeats what is missing
         self.state.kv_set(NS, f"revert:{doc.id}", {"from": after, "to": before})
-        self.crm.save(s.documents_module, {"id": doc.id, s.status_field: before})
         note = Notice(notice_key(event.key, "revert"), "", "", f"Status change to {after} reverted",
                       f"The change of status from {before} to {after} was reverted: {reason}",
                       s.documents_module, doc.id)
         self._ensure_note(note)
+        self.crm.save(s.documents_module, {"id": doc.id, s.status_field: before})
         if self.log:
             self.log.info("document %s: reverted %s -> %s: %s", doc.id, before, after, reason)
 
@@ -239,10 +241,21 @@ class DocumentWorkflow:
                 + (f"; due {due.isoformat()}" if hasattr(due, "isoformat") else "") + ".\n"
                 + (f"\n{self.crm_url}/index.php?module={self.s.documents_module}&action=DetailView"
                    f"&record={doc.id}\n" if self.crm_url else ""))
-        notice = Notice(notice_key(event.key, action.id, "assignee"), action.assignee_id, user.email,
-                        f"{kind.label or action.kind}: {title}", body, self.s.documents_module, doc.id,
-                        due or None)
-        self._deliver(notice)
+        subject = f"{kind.label or action.kind}: {title}"
+        self._deliver(Notice(notice_key(event.key, action.id, "assignee"), action.assignee_id, user.email,
+                             subject, body, self.s.documents_module, doc.id, due or None))
+        if not self.s.notify.deputies or not action.assignee_id:
+            return
+        for a in records.assignments(self.crm, self.s, action.assignee_id):
+            if a.covers(action.kind, event.time.date()):
+                deputy = self.directory.user(a.deputy_id)
+                until = a.end.isoformat() if a.end else "further notice"
+                body = (f"Hello {deputy.name},\n\nyou are {user.name}'s deputy for {action.kind} until "
+                        f"{until}. The document \"{title}\" is now in {status}; you may perform the "
+                        f"{action.kind} action in their stead.\n")
+                self._deliver(Notice(notice_key(event.key, action.id, "deputy", a.deputy_id), a.deputy_id,
+                                     deputy.email, f"{subject} (for {user.name})", body,
+                                     self.s.documents_module, doc.id, due or None))
 
     def _deliver(self, notice: Notice) -> None:
         if not notice.user_id:
@@ -266,6 +279,8 @@ class DocumentWorkflow:
         if rec.get("parent_type") == s.documents_module and rec.get("parent_id"):
             doc = self.document(rec.get("parent_id"))
             process = self.process_of(doc)
+        if s.polling_only and self._revert_outcome_if_forbidden(event, rec, doc, process):
+            return
         fix: dict[str, Any] = {}
         if process is not None and not rec.get("stage"):
             stage = process.stage_of_kind(str(rec.get("kind") or ""))
@@ -296,6 +311,42 @@ class DocumentWorkflow:
             actions = records.document_actions(self.crm, s, doc.id, self.directory)
             if stage_complete(process, status, actions):
                 self._tell_owner(doc, process, status, actions)
+
+    def _revert_outcome_if_forbidden(self, event: Event, rec, doc, process: Process | None) -> bool:
+        """Polling only: an outcome set by someone not entitled (or out of stage) is put back, with a Note."""
+        change = event.changes.get("outcome")
+        if change is None or change.before is None:
+            return False
+        before, after = str(change.before or ""), str(change.after or "")
+        skey = f"revert-outcome:{rec.id}"
+        pending = self.state.kv_get(NS, skey)
+        if pending and pending.get("from") == before and pending.get("to") == after:
+            self.state.kv_delete(NS, skey)  # our own revert coming back
+            return True
+        if str(rec.get("outcome") or "") != after:
+            return False  # changed again since; the later event decides
+        kind = str(rec.get("kind") or "")
+        assignee = str(rec.get("assigned_user_id") or "")
+        ent = entitlement(kind, assignee, event.user_id, event.time.date(),
+                          records.assignments(self.crm, self.s, assignee) if assignee else [],
+                          self.directory.name)
+        reason = ent.reason
+        if ent and process is not None and doc is not None:
+            action = records.to_action(rec)
+            reason = check_act(process, self.status_of(doc), action, after).reason
+        if not reason:
+            return False
+        self.state.kv_set(NS, skey, {"from": after, "to": before})
+        parent_module = str(rec.get("parent_type") or self.s.documents_module)
+        parent_id = str(rec.get("parent_id") or rec.id)
+        self._ensure_note(Notice(
+            notice_key(event.key, "revert-outcome"), "", "", f"{kind} outcome reverted"[:255],
+            f"The {kind} outcome {after or '(none)'} set on \"{rec.get('name') or rec.id}\" was reverted to "
+            f"{before or '(none)'}: {reason}", parent_module, parent_id))
+        self.crm.save(self.s.actions_module, {"id": rec.id, "outcome": before})
+        if self.log:
+            self.log.info("action %s: reverted outcome %r -> %r: %s", rec.id, before, after, reason)
+        return True
 
     def _sync_parent(self, rec):
         """Keep parent_type/parent_id and the Documents subpanel relationship in step (created either way)."""

@@ -330,3 +330,37 @@ def test_actions_on_other_modules_are_only_checked_for_who_acts(desk):
     assert "may not perform" in refusal(desk.act, "u-stranger", aid, "approved")
     desk.act("u-approver", aid, "approved")
     assert desk.crm.get("ca_CollegialActions", aid).get("acted_by_id") == "u-approver"
+
+
+def test_polling_only_reverts_an_outcome_set_by_someone_not_entitled(tmp_path, smtp):
+    desk = make_desk(tmp_path, smtp.port, polling_only=True)
+    doc, ids = planned(desk)
+    desk.move("u-author", doc, "Voting")
+    vote = ids["voting"]
+    # saved in SuiteCRM without validation by a stranger; the poller reports it
+    desk.crm.user_id = "u-stranger"
+    desk.tick()
+    desk.crm.save("ca_CollegialActions", {"id": vote, "outcome": "against"})
+    ev = Event("ca_CollegialActions", vote, EventKind.UPDATED, desk.now(), "poll",
+               {"outcome": FieldChange("", "against")}, user_id="u-stranger")
+    desk.deliver(ev)
+    rec = desk.crm.get("ca_CollegialActions", vote)
+    assert rec.get("outcome") == "" and rec.get("acted_by_id") == ""
+    [note] = desk.crm.records("Notes")
+    assert note.get("parent_id") == doc
+    assert "Stepan Strangerov may not perform this voting action" in note.get("description")
+    # our revert comes back through the poller: left alone; a redelivery changes nothing
+    desk.tick()
+    desk.deliver(Event("ca_CollegialActions", vote, EventKind.UPDATED, desk.now(), "poll",
+                       {"outcome": FieldChange("against", "")}, user_id="u-sidecar"))
+    desk.deliver(ev)
+    assert len(desk.crm.records("Notes")) == 1
+    # the assignee's own vote stays, and acted_by is filled
+    desk.crm.user_id = "u-voter1"
+    desk.tick()
+    desk.crm.save("ca_CollegialActions", {"id": vote, "outcome": "for"})
+    desk.deliver(Event("ca_CollegialActions", vote, EventKind.UPDATED, desk.now(), "poll",
+                       {"outcome": FieldChange("", "for")}, user_id="u-voter1"))
+    rec = desk.crm.get("ca_CollegialActions", vote)
+    assert rec.get("outcome") == "for" and rec.get("acted_by_id") == "u-voter1"
+    desk.ctx.app.close()

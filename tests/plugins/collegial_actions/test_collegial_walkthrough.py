@@ -85,14 +85,20 @@ def test_classic_document_from_preparation_to_archived(desk, smtp):
     msg = refusal(desk.move, "u-author", doc, "Signing")
     assert "approval by Anna Approverova is not approved" in msg
     desk.act("u-approver", ap, "approved")  # changed their mind while still in Approval
-    desk.move("u-author", doc, "Signing")
 
-    # the signer is away: their deputy for signing signs; acted_by records the deputy
+    # the signer is away: a deputy for signing is named; when Signing starts the deputy is told too
     today = dt.datetime.now(dt.timezone.utc).date()
     desk.save("u-author", "ca_Deputies", {"name": "Signer away", "principal_id": "u-signer",
                                           "deputy_id": "u-deputy", "kind": "signing",
                                           "start_date": today - dt.timedelta(days=1),
                                           "end_date": today + dt.timedelta(days=1)})
+    desk.move("u-author", doc, "Signing")
+    [deputy_task] = desk.tasks_for("u-deputy")
+    assert deputy_task.get("name") == "Signing: Supply contract 17 (for Semyon Signerov)"
+    [deputy_mail] = smtp.sink.to(MAIL.format("deputy"))
+    assert deputy_mail["Subject"] == "[SuiteCRM] Signing: Supply contract 17 (for Semyon Signerov)"
+    assert "you are Semyon Signerov's deputy for signing" in deputy_mail.get_content()
+    # the deputy signs; acted_by records the deputy, the assignee stays
     desk.act("u-deputy", sg, "signed")
     rec = desk.crm.get("ca_CollegialActions", sg)
     assert rec.get("acted_by_id") == "u-deputy" and rec.get("assigned_user_id") == "u-signer"
@@ -108,14 +114,17 @@ def test_classic_document_from_preparation_to_archived(desk, smtp):
 
 
 def test_flexible_document_with_only_an_acknowledgement(desk, smtp):
-    doc = desk.document("u-author", "Memo", "flexible")
+    long_name = "Memo on the use of meeting rooms during the winter holidays of 2026"
+    doc = desk.document("u-author", long_name, "flexible")
     msg = refusal(desk.move, "u-author", doc, "Voting")
     assert "the Flexible process needs at least 1 acknowledgement action" in msg
     ak = desk.action("u-author", doc, "acknowledgement", "u-reader")
     # empty stages are passed through
     desk.move("u-author", doc, "Acknowledgement")
     [mail] = smtp.sink.to(MAIL.format("reader"))
-    assert mail["Subject"] == "[SuiteCRM] Acknowledgement: Memo"
+    assert mail["Subject"] == f"[SuiteCRM] Acknowledgement: {long_name}"
+    [task] = desk.tasks_for("u-reader")  # tasks.name is varchar(50)
+    assert task.get("name") == f"Acknowledgement: {long_name}"[:50]
     desk.act("u-reader", ak, "acknowledged")
     desk.move("u-author", doc, "Archived")
     assert desk.status(doc) == "Archived"
