@@ -80,12 +80,18 @@ LOCAL_SCHEMAS = {
 class LocalSchemaTransport(zeep.transports.Transport):
     """zeep transport that serves the SOAP-encoding and WSDL schemas from the package."""
 
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.loaded: dict[str, bytes] = {}  # documents fetched so far, so nothing is fetched twice
+
     def load(self, url: str) -> bytes:
         """The document at ``url``; the two well-known schema URLs come from local files."""
         local = LOCAL_SCHEMAS.get(url) or LOCAL_SCHEMAS.get(url.rstrip("/") + "/")
         if local:
             return (wsdl_dir() / local).read_bytes()
-        return super().load(url)
+        if url not in self.loaded:
+            self.loaded[url] = super().load(url)
+        return self.loaded[url]
 
 
 def array_item_types(wsdl_text: bytes) -> dict[str, str]:
@@ -164,8 +170,8 @@ class SoapCRM(RestV4CRM):
             transport = LocalSchemaTransport(session=self.http, timeout=self.timeout,
                                              operation_timeout=self.timeout)
             try:
+                raw = transport.load(source)
                 self._client = zeep.Client(source, transport=transport)
-                raw = transport.load(source) if "://" in source else Path(source).read_bytes()
             except (OSError, requests.RequestException, zeep.exceptions.Error, etree.XMLSyntaxError) as exc:
                 raise ProtocolError(f"SOAP: cannot load the WSDL from {source}: {exc}",
                                     transport=self.name) from None
