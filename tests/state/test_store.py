@@ -367,3 +367,16 @@ def test_job_runs_history(store, clock):
     runs = store.job_runs("onec-import")
     assert [r.id for r in runs] == [r2, r1]
     assert runs[1].summary == "42 payments" and runs[1].finished_at - runs[1].started_at == 5
+
+
+def test_a_version_1_store_is_migrated_to_the_current_schema(open_store):
+    s = open_store()
+    drop_index = ("DROP INDEX deliveries_claim" if open_store.backend == "sqlite"
+                  else "DROP INDEX deliveries_claim ON sxt_deliveries")
+    s.run(lambda cur: (cur.execute(drop_index),
+                       s._x(cur, "DELETE FROM {schema_version} WHERE version > 1")))
+    s.enqueue([ev(1)])
+    s.close()
+    s2 = open_store()
+    assert s2.schema_version() == SCHEMA_VERSION
+    assert s2.queue_stats().events == 1  # data kept across the migration
