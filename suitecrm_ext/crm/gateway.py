@@ -324,7 +324,7 @@ def _version(name: str, info: Mapping[str, Any]) -> str:
 def _where(s: SuiteCRMSettings, name: str) -> str:
     if name == "mysql":
         m = s.mysql
-        return f"{m.unix_socket or f'{m.host}:{m.port}'}/{m.database}"  # type: ignore[union-attr]
+        return f"{m.unix_socket or f'{m.host}:{m.port}'}, database {m.database}"  # type: ignore[union-attr]
     return s.url
 
 
