@@ -88,6 +88,9 @@ class Desk:
     ctx: Any
     clock: list
     events: list = field(default_factory=list)
+    #: False: events are kept in ``pending`` (for a test that queues them for the real dispatcher)
+    direct: bool = True
+    pending: list = field(default_factory=list)
 
     def save(self, user: str, module: str, values: dict[str, Any]) -> str:
         """Save as ``user``; returns the id, or raises Refused with the message the user would see."""
@@ -107,7 +110,10 @@ class Desk:
                    if not rid or str(before.get(k) or "") != str(v or "")}
         ev = Event(module, new_id, EventKind.UPDATED if rid else EventKind.CREATED, self.now(), "push",
                    changes, after, user_id=user)
-        self.deliver(ev)
+        if self.direct:
+            self.deliver(ev)
+        else:
+            self.pending.append(ev)
         self.crm.user_id = "u-sidecar"
         return new_id
 
@@ -150,7 +156,7 @@ class Refused(Exception):
     """The validation hook refused the save."""
 
 
-def make_desk(tmp_path: Path, smtp_port: int | None, **settings: Any) -> Desk:
+def make_desk(tmp_path: Path, smtp_port: int | None, events: dict | None = None, **settings: Any) -> Desk:
     start = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     clock = [start]
     crm = FakeCRM(clock=lambda: clock[0])
@@ -162,6 +168,7 @@ def make_desk(tmp_path: Path, smtp_port: int | None, **settings: Any) -> Desk:
         plugins={PLUGIN: settings},
         smtp={"host": "127.0.0.1", "port": smtp_port or free_port(), "sender": "crm@example.test"},
         state={"backend": "sqlite", "path": str(tmp_path / "state.sqlite3")},
+        **({"events": events} if events else {}),
     )
     registry = build_registry({PLUGIN: plugin_module}, config=config)
     app = build_app(registry, config=config, crm=crm)

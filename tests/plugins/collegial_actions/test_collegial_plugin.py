@@ -364,3 +364,43 @@ def test_polling_only_reverts_an_outcome_set_by_someone_not_entitled(tmp_path, s
     rec = desk.crm.get("ca_CollegialActions", vote)
     assert rec.get("outcome") == "for" and rec.get("acted_by_id") == "u-voter1"
     desk.ctx.app.close()
+
+
+def test_through_the_dispatcher_a_mail_outage_is_retried_without_duplicates(tmp_path):
+    """The real dispatcher and state store: SMTP is down, the delivery fails and is retried; once the
+    server is up the assignee gets exactly one Task and one e-mail."""
+    import time
+
+    from aiosmtpd.controller import Controller
+    from conftest import Sink, free_port
+
+    from suitecrm_ext.events.dispatcher import Dispatcher
+
+    port = free_port()
+    desk = make_desk(tmp_path, port, events={"retry_base_seconds": 0.001, "max_attempts": 5})
+    doc = desk.document("u-author", "Queued", "flexible")
+    desk.action("u-author", doc, "acknowledgement", "u-reader")
+    desk.direct = False
+    desk.move("u-author", doc, "Acknowledgement")
+    store = desk.ctx.state
+    store.enqueue(desk.pending)
+    dispatcher = Dispatcher(desk.ctx.app, desk.registry, worker_id="test")
+    stats = dispatcher.drain(max_passes=1)
+    assert (stats.handled, stats.failed) == (0, 1)
+    assert len(desk.tasks_for("u-reader")) == 1  # the Task was made before the mail failed
+
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        for _ in range(100):  # the retry is due after a few milliseconds
+            stats = dispatcher.drain()
+            if stats.handled:
+                break
+            time.sleep(0.01)
+        assert stats.handled == 1
+    finally:
+        controller.stop()
+    assert len(sink.to("reader@example.test")) == 1
+    assert len(desk.tasks_for("u-reader")) == 1
+    desk.ctx.app.close()
