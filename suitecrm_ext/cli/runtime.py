@@ -90,7 +90,8 @@ def _when(ts: float | None) -> str:
 @click.option("--once", is_flag=True, help="One poll cycle, deliver what is due, run due jobs, exit (cron).")
 @click.option("--worker-id", default=None,
               help="Name of this worker in leases (default host:pid). Keep it stable across restarts "
-                   "(e.g. the host name under systemd) so a restart reclaims its unfinished work at once.")
+                   "(e.g. the host name under systemd) so a restart reclaims its unfinished work at once, "
+                   "and unique among the workers running at the same time.")
 @click.option("--no-poll", is_flag=True, help="Do not run the change feed (a dispatch-only worker).")
 @click.option("--no-push", is_flag=True, help="Do not start the push receiver even if events.push.enabled.")
 @pass_state
