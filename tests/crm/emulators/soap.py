@@ -137,7 +137,10 @@ class SoapEmulator(RestV4Emulator):
         if el.get(f"{{{NS['enc']}}}arrayType") is not None:
             return [self._read(item, "") for item in el]
         if len(el):
-            return {etree.QName(c).localname: self._read(c, "") for c in el}
+            # a struct (PHP associative array): repeated <item>s collapse to the last one, which is what
+            # SuiteCRM gets for an array part sent without SOAP-ENC:arrayType
+            out = {etree.QName(c).localname: self._read(c, "") for c in el}
+            return list(out.values()) if set(out) == {"item"} else out
         text = el.text or ""
         if ptype == "xsd:int":
             return int(text) if text.strip().lstrip("-").isdigit() else 0
