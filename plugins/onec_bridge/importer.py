@@ -88,7 +88,13 @@ class PaymentImporter:
 
     def run(self, payments: Sequence[Payment], *, cursor: str | None = None, dry_run: bool = False,
             skipped: int = 0) -> ImportSummary:
-        """Import ``payments``; with ``cursor``, resume after the last batch a previous run finished."""
+        """Import ``payments``; with ``cursor``, resume after the last batch a previous run finished.
+
+        The same payment twice in the input (same key) is imported once; the repeat counts as skipped.
+        """
+        unique = list({p.key: p for p in payments}.values())
+        skipped += len(payments) - len(unique)
+        payments = unique
         summary = ImportSummary(total=len(payments), skipped=skipped)
         start = 0
         if cursor and self.state is not None and not dry_run:
