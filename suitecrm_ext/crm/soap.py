@@ -308,10 +308,6 @@ class SoapCRM(RestV4CRM):
             raise ProtocolError(f"SOAP {method}: {PHP8_HINT}", transport=self.name)
         raise ProtocolError(text, transport=self.name)
 
-    def close(self) -> None:
-        """``logout`` (best effort) and close the HTTP session."""
-        super().close()
-
 
 def _text(value: Any) -> str:
     if value is None:

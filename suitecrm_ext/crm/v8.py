@@ -221,7 +221,9 @@ class V8CRM(CRM):
     ``url`` is SuiteCRM's base URL (``https://crm.example.com``); ``grant`` is ``client_credentials`` or
     ``password`` (then ``username``/``password`` are required). ``clock`` (seconds, like ``time.time``)
     and ``sleep`` are injectable for tests; ``refresh_margin`` is how many seconds before expiry the token
-    is renewed.
+    is renewed. ``link_modules`` (``{"Accounts": {"member_of": "Accounts"}}``) names the module behind links
+    that V8's answers hide: V8 lists a record's relationships keyed by *module*, so of several links to the
+    same module only one is visible.
     """
 
     name = "v8"
@@ -243,6 +245,7 @@ class V8CRM(CRM):
         sleep: Callable[[float], None] = time.sleep,
         refresh_margin: float = 30.0,
         session: requests.Session | None = None,
+        link_modules: Mapping[str, Mapping[str, str]] | None = None,
     ):
         if grant not in ("client_credentials", "password"):
             raise ValueError(f"V8 grant must be 'client_credentials' or 'password', not {grant!r}")
@@ -268,6 +271,8 @@ class V8CRM(CRM):
         self._expires_at = 0.0
         self._fields: dict[str, dict[str, FieldInfo]] = {}
         self._links: dict[str, dict[str, str]] = {}
+        # module -> link -> related module, for links V8 does not name (see _link_module)
+        self._link_overrides = {m: dict(links) for m, links in (link_modules or {}).items()}
 
     @classmethod
     def from_settings(cls, s: Any, **kwargs: Any) -> V8CRM:
@@ -679,6 +684,8 @@ class V8CRM(CRM):
     def _link_module(self, module: str, id: str, link: str) -> str:
         """The module on the other side of ``module.link``, from a record's ``relationships`` links."""
         self._path_name(link, "link")
+        if link in self._link_overrides.get(module, {}):
+            return self._link_overrides[module][link]
         links = self._links.get(module)
         if links is None or link not in links:
             data, _ = self._api("GET", f"module/{module}/{self._path_id(id)}",
@@ -692,6 +699,12 @@ class V8CRM(CRM):
                     links[name] = other
             self._links[module] = links
         if link not in links:
+            info = self.fields(module).get(link)
+            if info is not None and info.type == "link":
+                raise Unsupported(
+                    f"V8 does not say which module {module}.{link} points to (its answers list one link per "
+                    f"related module); name it in link_modules={{{module!r}: {{{link!r}: 'Module'}}}}",
+                    transport=self.name, module=module)
             known = ", ".join(sorted(links)) or "none"
             raise ValidationError(f"{module} has no link {link!r} (links: {known})",
                                   fields=[link], transport=self.name, module=module)

@@ -443,3 +443,13 @@ def test_bad_constructor_arguments_are_named():
         V8CRM(URL, "c", "s", grant="implicit")
     with pytest.raises(ValueError, match="http"):
         V8CRM("crm.example.com", "c", "s")
+
+
+def test_a_link_hidden_by_another_link_to_the_same_module_can_be_named(emu):
+    c = client(emu)
+    parent, child = c.save("Accounts", {"name": "parent"}), c.save("Accounts", {"name": "child"})
+    with pytest.raises(ValidationError):  # V8 shows only "members" for the Accounts module
+        c.relate("Accounts", child, "member_of", [parent])
+    c = client(emu, link_modules={"Accounts": {"member_of": "Accounts"}})
+    c.relate("Accounts", child, "member_of", [parent])
+    assert [r.id for r in c.related("Accounts", parent, "members")] == [child]
