@@ -1,0 +1,179 @@
+"""``package install/uninstall``: refusals, and the php-cli installer script run against a stub SuiteCRM root.
+
+The stub (tests/packaging/stub_suitecrm) has SuiteCRM's entry point, ModuleInstaller and RepairAndClear
+reduced to recording what the script calls (JSON lines in $STUB_LOG); its ModuleInstaller reads the
+package like the real one and the repair step "creates" the tables the package needs.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import PUBLISHED, SIDECAR_URL
+
+from suitecrm_ext.cli import cli
+from suitecrm_ext.packaging.builder import build_package
+from suitecrm_ext.packaging.installer import (
+    ROOT_MARKERS,
+    InstallError,
+    check_suitecrm_root,
+    find_php,
+    run_installer,
+)
+
+STUB = Path(__file__).parent / "stub_suitecrm"
+pytestmark = pytest.mark.php
+
+
+@pytest.fixture
+def stub_root(tmp_path, monkeypatch) -> Path:
+    root = tmp_path / "suitecrm"
+    shutil.copytree(STUB, root)
+    monkeypatch.setenv("STUB_LOG", str(tmp_path / "calls.log"))
+    return root
+
+
+def calls(tmp_path: Path) -> list[list]:
+    return [json.loads(line) for line in (tmp_path / "calls.log").read_text().splitlines()]
+
+
+@pytest.fixture
+def demo_zip(small_schema, tmp_path) -> Path:
+    return build_package(small_schema, tmp_path / "dist", PUBLISHED)
+
+
+def test_refuses_a_directory_that_is_not_a_suitecrm_root(tmp_path, stub_root):
+    with pytest.raises(InstallError, match="not a directory"):
+        check_suitecrm_root(tmp_path / "nowhere")
+    (stub_root / "ModuleInstall" / "ModuleInstaller.php").unlink()
+    with pytest.raises(InstallError) as exc:
+        check_suitecrm_root(stub_root)
+    assert "not a SuiteCRM root (missing ModuleInstall/ModuleInstaller.php)" in str(exc.value)
+    assert check_suitecrm_root(STUB) == STUB.resolve()
+    assert len(ROOT_MARKERS) == 4
+
+
+def test_refuses_without_php(tmp_path, demo_zip, stub_root):
+    with pytest.raises(InstallError, match="php-cli not found"):
+        find_php("/nonexistent/php")
+    with pytest.raises(InstallError, match="php-cli not found"):
+        run_installer(demo_zip, stub_root, php="/nonexistent/php")
+    assert not (tmp_path / "calls.log").exists()  # nothing ran
+
+
+def test_install_runs_module_installer_as_admin_then_repair_with_sql(tmp_path, demo_zip, stub_root):
+    report = run_installer(
+        demo_zip,
+        stub_root,
+        "install",
+        tables=["sxt_payments", "sxt_payments_accounts_c", "accounts_cstm", "other"],
+    )
+    log = calls(tmp_path)
+    assert [c[0] for c in log] == ["boot", "install", "repair"]
+    assert log[0][1] == str(stub_root.resolve())  # ran from the SuiteCRM root
+    _, package_dir, silent, package_id, user = log[1]
+    assert silent is True and package_id == "sxt_demo" and user == "admin"
+    assert not Path(package_dir).exists()  # the unzipped package is cleaned up afterwards
+    assert log[2][1:] == [["clearAll"], ["All Modules"], True, False]  # autoexecute: the SQL diff runs
+    assert report.steps == [
+        "booted as admin",
+        "ModuleInstaller::install",
+        "quick repair and rebuild (SQL diff executed)",
+    ]
+    assert report.tables == {
+        "sxt_payments": True,
+        "sxt_payments_accounts_c": True,
+        "accounts_cstm": True,
+        "other": False,
+    }
+    assert "table other: MISSING" in report.lines()
+
+
+def test_uninstall(tmp_path, demo_zip, stub_root):
+    report = run_installer(demo_zip, stub_root, "uninstall")
+    assert [c[0] for c in calls(tmp_path)] == ["boot", "uninstall", "repair"]
+    assert report.steps[1] == "ModuleInstaller::uninstall"
+
+
+def test_a_failing_module_installer_is_reported(tmp_path, demo_zip, stub_root, monkeypatch):
+    monkeypatch.setenv("STUB_FAIL", "1")
+    with pytest.raises(InstallError) as exc:
+        run_installer(demo_zip, stub_root)
+    assert str(exc.value) == "install failed: Exception: disk full (done before: booted as admin)"
+    assert "repair" not in [c[0] for c in calls(tmp_path)]
+
+
+def test_no_admin_user_is_reported(demo_zip, stub_root, monkeypatch):
+    monkeypatch.setenv("STUB_NO_ADMIN", "1")
+    with pytest.raises(InstallError, match="no active administrator"):
+        run_installer(demo_zip, stub_root)
+
+
+def test_a_php_error_while_booting_is_reported(demo_zip, stub_root, monkeypatch):
+    monkeypatch.setenv("STUB_ERROR", "1")
+    with pytest.raises(InstallError) as exc:
+        run_installer(demo_zip, stub_root)
+    assert str(exc.value) == (
+        "install failed: Error: Call to undefined function undefined_function_in_stub() "
+        "(done before: nothing)"
+    )
+
+
+def test_a_php_fatal_error_is_reported(demo_zip, stub_root, monkeypatch):
+    monkeypatch.setenv("STUB_FATAL", "1")  # memory exhausted: no PHP code runs after it
+    with pytest.raises(InstallError) as exc:
+        run_installer(demo_zip, stub_root)
+    assert "the PHP installer failed (exit status 255)" in str(exc.value)
+    assert "Allowed memory size" in str(exc.value)
+
+
+def test_a_zip_escaping_its_directory_is_refused(tmp_path, stub_root):
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(bad, "w") as zf:
+        zf.writestr("manifest.php", "<?php\n")
+        zf.writestr("../../evil.php", "<?php\n")
+    with pytest.raises(InstallError, match="points outside the package"):
+        run_installer(bad, stub_root)
+    assert not (tmp_path / "calls.log").exists()
+
+
+def test_cli_install_reports_what_was_created(tmp_path, stub_root):
+    result = CliRunner().invoke(
+        cli,
+        [
+            "package",
+            "install",
+            "account_opening",
+            "--suitecrm-root",
+            str(stub_root),
+            "--sidecar-url",
+            SIDECAR_URL,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "installed account_opening 0.1.0 (package id sxt_account_opening)" in result.output
+    for table in ("ao_applications", "ao_applications_accounts_c", "accounts_cstm", "contacts_cstm"):
+        assert f"table {table}: present" in result.output
+    assert "Contacts: custom fields ao_inn_c" in result.output
+
+
+def test_cli_install_refuses_a_wrong_root(tmp_path):
+    result = CliRunner().invoke(
+        cli,
+        [
+            "package",
+            "install",
+            "account_opening",
+            "--suitecrm-root",
+            str(tmp_path),
+            "--sidecar-url",
+            SIDECAR_URL,
+        ],
+    )
+    assert result.exit_code == 1
+    assert "not a SuiteCRM root (missing config.php, include/entryPoint.php" in result.output
