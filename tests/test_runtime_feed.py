@@ -129,3 +129,40 @@ def test_a_feed_that_cannot_be_built_leaves_dispatch_and_jobs_running(tmp_path, 
     assert "change feed not started: RuntimeError: no SuiteCRM transport configured" in logs.text
     assert rt.run_once().ok
     store.close()
+
+
+def test_a_job_still_running_after_the_grace_period_is_recorded_as_interrupted(tmp_path, monkeypatch):
+    import suitecrm_ext.runtime as runtime_mod
+    from suitecrm_ext import JobSpec
+
+    monkeypatch.setattr(runtime_mod, "SHUTDOWN_GRACE", 0.2)
+    started, release = threading.Event(), threading.Event()
+
+    def stuck(ctx):
+        started.set()
+        release.wait(30)
+
+    class Jobs:
+        @hookimpl
+        def ext_jobs(self, settings):
+            return [JobSpec("stuck-job", "1h", stuck)]
+
+    config = build_config()
+    reg = build_registry({"jobs": Jobs()}, config)
+    store = SQLiteStore(tmp_path / "state.sqlite3")
+    rt = Runtime(build_app(reg, config, state=store), reg, worker_id="w1", poll=False, push=False)
+    result: list[int] = []
+    t = threading.Thread(target=lambda: result.append(rt.run_forever()))
+    t.start()
+    try:
+        assert started.wait(10)
+        rt.stop.set()
+        t.join(10)
+        assert result == [0]
+        (run,) = store.job_runs("stuck-job")
+        assert run.ok is False and run.summary == "interrupted: the process was stopped"
+        assert store.lock_info("job:stuck-job") is None
+    finally:
+        release.set()  # in a real process the thread dies with it; here let it finish before closing
+        wait_for(lambda: store.job_runs("stuck-job")[0].ok is True)
+        store.close()
