@@ -1,6 +1,6 @@
 """Install or uninstall a built package on the SuiteCRM host, with SuiteCRM's own ModuleInstaller.
 
-The sidecar runs ``php install_package.php`` (``packaging/php/``) with php-cli: it boots SuiteCRM as
+The sidecar runs ``php install_package.php`` (next to this module) with php-cli: it boots SuiteCRM as
 the system administrator, runs ``ModuleInstaller::install()`` / ``::uninstall()`` on the unzipped
 package, then a Quick Repair and Rebuild that executes the SQL diff, and reports which tables exist
 afterwards. Before anything runs, :func:`check_suitecrm_root` and :func:`find_php` refuse a directory
@@ -103,7 +103,7 @@ def run_installer(
         raise ValueError(f"action must be install or uninstall, not {action!r}")
     root_path = check_suitecrm_root(root)
     php_bin = find_php(php)
-    script = resources.files("suitecrm_ext.packaging").joinpath("php/install_package.php")
+    script = resources.files("suitecrm_ext.packaging").joinpath("install_package.php")
     with tempfile.TemporaryDirectory(prefix="suitecrm-ext-pkg-") as tmp:
         unpacked = Path(tmp) / "package"
         try:
