@@ -240,10 +240,13 @@ class V8Emulator:
 
     def _row(self, module: str, rid: str, include_deleted: bool = False):
         self._module(module)
-        recs = [r for r in self.crm.records(module) if r.id == rid]
-        if not recs or (recs[0].deleted and not include_deleted):
-            raise _Bad(f"{module} module with id {rid} is not found")
-        return recs[0]
+        try:
+            return self.crm.get(module, rid)
+        except NotFound:
+            recs = [r for r in self.crm.records(module) if r.id == rid] if include_deleted else []
+            if not recs:
+                raise _Bad(f"{module} module with id {rid} is not found") from None
+            return recs[0]
 
     def attributes(self, module: str, rec, fields: list[str] | None = None) -> dict[str, Any]:
         """A record's V8 attributes: every field as a string, datetimes ISO with seconds at :00."""
@@ -376,11 +379,15 @@ class V8Emulator:
         self._module(module)
         rid = data.get("id")
         attrs = dict(data.get("attributes") or {})
-        if rid is not None and any(r.id == rid for r in self.crm.records(module)):
-            raise _Bad(f"Bean {module} with id {rid} is already exist")
         self._check_attrs(module, attrs)
         if rid is not None:
-            new = self.crm.insert(module, {"id": rid, **attrs})
+            try:
+                new = self.crm.insert(module, {"id": rid, **attrs})
+            except ValidationError as exc:
+                if "already exists" not in str(exc):  # a value SuiteCRM would have stored anyway
+                    raise _Bad(str(exc)) from None
+                # the id is stored already (deleted rows count too)
+                raise _Bad(f"Bean {module} with id {rid} is already exist") from None
         else:
             new = self.crm.save(module, attrs)
         rec = self._row(module, new)
