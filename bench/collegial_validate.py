@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "plugins" / "collegial_actions"))
 sys.path.insert(0, str(ROOT))
 
-from conftest import PLUGIN, make_desk  # noqa: E402
+from collegial_kit import PLUGIN, make_desk  # noqa: E402
 
 from plugins.collegial_actions import records  # noqa: E402
 from plugins.collegial_actions.records import Directory  # noqa: E402

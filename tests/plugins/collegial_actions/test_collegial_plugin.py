@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 import pytest
 from click.testing import CliRunner
-from conftest import PLUGIN, Refused, make_desk
+from collegial_kit import PLUGIN, Refused, make_desk
 
 import plugins.collegial_actions.plugin as plugin_module
 from plugins.collegial_actions.cli import collegial
@@ -237,10 +238,22 @@ def test_schema_yaml_is_valid_in_the_package_format():
 
 
 def run_cli(desk, *args):
-    state = CliState()
-    state._loaded = (desk.ctx.app.config, desk.registry)
-    state._app = desk.ctx.app
-    return CliRunner().invoke(collegial, list(args), obj=state, catch_exceptions=False)
+    # CliState() reconfigures logging process-wide (handlers, propagate=False); put it back afterwards
+    # so later tests' caplog still sees log records
+    names = ("suitecrm_ext", "plugins", "urllib3", "zeep", "pymysql")
+    saved = {n: (logging.getLogger(n).handlers[:], logging.getLogger(n).propagate, logging.getLogger(n).level)
+             for n in names}
+    try:
+        state = CliState()
+        state._loaded = (desk.ctx.app.config, desk.registry)
+        state._app = desk.ctx.app
+        return CliRunner().invoke(collegial, list(args), obj=state, catch_exceptions=False)
+    finally:
+        for n, (handlers, propagate, level) in saved.items():
+            logger = logging.getLogger(n)
+            logger.handlers[:] = handlers
+            logger.propagate = propagate
+            logger.setLevel(level)
 
 
 def test_cli_status_shows_actions_deputy_and_blocker(desk, smtp):
@@ -372,7 +385,7 @@ def test_through_the_dispatcher_a_mail_outage_is_retried_without_duplicates(tmp_
     import time
 
     from aiosmtpd.controller import Controller
-    from conftest import Sink, free_port
+    from collegial_kit import Sink, free_port
 
     from suitecrm_ext.events.dispatcher import Dispatcher
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from conftest import Refused
+from collegial_kit import Refused
 
 MAIL = "{}@example.test"
 
