@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -640,7 +641,7 @@ class _Builder:
                 f"plugin {self.s.plugin} asks for logic hooks on {mods} ({self.s.source}: logic_hooks): "
                 "give the sidecar's URL as SuiteCRM reaches it (package build --sidecar-url URL)"
             )
-        from suitecrm_ext.events.logic_hook import HOOK_FILE, render_logic_hook
+        from suitecrm_ext.events.logic_hook import HOOK_CLASS, HOOK_FILE, render_logic_hook
 
         try:
             bundle = render_logic_hook(
@@ -651,10 +652,19 @@ class _Builder:
             )
         except ValueError as exc:
             raise PackageError(f"plugin {self.s.plugin}: logic hooks on {mods}: {exc}") from None
-        src = "SugarModules/logic_hooks/" + HOOK_FILE.rsplit("/", 1)[-1]
-        self.files[src] = bundle.files[HOOK_FILE]
-        self.idefs["copy"].append({"from": f"<basepath>/{src}", "to": HOOK_FILE})
-        self.idefs["logic_hooks"].extend(bundle.installdefs)
+        # One hook class per package: the generated class embeds its module lists, so packages of
+        # different plugins must not share (and overwrite, or uninstall) one class file.
+        pid = self.s.package.id
+        cls = f"{HOOK_CLASS}_{pid}"
+        target = HOOK_FILE.rsplit("/", 1)[0] + f"/{pid}/{cls}.php"
+        source, n = re.subn(rf"^class {HOOK_CLASS}$", f"class {cls}", bundle.files[HOOK_FILE], flags=re.M)
+        if n != 1:
+            raise PackageError(f"the logic hook template no longer declares 'class {HOOK_CLASS}' once")
+        src = f"SugarModules/logic_hooks/{cls}.php"
+        self.files[src] = source
+        self.idefs["copy"].append({"from": f"<basepath>/{src}", "to": target})
+        for entry in bundle.installdefs:
+            self.idefs["logic_hooks"].append({**entry, "file": target, "class": cls})
 
     # -- languages --
 

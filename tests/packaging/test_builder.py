@@ -107,13 +107,39 @@ def test_account_opening_package_carries_its_logic_hooks(tmp_path):
     assert result["problems"] == []
     hooks = {(h["module"], h["hook"]) for h in result["facts"]["logic_hooks"]}
     assert ("ao_Applications", "before_save") in hooks and ("ao_Applications", "after_save") in hooks
-    hook_file = result["facts"]["logic_hooks"][0]["file"]
+    entry = result["facts"]["logic_hooks"][0]
+    # a class of its own per package, so two plugins' packages never overwrite each other's hook
+    assert entry["class"] == "SuiteCRMExtHook_sxt_account_opening"
+    assert (
+        entry["file"]
+        == "custom/modules/SuiteCRMExt/sxt_account_opening/SuiteCRMExtHook_sxt_account_opening.php"
+    )
+    src = "SugarModules/logic_hooks/SuiteCRMExtHook_sxt_account_opening.php"
     pkg = package_files(schema, PUBLISHED, sidecar_url=SIDECAR_URL)
-    assert {
-        "from": "<basepath>/SugarModules/logic_hooks/SuiteCRMExtHook.php",
-        "to": hook_file,
-    } in pkg.installdefs["copy"]
-    assert SIDECAR_URL in (root / "SugarModules/logic_hooks/SuiteCRMExtHook.php").read_text(encoding="utf-8")
+    assert {"from": f"<basepath>/{src}", "to": entry["file"]} in pkg.installdefs["copy"]
+    code = (root / src).read_text(encoding="utf-8")
+    assert SIDECAR_URL in code and "class SuiteCRMExtHook_sxt_account_opening\n" in code
+    other = load_schema(
+        {
+            "package": {"id": "sxt_other", "name": "o", "version": "1.0"},
+            "logic_hooks": [{"module": "Documents"}],
+        },
+        "other",
+    )
+    other_unpacked = unpack(other, tmp_path / "other", sidecar_url=SIDECAR_URL)
+    both = subprocess.run(
+        [
+            "php",
+            "-r",
+            "define('sugarEntry', true); include $argv[1]; include $argv[2]; echo 'both loaded';",
+            str(root / src),
+            str(other_unpacked / "SugarModules/logic_hooks/SuiteCRMExtHook_sxt_other.php"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert both.stdout.endswith("both loaded"), both.stdout + both.stderr
 
 
 def test_a_bad_sidecar_url_is_refused():
@@ -158,3 +184,25 @@ def test_php_special_characters_in_labels_stay_text(tmp_path):
     import json
 
     assert json.loads(out.stdout) == [evil, "x'y", {"a'b": evil}]
+
+
+def _installed_plugins() -> list[str]:
+    from importlib.metadata import entry_points
+
+    return sorted({ep.name for ep in entry_points(group="suitecrm_ext.plugins")})
+
+
+@pytest.mark.parametrize("plugin", _installed_plugins())
+def test_every_installed_plugin_schema_builds_a_loadable_package(plugin, tmp_path):
+    schema = load_plugin_schema(plugin)
+    if schema is None or schema.is_empty:
+        with pytest.raises(PackageError, match="adds nothing"):
+            package_files(
+                schema or load_schema({"package": {"id": "x", "name": "x", "version": "1"}}, plugin)
+            )
+        return
+    root = unpack(schema, tmp_path, sidecar_url=SIDECAR_URL)
+    for f in sorted(root.rglob("*.php")):
+        proc = subprocess.run(["php", "-l", str(f)], capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 0, f"{f}: {proc.stdout}{proc.stderr}"
+    assert php_check(root)["problems"] == []
