@@ -23,7 +23,7 @@ from plugins.collegial_actions.rules import (
     stage_complete,
 )
 from plugins.collegial_actions.settings import Settings
-from suitecrm_ext import Cond, Event, EventKind, RecordChange, all_of
+from suitecrm_ext import Cond, Event, EventKind, NotFound, RecordChange, all_of
 
 #: the one-to-many relationship (and link) Documents -> ca_CollegialActions of schema.yaml
 SUBPANEL_LINK = "ca_documents_actions"
@@ -124,7 +124,7 @@ class DocumentWorkflow:
         if parent_type == s.documents_module:
             try:
                 doc = self.document(parent_id)
-            except Exception:  # noqa: BLE001 - NotFound or a transport error: say so to the user
+            except NotFound:  # other errors propagate: the validation call fails and the fail mode decides
                 return f"The parent document {parent_id} does not exist."
             process = self.process_of(doc)
         status = self.status_of(doc) if doc is not None else ""
@@ -271,7 +271,7 @@ class DocumentWorkflow:
             return
         try:
             rec = self.crm.get(s.actions_module, event.record_id, records.ACTION_FIELDS)
-        except Exception:  # noqa: BLE001 - deleted since: nothing to do
+        except NotFound:  # deleted since: nothing to do
             return
         if event.kind is EventKind.CREATED:
             rec = self._sync_parent(rec)
