@@ -417,3 +417,21 @@ def test_through_the_dispatcher_a_mail_outage_is_retried_without_duplicates(tmp_
     assert len(sink.to("reader@example.test")) == 1
     assert len(desk.tasks_for("u-reader")) == 1
     desk.ctx.app.close()
+
+
+def test_a_crm_outage_during_validation_is_an_error_not_a_wrong_answer(desk, monkeypatch):
+    """'The parent document does not exist' only when it does not; a transport error propagates so the
+    validation endpoint applies the module's fail mode."""
+    from suitecrm_ext import TransientError
+
+    doc = desk.document("u-author", "D", "flexible")
+
+    def down(*a, **kw):
+        raise TransientError("connection refused", transport="rest")
+
+    monkeypatch.setattr(desk.crm, "get", down)
+    change = RecordChange("ca_CollegialActions", None, {}, {"name": "x", "parent_type": "Documents",
+                                                             "parent_id": doc, "kind": "voting",
+                                                             "assigned_user_id": "u-voter1"}, "u-author")
+    with pytest.raises(TransientError):
+        desk.registry.call_one(PLUGIN, "ext_validate_record_change", change=change, ctx=desk.ctx)
