@@ -14,6 +14,8 @@ from collections.abc import Iterable
 
 ROOT = "suitecrm_ext"
 REDACTED = "***"
+#: loggers that get the redacting handler: ours, the shipped plugins', and libraries that may log request data
+MANAGED_LOGGERS = (ROOT, "plugins", "urllib3", "zeep", "pymysql")
 
 
 class RedactingFormatter(logging.Formatter):
@@ -68,7 +70,7 @@ def setup_logging(
     global _handler
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(RedactingFormatter(fmt, secrets))
-    for name in (ROOT, "plugins", "urllib3", "zeep", "pymysql"):
+    for name in MANAGED_LOGGERS:
         logger = logging.getLogger(name)
         if _handler is not None and _handler in logger.handlers:
             logger.removeHandler(_handler)

@@ -22,6 +22,7 @@ Example::
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
@@ -65,6 +66,24 @@ def build_app(
     if crm is None:
         crm = FakeCRM()
     return AppContext(config, crm=crm, plugin_manager=registry, **kw)
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging_config():
+    """Undo what a CLI invocation did to the logging tree (handlers, propagate), so ``caplog`` keeps
+    working in later tests."""
+    from suitecrm_ext.logs import MANAGED_LOGGERS
+
+    saved = {}
+    for name in MANAGED_LOGGERS:
+        lg = logging.getLogger(name)
+        saved[name] = (list(lg.handlers), lg.propagate, lg.level)
+    yield
+    for name, (handlers, propagate, level) in saved.items():
+        lg = logging.getLogger(name)
+        lg.handlers[:] = handlers
+        lg.propagate = propagate
+        lg.setLevel(level)
 
 
 @pytest.fixture
