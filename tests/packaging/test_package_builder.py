@@ -8,7 +8,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import PUBLISHED, SIDECAR_URL, php_check, unpack
+from pkg_helpers import PUBLISHED, SIDECAR_URL, php_check, unpack
 
 from suitecrm_ext.packaging.builder import INSTALLDEF_KEYS, PackageError, build_package, package_files
 from suitecrm_ext.packaging.schema import load_schema

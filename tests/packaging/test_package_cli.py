@@ -5,7 +5,7 @@ from __future__ import annotations
 import zipfile
 
 from click.testing import CliRunner
-from conftest import SIDECAR_URL
+from pkg_helpers import SIDECAR_URL
 
 from suitecrm_ext.cli import cli
 from suitecrm_ext.packaging import source

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import PUBLISHED, SIDECAR_URL
+from pkg_helpers import PUBLISHED, SIDECAR_URL
 
 from suitecrm_ext.cli import cli
 from suitecrm_ext.packaging.builder import build_package
