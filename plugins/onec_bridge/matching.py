@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.ru import inn as inn_check
@@ -53,8 +54,9 @@ class Match:
         return self.account is not None
 
 
+@lru_cache(maxsize=65536)
 def inn_problem(inn: str) -> str:
-    """Why ``inn`` is not a valid Russian INN, or "" when it is valid."""
+    """Why ``inn`` is not a valid Russian INN, or "" when it is valid (cached: payers repeat)."""
     if not inn:
         return "payer INN is missing"
     try:
