@@ -1,0 +1,142 @@
+"""The change feed against a real MariaDB as the SuiteCRM database (MySQLCRM transport), SQLite state.
+
+Rows are written the way SuiteCRM writes them: ``date_modified`` is computed before the transaction
+commits, with one-second resolution, deletes are ``deleted = 1``. The late commit below is a real open
+transaction on a second connection.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+
+from suitecrm_ext import EventKind, WatchSpec
+from suitecrm_ext.crm.mysql import MySQLCRM
+from suitecrm_ext.events.poller import ChangeFeed
+from suitecrm_ext.state.sqlite import SQLiteStore
+
+pytestmark = pytest.mark.mysql
+
+UTC = dt.timezone.utc
+T0 = dt.datetime(2026, 11, 23, 9, 0, 0)
+
+
+def at(seconds: int) -> dt.datetime:
+    """A naive UTC DB datetime, as SuiteCRM stores it."""
+    return T0 + dt.timedelta(seconds=seconds)
+
+
+class SuiteCRMWriter:
+    """Writes accounts rows like SuiteCRM's SugarBean::save / mark_deleted would."""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def exec(self, sql, params=()):
+        with self.conn.cursor() as cur:
+            cur.execute(sql, params)
+
+    def create(self, name, *, when, industry="Banking", id=None):
+        id = id or str(uuid.uuid4())
+        self.exec("INSERT INTO accounts (id, name, industry, date_entered, date_modified, created_by, "
+                  "modified_user_id, deleted) VALUES (%s, %s, %s, %s, %s, '1', '1', 0)",
+                  (id, name, industry, when, when))
+        return id
+
+    def update(self, id, *, when, user="1", **values):
+        sets = ", ".join(f"{k} = %s" for k in values)
+        self.exec(f"UPDATE accounts SET {sets}, date_modified = %s, modified_user_id = %s WHERE id = %s",
+                  (*values.values(), when, user, id))
+
+    def delete(self, id, *, when):
+        self.exec("UPDATE accounts SET deleted = 1, date_modified = %s WHERE id = %s", (when, id))
+
+
+@pytest.fixture
+def writer(mysql_server, suitecrm_db):
+    with mysql_server.connect(suitecrm_db) as conn:
+        yield SuiteCRMWriter(conn)
+
+
+@pytest.fixture
+def crm(mysql_server, suitecrm_db):
+    c = MySQLCRM(**mysql_server.params(suitecrm_db), page_size=3)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = SQLiteStore(tmp_path / "state.sqlite3")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def feed(crm, store):
+    return ChangeFeed(crm, store, [WatchSpec("Accounts", fields=("name", "industry"))], overlap_seconds=60,
+                      clock=lambda: at(0).replace(tzinfo=UTC))
+
+
+def queued(store):
+    return [q.event for q in reversed(store.recent_events(limit=1000))]
+
+
+def test_history_before_start_is_not_replayed(writer, feed, store):
+    writer.create("Before start", when=at(-30))
+    assert feed.poll_once() == 0
+    assert queued(store) == []
+
+
+def test_create_update_delete_once_each(writer, feed, store):
+    feed.poll_once()
+    aid = writer.create("Acme", when=at(1))
+    others = [writer.create(f"Other {i}", when=at(2)) for i in range(4)]  # more rows than a page
+    assert feed.poll_once() == 5
+    writer.update(aid, when=at(5), industry="Energy", user="seed_sally_id")
+    assert feed.poll_once() == 1
+    writer.delete(aid, when=at(7))
+    assert feed.poll_once() == 1
+    assert feed.poll_once() == 0
+    events = queued(store)
+    mine = [e for e in events if e.record_id == aid]
+    assert [e.kind for e in mine] == [EventKind.CREATED, EventKind.UPDATED, EventKind.DELETED]
+    update = mine[1]
+    assert (update.changes["industry"].before, update.changes["industry"].after) == ("Banking", "Energy")
+    assert set(update.changes) == {"industry"} and update.user_id == "seed_sally_id"
+    assert update.time == at(5).replace(tzinfo=UTC)
+    assert {e.record_id for e in events if e.kind is EventKind.CREATED} == {aid, *others}
+    assert len({e.key for e in events}) == len(events)
+
+
+def test_same_second_update(writer, feed, store):
+    feed.poll_once()
+    aid = writer.create("Acme", when=at(3))
+    assert feed.poll_once() == 1
+    writer.update(aid, when=at(3), description="not watched")  # same second, nothing watched changed
+    assert feed.poll_once() == 0
+    writer.update(aid, when=at(3), industry="Retail")  # same second, a watched field changed
+    assert feed.poll_once() == 1
+    assert feed.poll_once() == 0
+    created, updated = queued(store)
+    assert updated.kind is EventKind.UPDATED and updated.time == created.time
+    assert updated.changes["industry"].after == "Retail"
+
+
+def test_row_committed_late_with_an_older_date_modified(mysql_server, suitecrm_db, writer, feed, store):
+    feed.poll_once()
+    with mysql_server.connect(suitecrm_db) as slow_conn:
+        slow_conn.autocommit(False)
+        slow = SuiteCRMWriter(slow_conn)
+        late = slow.create("Stamped at 4 s, committed last", when=at(4))  # transaction still open
+        early = writer.create("Stamped at 9 s, committed first", when=at(9))
+        assert feed.poll_once() == 1
+        assert feed.cursor("Accounts")["date_modified"] == "2026-11-23T09:00:09Z"
+        slow_conn.commit()
+    assert feed.poll_once() == 1
+    assert feed.poll_once() == 0
+    events = queued(store)
+    assert [e.record_id for e in events] == [early, late]
+    assert events[1].kind is EventKind.CREATED and events[1].time == at(4).replace(tzinfo=UTC)
