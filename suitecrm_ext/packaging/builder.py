@@ -28,7 +28,15 @@ from pathlib import Path
 from typing import Any
 
 from suitecrm_ext.packaging.php import ENTRY_GUARD, PHP_HEADER, Raw, php_assign, php_string
-from suitecrm_ext.packaging.schema import LANGUAGES, Field, Labels, Module, Relationship, Schema
+from suitecrm_ext.packaging.schema import (
+    LANGUAGES,
+    TEMPLATE_FIELDS,
+    Field,
+    Labels,
+    Module,
+    Relationship,
+    Schema,
+)
 from suitecrm_ext.packaging.stock import STOCK_MODULES
 
 __all__ = ["INSTALLDEF_KEYS", "Package", "PackageError", "build_package", "package_files", "zip_name"]
@@ -774,7 +782,9 @@ def _is_person(module: str, schema: Schema) -> bool:
 
 
 def _bean_properties(m: Module) -> list[str]:
-    names = [f.name for f in m.fields]
+    """Bean class properties: the templates' fields, then the module's (as Module Builder lists them)."""
+    names = [n for t in m.templates for n in TEMPLATE_FIELDS[t] if n != "securitygroups"]
+    names += [f.name for f in m.fields]
     names += [f.id_field for f in m.fields if f.type == "relate" and f.id_field]
     if any(f.type == "currency" for f in m.fields):
         names.append("currency_id")

@@ -12,6 +12,22 @@ class sxt_Payments extends Basic
     public $table_name = 'sxt_payments';
     public $importable = false;
 
+    public $id;
+    public $name;
+    public $date_entered;
+    public $date_modified;
+    public $modified_user_id;
+    public $modified_by_name;
+    public $created_by;
+    public $created_by_name;
+    public $description;
+    public $deleted;
+    public $created_by_link;
+    public $modified_user_link;
+    public $assigned_user_id;
+    public $assigned_user_name;
+    public $assigned_user_link;
+    public $SecurityGroups;
     public $amount;
     public $paid_on;
     public $status;
