@@ -206,3 +206,32 @@ def test_every_installed_plugin_schema_builds_a_loadable_package(plugin, tmp_pat
         proc = subprocess.run(["php", "-l", str(f)], capture_output=True, text=True, timeout=30)
         assert proc.returncode == 0, f"{f}: {proc.stdout}{proc.stderr}"
     assert php_check(root)["problems"] == []
+
+
+def test_custom_fields_carry_the_keys_module_installer_reads(small_schema):
+    # ModuleInstaller::install_custom_fields → TemplateField::populateFromRow, with the row shape
+    # MBPackage exports from fields_meta_data (label, require_option, max_size, default_value, ext1..4)
+    pkg = package_files(small_schema, PUBLISHED)
+    priority, inn = pkg.installdefs["custom_fields"]
+    assert priority == {
+        "id": "Accountssxt_priority_c",
+        "name": "sxt_priority_c",
+        "label": "LBL_SXT_PRIORITY_C",
+        "comments": "",
+        "help": "",
+        "module": "Accounts",
+        "type": "enum",
+        "max_size": 100,
+        "require_option": 0,
+        "default_value": "",
+        "audited": 0,
+        "mass_update": 0,
+        "duplicate_merge": 0,
+        "reportable": 1,
+        "importable": "true",
+        "ext1": "sxt_priority_list",
+        "ext2": "",
+        "ext3": "",
+        "ext4": "",
+    }
+    assert (inn["type"], inn["max_size"], inn["audited"], inn["ext1"]) == ("varchar", 12, 1, "")
