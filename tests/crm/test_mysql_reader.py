@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from pathlib import Path
 
 import pymysql
 import pytest
@@ -50,17 +51,52 @@ class DB:
         return values["id"]
 
 
+SCHEMA = Path(__file__).parent.parent / "fixtures" / "suitecrm_schema.sql"
+
+
+@pytest.fixture(scope="module")
+def shared_db(mysql_server):
+    """One schema load for the module (DDL is the slow part); tests that change the schema use suitecrm_db."""
+    name = mysql_server.create_database()
+    with mysql_server.connect(name) as conn, conn.cursor() as cur:
+        for stmt in SCHEMA.read_text(encoding="utf-8").split(";\n"):  # as tests/conftest.py load_sql
+            if stmt.strip() and not all(x.startswith("--") for x in stmt.strip().splitlines()):
+                cur.execute(stmt)
+    yield name
+    mysql_server.drop_database(name)
+
+
 @pytest.fixture
-def db(mysql_server, suitecrm_db):
-    with mysql_server.connect(suitecrm_db) as conn:
+def dbname(mysql_server, shared_db):
+    """The shared database, emptied of records after each test (the metadata rows stay)."""
+    yield shared_db
+    with mysql_server.connect(shared_db) as conn, conn.cursor() as cur:
+        cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (shared_db,))
+        for (table,) in cur.fetchall():
+            if table not in ("relationships", "config"):
+                cur.execute(f"DELETE FROM `{table}`")
+
+
+@pytest.fixture
+def db(mysql_server, dbname):
+    with mysql_server.connect(dbname) as conn:
         yield DB(conn)
 
 
 @pytest.fixture
-def crm(mysql_server, suitecrm_db):
-    c = MySQLCRM(**mysql_server.params(suitecrm_db), page_size=3)
+def crm(mysql_server, dbname):
+    c = MySQLCRM(**mysql_server.params(dbname), page_size=3)
     yield c
     c.close()
+
+
+@pytest.fixture
+def fresh(mysql_server, suitecrm_db):
+    """A database of its own, for tests that change the schema: (DB, MySQLCRM)."""
+    with mysql_server.connect(suitecrm_db) as conn:
+        c = MySQLCRM(**mysql_server.params(suitecrm_db), page_size=3)
+        yield DB(conn), c
+        c.close()
 
 
 def count_queries(crm, monkeypatch) -> list[str]:
@@ -301,7 +337,8 @@ def _params_of(crm: MySQLCRM) -> dict:
 # --- metadata ---------------------------------------------------------------------------------------
 
 
-def test_fields_types_from_stock_metadata_studio_and_sql(db, crm, mysql_server, suitecrm_db):
+def test_fields_types_from_stock_metadata_studio_and_sql(fresh):
+    db, crm = fresh
     db.exec("ALTER TABLE accounts_cstm ADD COLUMN inn_c varchar(12) NULL,"
             " ADD COLUMN risk_c varchar(100) NULL, ADD COLUMN vip_c tinyint(1) DEFAULT 0")
     db.row("fields_meta_data", id="Accountsrisk_c", name="risk_c", vname="LBL_RISK", custom_module="Accounts",
@@ -320,7 +357,8 @@ def test_fields_types_from_stock_metadata_studio_and_sql(db, crm, mysql_server, 
     typed.close()
 
 
-def test_module_table_mapping_config_then_metadata_then_lowercase(db, crm, mysql_server, suitecrm_db):
+def test_module_table_mapping_config_then_metadata_then_lowercase(fresh):
+    db, crm = fresh
     db.exec("CREATE TABLE ca_collegial_actions (id char(36) NOT NULL PRIMARY KEY, name varchar(255),"
             " date_modified datetime, deleted tinyint(1) DEFAULT 0)")
     db.row("ca_collegial_actions", name="vote", deleted=0, date_modified=T0)
@@ -359,8 +397,8 @@ def test_writes_to_suitecrm_records_are_refused(db, crm):
     assert crm.query("SELECT name FROM accounts WHERE id = %s", [aid]) == [{"name": "Acme"}]
 
 
-def test_bad_password_is_an_auth_error_without_the_password(mysql_server, suitecrm_db):
-    params = {**_params_from_server(mysql_server, suitecrm_db), "user": "nobody_here",
+def test_bad_password_is_an_auth_error_without_the_password(mysql_server, dbname):
+    params = {**_params_from_server(mysql_server, dbname), "user": "nobody_here",
               "password": "hunter2-secret"}
     bad = MySQLCRM(**params)
     with pytest.raises(AuthError) as exc:
@@ -369,24 +407,24 @@ def test_bad_password_is_an_auth_error_without_the_password(mysql_server, suitec
     assert "hunter2-secret" not in repr(bad)
 
 
-def test_unreachable_server_is_transient(suitecrm_db):
-    dead = MySQLCRM("127.0.0.1", 9, "u", "p", suitecrm_db, retries=0, connect_timeout=2)
+def test_unreachable_server_is_transient(dbname):
+    dead = MySQLCRM("127.0.0.1", 9, "u", "p", dbname, retries=0, connect_timeout=2)
     with pytest.raises(TransientError):
         dead.count("Accounts")
 
 
-def test_missing_select_privilege_is_permission_denied(mysql_server, suitecrm_db):
+def test_missing_select_privilege_is_permission_denied(mysql_server, dbname):
     user = f"ro_{uuid.uuid4().hex[:8]}"
     try:
         with mysql_server.connect() as admin, admin.cursor() as cur:
             cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'")
             cur.execute(f"CREATE USER '{user}'@'localhost' IDENTIFIED BY 'pw'")
             for host in ("%", "localhost"):
-                cur.execute(f"GRANT SELECT ON `{suitecrm_db}`.`relationships` TO '{user}'@'{host}'")
+                cur.execute(f"GRANT SELECT ON `{dbname}`.`relationships` TO '{user}'@'{host}'")
     except pymysql.err.OperationalError as exc:  # pragma: no cover - DSN user may not create users
         pytest.skip(f"cannot create a MySQL user here: {exc}")
     try:
-        params = {**_params_from_server(mysql_server, suitecrm_db), "user": user, "password": "pw"}
+        params = {**_params_from_server(mysql_server, dbname), "user": user, "password": "pw"}
         limited = MySQLCRM(**params)
         # information_schema hides tables the user may not read: the message says so
         with pytest.raises(NotFound, match="lacks SELECT"):
