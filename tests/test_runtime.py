@@ -38,6 +38,7 @@ PLUGIN = textwrap.dedent('''
         global _con
         if _con is None:
             _con = sqlite3.connect(os.environ["RT_EFFECTS"], timeout=30, isolation_level=None)
+            _con.execute("PRAGMA synchronous=NORMAL")  # WAL: survives SIGKILL; no fsync per event
         return _con
 
 
@@ -86,7 +87,7 @@ T0 = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.timezone.utc)
 class Rig:
     """A temp dir with config, plugin, effects file; starts `suitecrm-ext` processes."""
 
-    def __init__(self, tmp: Path, state: dict, **events: object):
+    def __init__(self, tmp: Path, state: dict, suitecrm: dict | None = None, **events: object):
         self.tmp = tmp
         (tmp / "rt_plugin.py").write_text(PLUGIN)
         self.effects = tmp / "effects.sqlite3"
@@ -94,11 +95,12 @@ class Rig:
         con.execute("PRAGMA journal_mode=WAL")
         con.execute("CREATE TABLE calls (key TEXT, pid INTEGER)")
         con.execute("CREATE TABLE effects (key TEXT, pid INTEGER)")
+        con.execute("CREATE INDEX effects_key ON effects (key)")  # not unique: duplicates must show
         con.commit()
         con.close()
         self.config = tmp / "suitecrm-ext.yaml"
         self.config.write_text(yaml.safe_dump({
-            "suitecrm": {"url": "http://suitecrm.test"},
+            "suitecrm": suitecrm or {"url": "http://suitecrm.test"},
             "state": state,
             "events": {"max_attempts": 3, "retry_base_seconds": 0.1, **events},
             # the installed plugins stay out of the way: only the test plugin handles events / runs jobs
@@ -260,3 +262,45 @@ def test_run_exits_1_when_the_enabled_push_receiver_cannot_start(tmp_path):
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 1
     assert "push receiver could not start: PushConfigError: events.push.secret: required" in err
+
+
+def test_sigkill_mid_way_over_5000_changed_rows_polled_from_the_suitecrm_db(
+    tmp_path, mysql_server, suitecrm_db
+):
+    """The same crash test with the real change feed reading SuiteCRM's accounts table over MySQL."""
+    suitecrm = {
+        "url": "http://suitecrm.test", "write_via": "rest", "read_via": "mysql",
+        "rest": {"username": "admin", "password": "unused-in-this-test"},
+        "mysql": mysql_server.params(suitecrm_db),
+    }
+    rig = Rig(tmp_path, {"backend": "sqlite", "path": str(tmp_path / "state.sqlite3")}, suitecrm=suitecrm,
+              poll_interval_seconds=1)
+    store = SQLiteStore(tmp_path / "state.sqlite3")
+    proc = rig.start("run", "--worker-id", "w1")
+    try:
+        deadline = time.monotonic() + 30
+        while store.get_cursor("poller:Accounts") is None:  # the feed has started ("from now on")
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+            time.sleep(0.05)
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        ids = [f"00000000-0000-4000-8000-{i:012d}" for i in range(5000)]
+        with mysql_server.connect(suitecrm_db) as conn, conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO accounts (id, name, date_entered, date_modified, modified_user_id, created_by, "
+                "deleted) VALUES (%s, %s, %s, %s, '1', '1', 0)",
+                [(rid, f"Account {i}", stamp, stamp) for i, rid in enumerate(ids)])
+        rig.wait_calls(1000, proc)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    assert store.queue_stats().done < 5000, "the process must die mid-way for the test to mean it"
+
+    again = rig.start("run", "--once", "--worker-id", "w1")
+    out, err = again.communicate(timeout=120)
+    assert again.returncode == 0, err
+    effects = rig.query("SELECT key, COUNT(*) FROM effects GROUP BY key")
+    assert all(n == 1 for _, n in effects)
+    handled_ids = sorted(k.split(":")[1] for k, _ in effects)
+    assert handled_ids == ids  # every row reached the handler, once in effect
+    assert all(k.split(":")[2] == "created" for k, _ in effects)
+    store.close()

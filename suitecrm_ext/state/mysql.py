@@ -89,7 +89,7 @@ class MySQLStore(SQLStore):
             finally:
                 cur.close()
 
-    def _transaction(self, fn: Callable[[Any], T], write: bool = True) -> T:
+    def _transaction(self, fn: Callable[[Any], T], write: bool = True, durable: bool = True) -> T:
         attempt = 0
         while True:
             attempt += 1

@@ -68,8 +68,12 @@ class SQLStore(StateStore):
 
     # --- plumbing -------------------------------------------------------------------------
 
-    def _transaction(self, fn: Callable[[Any], T], write: bool = True) -> T:
-        """Run ``fn(cursor)`` in one transaction (retrying on deadlock); subclasses implement."""
+    def _transaction(self, fn: Callable[[Any], T], write: bool = True, durable: bool = True) -> T:
+        """Run ``fn(cursor)`` in one transaction (retrying on deadlock); subclasses implement.
+
+        ``durable=False`` lets a backend skip the flush to disk at commit for bookkeeping whose loss
+        on a power failure only causes a redelivery (claims, acks, failures, fan-out).
+        """
         raise NotImplementedError
 
     def _sql(self, text: str) -> str:
@@ -86,12 +90,16 @@ class SQLStore(StateStore):
     def _in(self, n: int) -> str:
         return ",".join("?" * n)
 
-    def run(self, fn: Callable[[Any], T], write: bool = True) -> T:
+    def run(self, fn: Callable[[Any], T], write: bool = True, durable: bool = True) -> T:
         """Run ``fn(cursor)`` in one transaction of this store (for code in this package)."""
         if self._closed:
             raise StateError("the state store is closed")
         with self._lock:
-            return self._transaction(fn, write)
+            return self._transaction(fn, write, durable)
+
+    def _run_bookkeeping(self, fn: Callable[[Any], T]) -> T:
+        """A write whose loss on power failure only means a redelivery (see ``_transaction``)."""
+        return self.run(fn, write=True, durable=False)
 
     def _migrate(self, cur: Any) -> None:
         self._x(cur, "CREATE TABLE IF NOT EXISTS {schema_version} (version INTEGER NOT NULL PRIMARY KEY)")
@@ -290,7 +298,7 @@ class SQLStore(StateStore):
                 self._x(cur, f"UPDATE {{events}} SET fanned_out = 1 WHERE seq IN ({marks})", part)
             return len(rows)
 
-        return self.run(go)
+        return self._run_bookkeeping(go)
 
     def log_unreadable(self, key: str, exc: Exception) -> None:
         """Hook for an event body that no longer decodes (a delivery to "(unreadable)" is dead-lettered)."""
@@ -338,7 +346,7 @@ class SQLStore(StateStore):
                         ("stored event unreadable", *bad))
             return [d for d in got if d.id not in bad]
 
-        return self.run(go)
+        return self._run_bookkeeping(go)
 
     def ack(self, delivery_id: int, owner: str) -> bool:
         """Mark done."""
@@ -354,13 +362,13 @@ class SQLStore(StateStore):
                          "AND status = 'pending'", (now, delivery_id))
             return False
 
-        return self.run(go)
+        return self._run_bookkeeping(go)
 
     def fail(self, delivery_id: int, owner: str, error: str, retry_at: float | None) -> None:
         """Record a failed attempt."""
         now = self.clock()
         status = "pending" if retry_at is not None else "dead"
-        self.run(lambda cur: self._x(
+        self._run_bookkeeping(lambda cur: self._x(
             cur, "UPDATE {deliveries} SET attempts = attempts + 1, last_error = ?, status = ?, "
                  "next_attempt_at = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? "
                  "WHERE id = ? AND lease_owner = ?",
@@ -372,13 +380,13 @@ class SQLStore(StateStore):
         ids = [int(i) for i in delivery_ids]
         if not ids:
             return 0
-        return self.run(lambda cur: self._x(
+        return self._run_bookkeeping(lambda cur: self._x(
             cur, f"UPDATE {{deliveries}} SET lease_owner = NULL, lease_until = NULL "
                  f"WHERE lease_owner = ? AND id IN ({self._in(len(ids))})", (owner, *ids)).rowcount)
 
     def release_owner(self, owner: str) -> int:
         """Drop all of ``owner``'s leases."""
-        return self.run(lambda cur: self._x(
+        return self._run_bookkeeping(lambda cur: self._x(
             cur, "UPDATE {deliveries} SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?",
             (owner,)).rowcount)
 

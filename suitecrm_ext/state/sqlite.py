@@ -1,7 +1,9 @@
 """SQLite state store: the default, one file, safe for several processes on one host.
 
 WAL journal (readers never block the writer), ``synchronous=FULL`` (a commit is on disk before
-``enqueue`` returns, so the push receiver may answer 2xx), and every write in a ``BEGIN IMMEDIATE``
+``enqueue`` returns, so the push receiver may answer 2xx; claims, acks and failures commit with
+``NORMAL``: they survive a process crash, and losing one to a power cut only means a redelivery),
+and every write in a ``BEGIN IMMEDIATE``
 transaction so two processes never interleave a read-then-write (claims, lock takes). A writer that
 finds the file busy waits up to ``busy_timeout`` seconds.
 """
@@ -42,13 +44,18 @@ class SQLiteStore(SQLStore):
         try:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
+            self._sync_full = True
             self._conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             self.run(self._migrate)
         except sqlite3.DatabaseError as exc:
             self._conn.close()
             raise StateError(f"state.path: {self.path} is not a usable SQLite state file: {exc}") from None
 
-    def _transaction(self, fn: Callable[[Any], T], write: bool = True) -> T:
+    def _transaction(self, fn: Callable[[Any], T], write: bool = True, durable: bool = True) -> T:
+        if write and durable != self._sync_full:
+            # WAL + NORMAL: the commit survives a process crash, and the next FULL commit flushes it
+            self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            self._sync_full = durable
         cur = self._conn.cursor()
         try:
             cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
