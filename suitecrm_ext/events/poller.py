@@ -51,6 +51,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Literal
 
 from suitecrm_ext.crm.base import CRM, Cond, Record
@@ -69,8 +70,13 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
 def _jsonable(value: Any) -> Any:
     """The codec's tagged form of a value, or its text when the codec has no type for it."""
+    if isinstance(value, _PLAIN):
+        return value
     try:
         return encode_value(value)
     except CodecError:
@@ -79,6 +85,8 @@ def _jsonable(value: Any) -> Any:
 
 def _storable(value: Any) -> Any:
     """The value itself when an event can carry it (see events/codec.py), else its text."""
+    if isinstance(value, (*_PLAIN, dt.date, Decimal)):
+        return value
     try:
         encode_value(value)
     except CodecError:
@@ -289,11 +297,14 @@ class ChangeFeed:
         """The event for one row (or None) and its new snapshot (or None when unchanged)."""
         compared = self._compared(watch, rec)
         fp = self._fingerprint(compared)
-        named = {f: _jsonable(rec.get(f)) for f in watch.fields}
+        named = compared if not watch.whole else {f: _jsonable(rec.get(f)) for f in watch.fields}
         new_snap = {"dm": iso_utc(dm), "del": bool(rec.deleted), "h": fp, "v": named}
-        base = {"module": watch.module, "record_id": rec.id, "time": dm, "source": "poll",
-                "values": {k: _storable(v) for k, v in rec.values.items()},
-                "user_id": (rec.get("modified_user_id") or None)}
+
+        def event(kind: EventKind, changes: Mapping[str, FieldChange]) -> Event:
+            return Event(module=watch.module, record_id=rec.id, kind=kind, time=dm, source="poll",
+                         changes=changes, values={k: _storable(v) for k, v in rec.values.items()},
+                         user_id=rec.get("modified_user_id") or None)
+
         if snap is not None:
             snap_dm = parse_iso_utc(snap.get("dm", ""), "snapshot dm")
             if dm < snap_dm:
@@ -306,7 +317,7 @@ class ChangeFeed:
         if rec.deleted:
             if snap is not None and snap.get("del"):
                 return None, new_snap  # deletion already reported; other columns may have moved
-            return Event(kind=EventKind.DELETED, **base), new_snap
+            return event(EventKind.DELETED, {}), new_snap
         before = (snap or {}).get("v") or {}
         if snap is None:
             entered = rec.get("date_entered")
@@ -323,7 +334,7 @@ class ChangeFeed:
                 changes.setdefault("deleted", FieldChange(True, False))  # restored record
             if not changes and not watch.whole:
                 return None, new_snap  # no watched field changed: nobody wants this update
-        ev = Event(kind=kind, changes=changes, **base)
+        ev = event(kind, changes)
         if same_second:
             ev = dataclasses.replace(ev, key=f"{ev.key}~{fp[:12]}")
         return ev, new_snap
