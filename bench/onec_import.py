@@ -56,31 +56,31 @@ def prepare(server, payers: int, matched_share: float = 0.99) -> tuple[str, list
         install_tables(conn)
         inns = [company_inn(i) for i in range(payers)]
         with_account = inns[: int(payers * matched_share)]
-        add_accounts(conn, [(f"bench-acc-{i:06d}", f"Payer {i}", inn, "") for i, inn in enumerate(with_account)])
+        add_accounts(conn, [(f"bench-acc-{i:06d}", f"Payer {i}", inn, "")
+                            for i, inn in enumerate(with_account)])
     return db, inns
 
 
 def child_bulk(params: dict, path: str, state: str, batch: int) -> dict:
     """Runs in a fresh process: the whole import, timed."""
-    import hashlib
-
     from mysqlkit import SplitCRM
 
     from plugins.onec_bridge.importer import ImportOptions, PaymentImporter
-    from plugins.onec_bridge.statement import parse_statement
+    from plugins.onec_bridge.service import file_digest
+    from plugins.onec_bridge.statement import parse_statement_file
     from plugins.onec_bridge.writers import REL_TABLE, TABLE, MySQLPaymentWriter
     from suitecrm_ext.crm.mysql import MySQLCRM
     from suitecrm_ext.state.sqlite import SQLiteStore
 
     t0 = time.perf_counter()
-    data = Path(path).read_bytes()
-    statement = parse_statement(data)
+    statement = parse_statement_file(path)
     t_parse = time.perf_counter() - t0
     mysql = MySQLCRM(**params)
     writer = MySQLPaymentWriter(mysql, mysql.owned_writer([TABLE, REL_TABLE]))
-    importer = PaymentImporter(SplitCRM(mysql), writer, ImportOptions(batch_size=batch), state=SQLiteStore(state))
+    importer = PaymentImporter(SplitCRM(mysql), writer, ImportOptions(batch_size=batch),
+                               state=SQLiteStore(state))
     summary = importer.run(statement.payments, skipped=statement.outgoing,
-                           cursor="onec_bridge.file." + hashlib.sha256(data).hexdigest()[:40])
+                           cursor="onec_bridge.file." + file_digest(Path(path)))
     seconds = time.perf_counter() - t0
     return {"seconds": seconds, "parse_seconds": t_parse, "summary": summary.as_dict(),
             "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
@@ -95,11 +95,11 @@ def child_naive(params: dict, path: str, n: int) -> dict:
     from plugins.onec_bridge.importer import ImportOptions, PaymentImporter
     from plugins.onec_bridge.matching import AccountIndex
     from plugins.onec_bridge.payment import record_id
-    from plugins.onec_bridge.statement import parse_statement
+    from plugins.onec_bridge.statement import parse_statement_file
     from plugins.onec_bridge.writers import FIELDS, REL_LHS, REL_RHS, REL_TABLE, TABLE
     from suitecrm_ext.crm.mysql import MySQLCRM
 
-    payments = parse_statement(Path(path).read_bytes()).payments[:n]
+    payments = parse_statement_file(path).payments[:n]
     mysql = MySQLCRM(**params)
     index = AccountIndex.load(mysql, {p.payer_inn for p in payments})
     importer = PaymentImporter(mysql, None, ImportOptions())

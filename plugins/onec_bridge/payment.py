@@ -23,7 +23,7 @@ from typing import Literal
 Source = Literal["odata", "file"]
 
 
-@dataclass
+@dataclass(slots=True)
 class Payment:
     """One incoming payment, normalised (amount as Decimal, dates as ``datetime.date``)."""
 

@@ -22,7 +22,7 @@ from typing import Any
 from .importer import ImportOptions, ImportSummary, PaymentImporter
 from .odata import ODataClient
 from .odata_source import ODataPaymentSource
-from .statement import StatementError, parse_statement
+from .statement import StatementError, parse_statement_file
 from .writers import REL_TABLE, TABLE, ApiPaymentWriter, MySQLPaymentWriter
 
 log = logging.getLogger("suitecrm_ext.plugins.onec_bridge")
@@ -70,13 +70,21 @@ def import_file(ctx: Any, path: str | Path, *, dry_run: bool = False,
                 on_parsed: Callable[[int], None] | None = None) -> ImportSummary:
     """Import one 1CClientBankExchange file. A malformed file raises StatementError and writes nothing."""
     path = Path(path)
-    data = path.read_bytes()
-    statement = parse_statement(data, source=str(path))
+    statement = parse_statement_file(path)
     if on_parsed:
         on_parsed(len(statement.payments))
-    cursor = "onec_bridge.file." + hashlib.sha256(data).hexdigest()[:40]
+    cursor = "onec_bridge.file." + file_digest(path)
     return make_importer(ctx, progress).run(statement.payments, cursor=cursor, dry_run=dry_run,
                                             skipped=statement.outgoing)
+
+
+def file_digest(path: Path) -> str:
+    """The first 40 hex digits of the file's SHA-256 (names its resume cursor)."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:40]
 
 
 def odata_since(ctx: Any, since: dt.date | dt.datetime | None = None) -> dt.datetime:

@@ -25,10 +25,13 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import io
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 from .payment import Payment, file_payment_key
 
@@ -103,16 +106,35 @@ def detect_encoding(data: bytes, source: str = "") -> str:
 def parse_statement(data: bytes, source: str = "") -> Statement:
     """Parse a whole statement file (bytes); raises StatementError naming the line on any problem."""
     codec = detect_encoding(data, source)
-    try:
-        text = data.decode(codec)
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise StatementError(f"bytes not valid in the declared encoding {codec}", line, source) from None
+    return _parse_stream(io.BytesIO(data), codec, source)
+
+
+def parse_statement_file(path: str | Path) -> Statement:
+    """Parse a statement file from disk, streaming it line by line (memory stays near the payments')."""
+    path = Path(path)
+    with path.open("rb") as f:
+        codec = detect_encoding(f.read(8192), str(path))
+        f.seek(0)
+        return _parse_stream(f, codec, str(path))
+
+
+def _parse_stream(raw: BinaryIO, codec: str, source: str) -> Statement:
     was_enabled = gc.isenabled()
     gc.disable()  # millions of small strings: the cyclic GC would only slow the parse down
+    text = io.TextIOWrapper(raw, encoding=codec, errors="strict", newline=None)
     try:
         return _Parser(text, codec, source).parse()
+    except UnicodeDecodeError:
+        raw.seek(0)
+        data = raw.read()
+        try:
+            data.decode(codec)
+            line = 0  # pragma: no cover - the stream decoder and bytes.decode agree
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+        raise StatementError(f"bytes not valid in the declared encoding {codec}", line, source) from None
     finally:
+        text.detach()
         if was_enabled:
             gc.enable()
 
@@ -148,28 +170,29 @@ def parse_amount(value: str, key: str, line: int, source: str = "") -> Decimal:
 
 
 class _Parser:
-    def __init__(self, text: str, codec: str, source: str):
-        self.lines = text.lstrip("\ufeff").splitlines()
+    """Reads lines one by one; each document becomes a Payment as soon as its section ends."""
+
+    def __init__(self, lines: Iterable[str], codec: str, source: str):
+        self.it = iter(lines)
         self.codec = codec
         self.source = source
-        self.pos = 0  # index of the next line
+        self.lineno = 0
 
     def err(self, message: str, line: int | None = None) -> StatementError:
-        return StatementError(message, self.pos if line is None else line, self.source)
+        return StatementError(message, self.lineno if line is None else line, self.source)
 
     def next_line(self) -> tuple[int, str] | None:
-        while self.pos < len(self.lines):
-            raw = self.lines[self.pos]
-            self.pos += 1
+        for raw in self.it:
+            self.lineno += 1
             line = raw.strip()
             if line:
-                return self.pos, line
+                return self.lineno, line
         return None
 
     def split(self, lineno: int, line: str) -> tuple[str, str]:
-        if "=" not in line:
+        key, eq, value = line.partition("=")
+        if not eq:
             raise self.err(f"expected key=value, got {line[:60]!r}", lineno)
-        key, value = line.split("=", 1)
         key = key.strip()
         if not key:
             raise self.err(f"empty key in {line[:60]!r}", lineno)
@@ -177,25 +200,34 @@ class _Parser:
 
     def parse(self) -> Statement:
         first = self.next_line()
-        if first is None or first[1] != HEADER:
+        if first is None or first[1].lstrip("\ufeff") != HEADER:
             raise self.err(f"not a 1CClientBankExchange file: the first line must be {HEADER!r}", 1)
         header: dict[str, str] = {}
+        header_lines: dict[str, int] = {}
         accounts: list[str] = []
         kinds: list[str] = []
         balances: list[dict[str, str]] = []
-        docs: list[tuple[int, str, dict[str, str]]] = []
-        seen_end = False
+        payments: list[Payment] = []
+        documents = outgoing = 0
+        header_done = False
+        own: set[str] = set()
         while True:
             item = self.next_line()
             if item is None:
-                break
+                raise self.err("file ends without КонецФайла (truncated?)", self.lineno)
             lineno, line = item
             if line == "КонецФайла":
-                seen_end = True
                 break
+            is_section = line == "СекцияРасчСчет" or line.startswith("СекцияДокумент")
+            if is_section and not header_done:
+                self.check_header(header, header_lines)
+                header_done = True
             if line == "СекцияРасчСчет":
-                balances.append(self.section(lineno, "КонецРасчСчет", "СекцияРасчСчет"))
-                acc = balances[-1].get("РасчСчет", "")
+                if documents:
+                    raise self.err("СекцияРасчСчет after the documents (balances come first)", lineno)
+                values, _ = self.section(lineno, "КонецРасчСчет", "СекцияРасчСчет")
+                balances.append(values)
+                acc = values.get("РасчСчет", "")
                 if acc and acc not in accounts:
                     accounts.append(acc)
                 continue
@@ -203,12 +235,20 @@ class _Parser:
                 _, kind = self.split(lineno, line) if "=" in line else ("", "")
                 if not kind:
                     raise self.err("СекцияДокумент without a document kind (СекцияДокумент=<kind>)", lineno)
-                docs.append((lineno, kind, self.section(lineno, "КонецДокумента", "СекцияДокумент")))
+                if not own:
+                    own = set(accounts)
+                values, raw = self.section(lineno, "КонецДокумента", "СекцияДокумент")
+                documents += 1
+                payment = self.document(lineno, kind, values, raw, own)
+                if payment is None:
+                    outgoing += 1
+                else:
+                    payments.append(payment)
                 continue
             if line in ("КонецДокумента", "КонецРасчСчет"):
                 raise self.err(f"{line} without a section start", lineno)
             key, value = self.split(lineno, line)
-            if docs or balances:
+            if header_done:
                 raise self.err(f"header line {key}= after the first section", lineno)
             if key == "РасчСчет":
                 if value and value not in accounts:
@@ -219,76 +259,61 @@ class _Parser:
                 if key in header:
                     raise self.err(f"header key {key} given twice", lineno)
                 header[key] = value
+                header_lines[key] = lineno
                 if key in ("ДатаСоздания", "ДатаНачала", "ДатаКонца") and value:
                     parse_date(value, key, lineno, self.source)
-        if not seen_end:
-            raise self.err("file ends without КонецФайла (truncated?)", len(self.lines))
         rest = self.next_line()
         if rest is not None:
             raise self.err(f"content after КонецФайла: {rest[1][:60]!r}", rest[0])
+        if not header_done:
+            self.check_header(header, header_lines)
+        return Statement(version=header["ВерсияФормата"], encoding=self.codec, header=header,
+                         accounts=accounts, payments=payments, documents=documents, outgoing=outgoing,
+                         balances=balances)
+
+    def check_header(self, header: dict[str, str], lines: dict[str, int]) -> None:
         version = header.get("ВерсияФормата", "")
         if not version:
             raise self.err("header has no ВерсияФормата=", 0)
         if version not in FORMAT_VERSIONS:
             raise self.err(f"unsupported ВерсияФормата {version!r} (supported: {', '.join(FORMAT_VERSIONS)})",
-                           self._line_of("ВерсияФормата="))
-        own = set(accounts)
-        payments: list[Payment] = []
-        outgoing = 0
-        for lineno, kind, doc in docs:
-            payment = self.document(lineno, kind, doc, own)
-            if payment is None:
-                outgoing += 1
-            else:
-                payments.append(payment)
-        return Statement(version=version, encoding=self.codec, header=header, accounts=accounts,
-                         payments=payments, documents=len(docs), outgoing=outgoing, balances=balances)
+                           lines["ВерсияФормата"])
 
-    def _line_of(self, prefix: str) -> int:
-        for i, line in enumerate(self.lines, start=1):
-            if line.strip().startswith(prefix):
-                return i
-        return 0
-
-    def section(self, start: int, end: str, name: str) -> dict[str, str]:
+    def section(self, start: int, end: str, name: str) -> tuple[dict[str, str], list[str]]:
+        """Values of one section, and its raw lines (for locating a bad value's line later)."""
         values: dict[str, str] = {}
-        all_lines = self.lines
-        n = len(all_lines)
-        pos = self.pos
-        while pos < n:
-            line = all_lines[pos].strip()
-            pos += 1
+        raw_lines: list[str] = []
+        for raw in self.it:
+            self.lineno += 1
+            raw_lines.append(raw)
+            line = raw.strip()
             if not line:
                 continue
             key, eq, value = line.partition("=")
             if not eq:
-                self.pos = pos
                 if line == end:
-                    return values
+                    return values, raw_lines
                 if line.startswith("Секция") or line in _MARKERS:
-                    raise self.err(f"{name} started at line {start} has no {end} before {line}", pos)
-                raise self.err(f"expected key=value, got {line[:60]!r}", pos)
+                    raise self.err(f"{name} started at line {start} has no {end} before {line}")
+                raise self.err(f"expected key=value, got {line[:60]!r}")
             key = key.strip()
             if key.startswith("Секция"):
-                raise self.err(f"{name} started at line {start} has no {end} before {key}", pos)
+                raise self.err(f"{name} started at line {start} has no {end} before {key}")
             if not key:
-                raise self.err(f"empty key in {line[:60]!r}", pos)
+                raise self.err(f"empty key in {line[:60]!r}")
             if key in values:
-                raise self.err(f"{key} given twice in the {name} started at line {start}", pos)
+                raise self.err(f"{key} given twice in the {name} started at line {start}")
             values[key] = value.strip()
-        self.pos = pos
-        raise self.err(f"{name} started at line {start} has no {end}", len(self.lines))
+        raise self.err(f"{name} started at line {start} has no {end}", self.lineno)
 
-    def document(self, start: int, kind: str, doc: dict[str, str], own: set[str]) -> Payment | None:
+    def document(self, start: int, kind: str, doc: dict[str, str], raw_lines: list[str],
+                 own: set[str]) -> Payment | None:
         def line_of(key: str) -> int:
             """Line of ``key=`` inside this document (looked up only when reporting an error)."""
             prefix = key + "="
-            for i in range(start, len(self.lines)):
-                text = self.lines[i].strip()
-                if text.startswith(prefix):
-                    return i + 1
-                if text == "КонецДокумента":
-                    break
+            for i, text in enumerate(raw_lines):
+                if text.strip().startswith(prefix):
+                    return start + 1 + i
             return start
 
         def required(key: str) -> str:

@@ -218,7 +218,7 @@ class MySQLPaymentWriter:
             if acc:
                 rels.append({"id": record_id("rel:" + rid), "date_modified": now, "deleted": 0,
                              REL_LHS: acc, REL_RHS: rid})
-            else:
+            elif "id" in row:  # a stored payment (new ones have no relationship row to remove)
                 unlinked.append(rid)
         update = [*FIELDS, "date_modified", "modified_user_id", "deleted"]
         self.json_table  # noqa: B018 - probe the server before the transaction starts
