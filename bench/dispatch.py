@@ -32,8 +32,11 @@ from suitecrm_ext.testing import build_app, build_config, build_registry  # noqa
 T0 = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.timezone.utc)
 
 
+HANDLER_SECONDS = 0.0
+
+
 class NoOp:
-    """Watches Accounts, does nothing."""
+    """Watches Accounts, does nothing (or sleeps --handler-ms, standing in for a CRM call)."""
 
     @hookimpl
     def ext_watch(self, settings):
@@ -41,7 +44,8 @@ class NoOp:
 
     @hookimpl
     def ext_on_record_change(self, event, ctx):
-        return None
+        if HANDLER_SECONDS:
+            time.sleep(HANDLER_SECONDS)
 
 
 def open_store(spec):
@@ -80,7 +84,9 @@ class TimedStore:
         return getattr(self._inner, name)
 
 
-def worker(spec, worker_id, start, out):
+def worker(spec, worker_id, start, out, handler_seconds=0.0):
+    global HANDLER_SECONDS
+    HANDLER_SECONDS = handler_seconds
     store = open_store(spec)
     timings: list[float] = []
     d = dispatcher(TimedStore(store, timings), worker_id)
@@ -91,9 +97,10 @@ def worker(spec, worker_id, start, out):
     store.close()
 
 
-def run_workers(spec, n_workers):
+def run_workers(spec, n_workers, handler_seconds=0.0):
     start, out = mp.Event(), mp.Queue()
-    procs = [mp.Process(target=worker, args=(spec, f"w{i}", start, out)) for i in range(n_workers)]
+    procs = [mp.Process(target=worker, args=(spec, f"w{i}", start, out, handler_seconds))
+             for i in range(n_workers)]
     for p in procs:
         p.start()
     time.sleep(1.0)  # let them connect
@@ -132,6 +139,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=20000)
     ap.add_argument("--sqlite", action="store_true", help="use a SQLite store instead of MySQL")
+    ap.add_argument("--handler-ms", type=float, default=0.0,
+                    help="also measure 1 and 2 workers with a handler that waits this long (I/O stand-in)")
     args = ap.parse_args()
     server = None
     if args.sqlite:
@@ -161,6 +170,13 @@ def main() -> None:
             print(f"{workers} worker(s): {handled} in {wall:.2f}s = {rate:,.0f} events/s "
                   f"(x{rate / base_rate:.1f} vs naive); claim cost per delivery p50 {pct(ms, 50):.3f} ms, "
                   f"p95 {pct(ms, 95):.3f} ms")
+        if args.handler_ms:
+            m = max(n // 10, 100)
+            for workers in (1, 2):
+                fill(spec, m, f"h{workers}")
+                handled, wall, _ = run_workers(spec, workers, args.handler_ms / 1000)
+                print(f"{workers} worker(s), handler {args.handler_ms:g} ms: {handled} in {wall:.2f}s = "
+                      f"{handled / wall:,.0f} events/s")
     finally:
         if server is not None:
             server.drop_database(db)
