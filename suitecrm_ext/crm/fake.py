@@ -261,6 +261,11 @@ class FakeCRM(CRM):
         """The DB table name of a module."""
         return self._module(module).table
 
+    def exists(self, module: str, id: str, *, include_deleted: bool = False) -> bool:
+        """True when a record with this id is stored (and live, unless ``include_deleted``). Not logged."""
+        row = self._module(module).rows.get(id)
+        return row is not None and (include_deleted or not row["deleted"])
+
     def records(self, module: str) -> list[Record]:
         """Every stored record of a module, deleted ones included (a test helper; not logged in calls)."""
         mod = self._module(module)

@@ -357,12 +357,14 @@ class RestV4Emulator:
         self._module(module_name)
         flt = self._parse_query(module_name, query)
         order = self._parse_order(module_name, order_by)
-        rows = list(self.crm.find(module_name, flt, self._known(module_name, select_fields) or None, order,
-                                  include_deleted=bool(int(deleted or 0))))
         offset = int(offset or 0)
         size = int(max_results) if max_results not in (None, "", 0, "0") else 20
-        page = rows[offset:offset + size]
-        return {"result_count": len(page), "total_count": str(len(rows)), "next_offset": offset + len(page),
+        with_deleted = bool(int(deleted or 0))
+        rows = self.crm.find(module_name, flt, self._known(module_name, select_fields) or None, order,
+                             offset + size, include_deleted=with_deleted)
+        page = list(rows)[offset:]
+        total = self.crm.count(module_name, flt, include_deleted=with_deleted)
+        return {"result_count": len(page), "total_count": str(total), "next_offset": offset + len(page),
                 "entry_list": [self._entry(module_name, r, select_fields) for r in page],
                 "relationship_list": []}
 
@@ -385,13 +387,12 @@ class RestV4Emulator:
         rid = values.pop("id", None)
         known = {k: v for k, v in values.items() if k in meta}  # SuiteCRM sets others as plain properties
         deleted = str(known.pop("deleted", "0")) in ("1", "true", "True")
-        stored = {r.id: r for r in self.crm.records(module)}
         if rid and new_with_id:
-            if rid in stored:
+            if self.crm.exists(module, rid, include_deleted=True):
                 raise _Fatal(DB_FAILURE)  # duplicate primary key on INSERT
             self.crm.insert(module, {"id": rid, **known})
         elif rid:
-            if rid not in stored or stored[rid].deleted:
+            if not self.crm.exists(module, rid):
                 return rid  # retrieve() failed; the UPDATE matches no row: nothing saved, id echoed
             if known:
                 self.crm.save(module, {"id": rid, **known})
@@ -428,12 +429,12 @@ class RestV4Emulator:
         except NotFound:
             return {"created": 0, "failed": 1, "deleted": 0}
         other = self.crm.links(module_name)[link_field_name]
-        live = {r.id for r in self.crm.records(other) if not r.deleted}
         if int(delete or 0):
             self.crm.unrelate(module_name, module_id, link_field_name, ids)
             return {"created": 0, "failed": 0, "deleted": 1}
         # Link2::add skips ids whose bean cannot be loaded ("Unable to load related bean by id")
-        self.crm.relate(module_name, module_id, link_field_name, [i for i in ids if i in live])
+        loadable = [i for i in ids if self.crm.exists(other, i)]
+        self.crm.relate(module_name, module_id, link_field_name, loadable)
         return {"created": 1, "failed": 0, "deleted": 0}
 
     def _m_get_relationships(self, session, module_name, module_id, link_field_name, related_module_query,
