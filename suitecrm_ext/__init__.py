@@ -41,6 +41,7 @@ from suitecrm_ext.crm.base import (  # noqa: E402
 from suitecrm_ext.doctor import Check  # noqa: E402
 from suitecrm_ext.events.model import Event, EventKind, FieldChange, RecordChange, WatchSpec  # noqa: E402
 from suitecrm_ext.jobs_spec import JobSpec  # noqa: E402
+from suitecrm_ext.state.base import StateError, StateStore  # noqa: E402
 
 __all__ = [
     "AppContext",
@@ -62,6 +63,8 @@ __all__ = [
     "ProtocolError",
     "Record",
     "RecordChange",
+    "StateError",
+    "StateStore",
     "TransientError",
     "Unsupported",
     "ValidationError",
