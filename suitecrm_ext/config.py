@@ -75,7 +75,7 @@ class V8Settings(StrictModel):
 
 
 class SoapSettings(StrictModel):
-    """SOAP v4_1 transport (zeep). ``wsdl`` may be a local file; default is the server's WSDL."""
+    """SOAP v4_1 transport (zeep). ``wsdl``: None = the packaged 7.14.6 copy, "server", or a file/URL."""
 
     enabled: bool = True
     username: str
