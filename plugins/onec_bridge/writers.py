@@ -18,13 +18,12 @@ writing the same payments again leaves one record per payment.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from suitecrm_ext import CRM, Cond, CRMError, Record
+from suitecrm_ext import CRM, Cond, Record
 
 from .payment import record_id
 
@@ -40,12 +39,6 @@ FIELDS = ("name", "onec_key", "payment_number", "payment_date", "amount", "curre
           "payer_kpp", "payer_name", "payer_account", "purpose", "status", "status_note", "source",
           "assigned_user_id")
 CHUNK = 500
-JSON_CHUNK = 2000
-#: JSON_TABLE column types (the rest are text); as the plugin's schema makes SuiteCRM create them
-_JSON_TYPES = {"id": "char(36)", "date_entered": "datetime", "date_modified": "datetime",
-               "created_by": "char(36)", "modified_user_id": "char(36)", "assigned_user_id": "char(36)",
-               "deleted": "int", "amount": "decimal(18,2)", "payment_date": "date", "name": "varchar(255)",
-               "onec_key": "varchar(64)", REL_LHS: "varchar(36)", REL_RHS: "varchar(36)"}
 
 
 @dataclass
@@ -133,52 +126,14 @@ class MySQLPaymentWriter:
     name = "mysql"
 
     def __init__(self, reader: CRM, owned: Any, *, user_id: str = "1", module: str = MODULE,
-                 clock: Any = None, json_table: bool | None = None):
+                 clock: Any = None):
         self.reader = reader
         self.owned = owned
         self.user_id = user_id
         self.module = module
         self._clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
-        self._json_table = json_table
-
-    @property
-    def json_table(self) -> bool:
-        """Whether the server has ``JSON_TABLE`` (MariaDB 10.6+, MySQL 8): then a batch is sent as one
-        JSON parameter instead of thousands of ``%s`` placeholders (much less to escape and to check)."""
-        if self._json_table is None:
-            try:
-                self.owned.execute("SELECT j.x FROM JSON_TABLE(%s, '$[*]' COLUMNS (x INT PATH '$')) AS j",
-                                   ["[1]"])
-                self._json_table = True
-            except CRMError:
-                self._json_table = False
-        return self._json_table
-
-    def _upsert(self, table: str, rows: list[dict[str, Any]], update: Sequence[str]) -> None:
-        if not rows:
-            return
-        if not self.json_table:
-            self.owned.insert_many(table, rows, update_on_duplicate=update)
-            return
-        cols = list(rows[0])
-        spec = ", ".join(f"`{c}` {_JSON_TYPES.get(c, 'text')} PATH '$.{c}'" for c in cols)
-        sql = (f"INSERT INTO `{table}` ({', '.join(f'`{c}`' for c in cols)}) "
-               f"SELECT {', '.join(f'j.`{c}`' for c in cols)} "
-               f"FROM JSON_TABLE(%s, '$[*]' COLUMNS ({spec})) AS j "
-               f"ON DUPLICATE KEY UPDATE " + ", ".join(f"`{c}` = VALUES(`{c}`)" for c in update))
-        for start in range(0, len(rows), JSON_CHUNK):
-            self.owned.execute(sql, [json.dumps(rows[start:start + JSON_CHUNK], ensure_ascii=False)])
 
     def _unlink(self, ids: list[str], now: str) -> None:
-        if not ids:
-            return
-        if self.json_table:
-            self.owned.execute(
-                f"UPDATE `{REL_TABLE}` SET deleted = 1, date_modified = %s "
-                f"WHERE deleted = 0 AND `{REL_RHS}` IN "
-                f"(SELECT j.id FROM JSON_TABLE(%s, '$[*]' COLUMNS (id varchar(36) PATH '$')) AS j)",
-                [now, json.dumps(ids)])
-            return
         for start in range(0, len(ids), CHUNK):
             part = ids[start:start + CHUNK]
             marks = ", ".join(["%s"] * len(part))
@@ -221,10 +176,11 @@ class MySQLPaymentWriter:
             elif "id" in row:  # a stored payment (new ones have no relationship row to remove)
                 unlinked.append(rid)
         update = [*FIELDS, "date_modified", "modified_user_id", "deleted"]
-        self.json_table  # noqa: B018 - probe the server before the transaction starts
         with self.owned.transaction():
-            self._upsert(TABLE, records, update)
-            self._upsert(REL_TABLE, rels, (REL_LHS, "date_modified", "deleted"))
+            self.owned.insert_many(TABLE, records, update_on_duplicate=update)
+            if rels:
+                self.owned.insert_many(REL_TABLE, rels,
+                                       update_on_duplicate=(REL_LHS, "date_modified", "deleted"))
             self._unlink(unlinked, now)
         return [r["id"] for r in records]
 

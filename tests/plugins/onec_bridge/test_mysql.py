@@ -16,7 +16,6 @@ from conftest import FIXTURES, PLUGIN
 from mysqlkit import SplitCRM, add_accounts, install_tables
 
 import plugins.onec_bridge.plugin as plugin_module
-from plugins.onec_bridge import service
 from plugins.onec_bridge.payment import record_id
 from plugins.onec_bridge.service import import_file, make_importer
 from plugins.onec_bridge.statement import parse_statement
@@ -51,17 +50,7 @@ def rows(server, database, sql, params=()):
         return cur.fetchall()
 
 
-@pytest.mark.parametrize("json_table", [True, False], ids=["json_table", "multi_row_values"])
-def test_bulk_rows_are_filled_as_suitecrm_fills_them_and_rerun_is_idempotent(mysql_server, db, tmp_path,
-                                                                               monkeypatch, json_table):
-    real = service.make_writer
-
-    def make_writer(ctx):  # force one of the two bulk statements
-        writer = real(ctx)
-        writer._json_table = json_table
-        return writer
-
-    monkeypatch.setattr(service, "make_writer", make_writer)
+def test_bulk_rows_are_filled_as_suitecrm_fills_them_and_rerun_is_idempotent(mysql_server, db, tmp_path):
     with mysql_server.connect(db) as conn:
         add_accounts(conn, [("acc-rtk", 'ПАО "Ростелеком"', "7707049388", "770701001")])
     ctx = mysql_ctx(mysql_server, db, tmp_path, user_id="u-sync")
