@@ -105,6 +105,8 @@ class Runtime:
         self._push_factory = push_factory or _default_push
         self._feed: Any = None
         self._feed_built = False
+        #: why the change feed could not be built (None when it was, or is not wanted)
+        self.feed_error: str | None = None
 
     # --- parts ----------------------------------------------------------------------------
 
@@ -116,8 +118,10 @@ class Runtime:
             if self.poll_enabled and self.dispatcher.specs:
                 try:
                     self._feed = self._feed_factory(self)
-                except Exception as exc:  # noqa: BLE001 - the rest of the runtime still works
-                    log.error("change feed not started: %s: %s", type(exc).__name__, exc)
+                except Exception as exc:  # noqa: BLE001 - reported; run exits 1, run --once reports it
+                    self.feed_error = f"{type(exc).__name__}: {exc}"
+                    log.error("change feed could not start: %s (run with --no-poll to go without it)",
+                              self.feed_error)
         return self._feed
 
     def install_signal_handlers(self) -> None:
@@ -137,6 +141,7 @@ class Runtime:
         summary = OnceSummary()
         self.store.release_owner(self.worker_id)
         feed = self.feed
+        summary.poll_error = self.feed_error
         if feed is not None:
             try:
                 summary.polled = int(feed.poll_once() or 0)
@@ -150,7 +155,8 @@ class Runtime:
     # --- daemon ---------------------------------------------------------------------------
 
     def run_forever(self) -> int:
-        """Serve until stopped; returns the exit status (0; 1 when the push receiver cannot start)."""
+        """Serve until stopped; returns the exit status (0; 1 when the push receiver or the change
+        feed is wanted but cannot start)."""
         released = self.store.release_owner(self.worker_id)
         if released:
             log.info("reclaimed %d delivery lease(s) held by %s before a restart", released, self.worker_id)
@@ -166,6 +172,11 @@ class Runtime:
                 log.error("push receiver could not start: %s: %s", type(exc).__name__, exc)
                 return 1
         feed = self.feed
+        if self.feed_error is not None:
+            # plugins watch modules but no change would reach them: as fatal as a dead push receiver
+            if push_server is not None:
+                push_server.stop()
+            return 1
         if feed is not None:
             interval = self.settings.poll_interval_seconds
             threads.append(_thread("change-feed", feed.run_forever, self.stop, interval))

@@ -117,7 +117,7 @@ def test_run_once_polls_delivers_and_reports_a_failing_feed(tmp_path):
     store.close()
 
 
-def test_a_feed_that_cannot_be_built_leaves_dispatch_and_jobs_running(tmp_path, logs):
+def test_a_feed_that_cannot_be_built_is_reported_and_fails_the_run(tmp_path, logs):
     def no_crm(_rt):
         raise RuntimeError("no SuiteCRM transport configured")
 
@@ -126,8 +126,13 @@ def test_a_feed_that_cannot_be_built_leaves_dispatch_and_jobs_running(tmp_path, 
     store = SQLiteStore(tmp_path / "state.sqlite3")
     rt = Runtime(build_app(reg, config, state=store), reg, worker_id="w1", feed_factory=no_crm)
     assert rt.feed is None
-    assert "change feed not started: RuntimeError: no SuiteCRM transport configured" in logs.text
-    assert rt.run_once().ok
+    assert ("change feed could not start: RuntimeError: no SuiteCRM transport configured "
+            "(run with --no-poll to go without it)") in logs.text
+    summary = rt.run_once()
+    assert not summary.ok and summary.poll_error == "RuntimeError: no SuiteCRM transport configured"
+    assert rt.run_forever() == 1
+    # --no-poll: the same runtime without the feed works
+    assert Runtime(rt.app, reg, worker_id="w1", poll=False, feed_factory=no_crm).run_once().ok
     store.close()
 
 
