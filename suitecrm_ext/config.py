@@ -97,6 +97,8 @@ class MySQLSettings(StrictModel):
     page_size: int = Field(1000, ge=1, le=100000)
     # module name -> table name, for custom modules whose table is not the lower-cased module name
     tables: dict[str, str] = Field(default_factory=dict)
+    # "Module.link" -> relationship name, where the MySQL reader cannot tell which relationship a link means
+    links: dict[str, str] = Field(default_factory=dict)
 
 
 class SuiteCRMSettings(StrictModel):

@@ -528,7 +528,7 @@ class MySQLCRM(CRM):
         """Build from the ``suitecrm.mysql`` config section."""
         return cls(
             s.host, s.port, s.user, s.password.get_secret_value(), s.database, unix_socket=s.unix_socket,
-            page_size=s.page_size, tables=s.tables, retries=retries,
+            page_size=s.page_size, tables=s.tables, links=s.links, retries=retries,
         )
 
     def __repr__(self) -> str:  # never show the password

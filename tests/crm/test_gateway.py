@@ -78,11 +78,16 @@ def test_owned_writer_through_the_gateway(mysql):
 
 def test_build_gateway_builds_the_configured_transports(mysql_server, suitecrm_db):
     my = {k: v for k, v in mysql_server.params(suitecrm_db).items()}
+    with mysql_server.connect(suitecrm_db) as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO users (id, user_name, deleted) VALUES ('u1', 'sally', 0)")
+        cur.execute("INSERT INTO accounts (id, name, assigned_user_id, deleted) VALUES ('a1', 'A', 'u1', 0)")
     cfg = build_config(suitecrm={"url": "http://crm.test", "write_via": "rest", "read_via": "mysql",
-                                 "rest": {"username": "admin", "password": "pw"}, "mysql": my})
+                                 "rest": {"username": "admin", "password": "pw"},
+                                 "mysql": {**my, "links": {"Users.accounts": "accounts_assigned_user"}}})
     gw = build_gateway(cfg.settings.suitecrm)
     assert isinstance(gw.writer, RestV4CRM) and isinstance(gw.reader, MySQLCRM) and gw.mysql is gw.reader
-    assert gw.count("Accounts") == 0  # served by MySQL: no HTTP call was made (none is mocked)
+    assert gw.count("Accounts") == 1  # served by MySQL: no HTTP call was made (none is mocked)
+    assert [r.id for r in gw.related("Users", "u1", "accounts")] == ["a1"]  # config links: resolve it
     gw.close()
     api_only = build_gateway(build_config(suitecrm={"url": "http://crm.test", "rest": {
         "username": "admin", "password": "pw"}, "mysql": my}).settings.suitecrm)
