@@ -11,6 +11,7 @@ import datetime as dt
 import uuid
 
 import pytest
+from conftest import SUITECRM_SCHEMA, load_sql
 
 from suitecrm_ext import EventKind, WatchSpec, hookimpl
 from suitecrm_ext.crm.mysql import MySQLCRM
@@ -55,6 +56,23 @@ class SuiteCRMWriter:
 
     def delete(self, id, *, when):
         self.exec("UPDATE accounts SET deleted = 1, date_modified = %s WHERE id = %s", (when, id))
+
+
+@pytest.fixture(scope="module")
+def schema_db(mysql_server):
+    """One SuiteCRM-shaped database for this module (loading the schema takes ~1.5 s)."""
+    name = mysql_server.create_database()
+    load_sql(mysql_server, name, SUITECRM_SCHEMA)
+    yield name
+    mysql_server.drop_database(name)
+
+
+@pytest.fixture
+def suitecrm_db(mysql_server, schema_db):
+    """The module's database with an empty accounts table."""
+    with mysql_server.connect(schema_db) as conn, conn.cursor() as cur:
+        cur.execute("TRUNCATE TABLE accounts")
+    return schema_db
 
 
 @pytest.fixture
