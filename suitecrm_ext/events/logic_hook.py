@@ -1,6 +1,7 @@
 """The SuiteCRM side of push events: the generated logic-hook class and its registrations.
 
-:func:`render_logic_hook` returns a :class:`LogicHookBundle`:
+:func:`render_logic_hook` returns a :class:`LogicHookBundle` (:func:`render_for_plugins` does it for the
+enabled plugins and the configuration):
 
 - ``files``: path inside SuiteCRM -> content. The class file
   ``custom/modules/SuiteCRMExt/SuiteCRMExtHook.php`` (class ``SuiteCRMExtHook`` with ``beforeSave``,
@@ -164,3 +165,40 @@ def hook_array_php(entries: Iterable[Mapping[str, Any]]) -> str:
         lines.append(f"if (!isset($hook_array[{hook}])) {{ $hook_array[{hook}] = array(); }}")
         lines.append(f"$hook_array[{hook}][] = {php_literal(row)};")
     return "\n".join(lines) + "\n"
+
+
+def render_for_plugins(registry: Any, config: Any, sidecar_url: str | None = None) -> LogicHookBundle:
+    """The bundle for the enabled plugins and the configuration (what ``package build`` ships).
+
+    Pushed modules: those the plugins handling ``ext_on_record_change`` watch; validated modules:
+    those the plugins implementing ``ext_validate_record_change`` watch (``ext_watch``). Fail modes
+    come from ``events.validation_fail_mode``, the validation timeout is
+    ``events.push.validation_budget_ms`` + 1 s. ``sidecar_url`` is how SuiteCRM reaches the sidecar;
+    default ``http://<events.push.listen>`` (refused when that is a wildcard address).
+    Raises ValueError when no plugin watches anything.
+    """
+    events = config.settings.events
+    push_modules: list[str] = []
+    validate_modules: list[str] = []
+    for name in registry.enabled:
+        handles = registry.implements(name, "ext_on_record_change")
+        validates = registry.implements(name, "ext_validate_record_change")
+        if not (handles or validates):
+            continue
+        specs = registry.call_one(name, "ext_watch", settings=config.plugin_settings.get(name)) or []
+        modules = [s.module for s in specs]
+        if handles:
+            push_modules.extend(m for m in modules if m not in push_modules)
+        if validates:
+            validate_modules.extend(m for m in modules if m not in validate_modules)
+    if sidecar_url is None:
+        host = events.push.listen.rpartition(":")[0]
+        if host in ("", "0.0.0.0", "::", "[::]"):
+            raise ValueError(f"events.push.listen is {events.push.listen!r}: give the URL SuiteCRM uses to "
+                             "reach the sidecar (sidecar_url)")
+        sidecar_url = f"http://{events.push.listen}"
+    return render_logic_hook(
+        push_modules, sidecar_url, validate_modules=validate_modules,
+        fail_modes={m: v for m, v in events.validation_fail_mode.items()},
+        validate_timeout_ms=min(events.push.validation_budget_ms + 1000, 60_000),
+    )

@@ -16,9 +16,16 @@ from pathlib import Path
 import pytest
 from push_support import SECRET, Gatekeeper, make_harness
 
-from suitecrm_ext import Event, EventKind
-from suitecrm_ext.events.logic_hook import HOOK_FILE, hook_array_php, php_literal, render_logic_hook
+from suitecrm_ext import Event, EventKind, WatchSpec, hookimpl
+from suitecrm_ext.events.logic_hook import (
+    HOOK_FILE,
+    hook_array_php,
+    php_literal,
+    render_for_plugins,
+    render_logic_hook,
+)
 from suitecrm_ext.events.signing import sign
+from suitecrm_ext.testing import build_config, build_registry
 
 pytestmark = pytest.mark.php
 PHP = shutil.which("php")
@@ -293,3 +300,38 @@ def test_php_literal_escapes_quotes_and_backslashes(tmp_path):
     path.write_text(f"<?php echo json_encode({php_literal(tricky)});")
     out = subprocess.run([PHP, str(path)], capture_output=True, text=True, check=True).stdout
     assert json.loads(out) == tricky
+
+
+class Handler:
+    """Handles Accounts changes."""
+
+    @hookimpl
+    def ext_watch(self, settings):
+        return [WatchSpec("Accounts"), WatchSpec("Contacts", fields=("email1",))]
+
+    @hookimpl
+    def ext_on_record_change(self, event, ctx):
+        return None
+
+
+def test_bundle_for_the_enabled_plugins_and_config():
+    config = build_config(events={"push": {"listen": "10.0.0.5:8765", "validation_budget_ms": 1500},
+                                  "validation_fail_mode": {"Documents": "closed"}})
+    registry = build_registry({"handler": Handler(), "gate": Gatekeeper()}, config=config)
+    bundle = render_for_plugins(registry, config)
+    hooks = {(e["module"], e["hook"]) for e in bundle.installdefs}
+    assert ("Documents", "before_save") in hooks and ("Documents", "after_save") not in hooks
+    assert {("Accounts", "after_save"), ("Contacts", "after_save")} <= hooks
+    assert ("Accounts", "before_save") not in hooks
+    source = bundle.class_file
+    assert "'url' => 'http://10.0.0.5:8765'" in source
+    assert "'fail_modes' => array('Documents' => 'closed')" in source
+    assert "'validate_timeout_ms' => 2500" in source
+
+
+def test_bundle_needs_a_reachable_url_when_listening_on_all_addresses():
+    config = build_config(events={"push": {"listen": "0.0.0.0:8765"}})
+    registry = build_registry({"handler": Handler()}, config=config)
+    with pytest.raises(ValueError, match="sidecar_url"):
+        render_for_plugins(registry, config)
+    assert render_for_plugins(registry, config, "https://sidecar.internal").installdefs
