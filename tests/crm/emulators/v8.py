@@ -335,8 +335,9 @@ class V8Emulator:
             number = int(query.get("page[number]", "0"))
         except ValueError:
             raise _Bad('The option "page" with value array is invalid.', "application/json") from None
-        try:
-            rows = list(self.crm.find(module, where, order=sort or None, include_deleted=deleted))
+        try:  # ids in order first; full records only for the page served
+            rows = list(self.crm.find(module, where, ["id", "deleted"], order=sort or None,
+                                      include_deleted=deleted))
         except ValidationError as exc:
             raise _Bad(str(exc)) from None
         if deleted:
@@ -350,6 +351,7 @@ class V8Emulator:
         else:
             page = rows
         fields = self._fields_param(module, query)
+        page = [self.crm.get(module, r.id) for r in page]
         body: dict[str, Any] = {"data": [self.resource(module, r, fields) for r in page]}
         if page and size > 0:
             pages = math.ceil(total / size)
