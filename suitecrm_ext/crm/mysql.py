@@ -1029,7 +1029,11 @@ class MySQLCRM(CRM):
                 sent += len(rows)
                 if len(rows) < size:
                     break
-                last = tuple(rows[-1][n + 2:])
+                after = tuple(rows[-1][n + 2:])
+                if after == last:  # the server ignored the resume condition: never loop forever
+                    raise ProtocolError(f"{q.module}: keyset paging made no progress after {after!r}",
+                                        transport="mysql", module=q.module)
+                last = after
 
     def _stream(self, q: _Query, keys: list[tuple[str, str, bool]], limit: int | None) -> Iterator[Record]:
         """One query streamed through an unbuffered cursor on its own connection (memory stays flat)."""

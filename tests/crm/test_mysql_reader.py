@@ -9,7 +9,16 @@ from pathlib import Path
 import pymysql
 import pytest
 
-from suitecrm_ext import AuthError, Cond, NotFound, PermissionDenied, TransientError, ValidationError, any_of
+from suitecrm_ext import (
+    AuthError,
+    Cond,
+    NotFound,
+    PermissionDenied,
+    ProtocolError,
+    TransientError,
+    ValidationError,
+    any_of,
+)
 from suitecrm_ext.crm.mysql import MySQLCRM
 
 pytestmark = pytest.mark.mysql
@@ -212,6 +221,23 @@ def test_paging_resumes_after_the_connection_is_killed(db, crm, mysql_server):
         cur.execute("KILL CONNECTION %s", (crm._conn.thread_id(),))
     rest = [r.id for r in it]
     assert first + rest == ids
+
+
+def test_paging_that_makes_no_progress_stops_with_an_error(db, crm, monkeypatch):
+    for i in range(4):
+        db.account(f"a{i}")
+    real, first = crm._run, []
+
+    def stuck(sql, params=(), **kw):  # a server (or view) that ignores the resume condition
+        if "LIMIT 3" not in sql:
+            return real(sql, params, **kw)
+        if not first:
+            first.append(real(sql, params, **kw))
+        return first[0]
+
+    monkeypatch.setattr(crm, "_run", stuck)
+    with pytest.raises(ProtocolError, match="no progress"):
+        list(crm.find("Accounts"))
 
 
 # --- filters ---------------------------------------------------------------------------------------
