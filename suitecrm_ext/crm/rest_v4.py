@@ -620,13 +620,20 @@ class RestV4CRM(CRM):
         self._check_link(module, link)
         self._require_live(module, [id])
         other = self._links[module][link].get("module") or ""
+        checked = False
         if fields is not None and other:
             self._meta(other)
             self._check_fields(other, fields, "fields")
-        return iter(list(self._related(module, id, link, fields)))
+            checked = True
+        return iter(list(self._related(module, id, link, fields, checked=checked)))
 
-    def _related(self, module: str, id: str, link: str, fields: Sequence[str] | None) -> Iterator[Record]:
+    def _related(
+        self, module: str, id: str, link: str, fields: Sequence[str] | None, *, checked: bool = True
+    ) -> Iterator[Record]:
+        """Pages of ``get_relationships``. Unless ``checked``, ``fields`` are validated against the module
+        of the first answer (SuiteCRM leaves the ``module`` of many link fields empty)."""
         offset = 0
+        fallback = self._links[module][link].get("module") or module
         while True:
             payload = self._call("get_relationships", [module, id, link, "", self._select(fields), [], 0, "",
                                                        offset, self.page_size])
@@ -636,13 +643,16 @@ class RestV4CRM(CRM):
                 raise ProtocolError(f"REST get_relationships {module}.{link}: unexpected answer",
                                     excerpt=json.dumps(payload)[:500], transport=self.name) from None
             for entry in entries:
-                other = entry.get("module_name") or ""
-                if other and other not in self._fields:
+                other = entry.get("module_name") or fallback
+                if other not in self._fields:
                     try:
                         self._meta(other)
                     except CRMError:
                         pass
-                yield self._record(other or module, entry, fields)
+                if not checked and fields is not None and other in self._fields:
+                    self._check_fields(other, fields, "fields")
+                    checked = True
+                yield self._record(other, entry, fields)
             if len(entries) < self.page_size:
                 return
             offset += len(entries)

@@ -267,3 +267,15 @@ def test_html_entities_are_decoded_once():
     assert html_decode("O&#039;Brien &amp; &quot;Sons&quot; &lt;b&gt;") == "O'Brien & \"Sons\" <b>"
     assert html_decode("&amp;lt;") == "&lt;"  # a literal "&lt;" typed by a user survives
     assert html_decode(5) == 5
+
+
+def test_related_fields_are_checked_even_when_suitecrm_does_not_name_the_module(emu):
+    c = client()
+    assert c.links("Contacts")["accounts"] == ""  # as SuiteCRM 7.14.6 answers
+    contact = c.save("Contacts", {"last_name": "Petrov"})
+    acc = c.save("Accounts", {"name": "Acme"})
+    c.relate("Contacts", contact, "accounts", [acc])
+    assert [r["name"] for r in c.related("Contacts", contact, "accounts", ["name"])] == ["Acme"]
+    with pytest.raises(ValidationError) as err:
+        c.related("Contacts", contact, "accounts", ["name", "nope"])
+    assert err.value.fields == ["nope"]

@@ -29,6 +29,7 @@ import re
 import secrets
 import string
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -43,6 +44,14 @@ ENDPOINT_PATH = "/service/v4_1/rest.php"
 JSON_CT = "application/json; charset=UTF-8"
 HTML_CT = "text/html; charset=UTF-8"
 DB_FAILURE = "Database failure. Please refer to suitecrm.log for details."
+
+FIXTURES = Path(__file__).resolve().parent.parent.parent / "fixtures" / "rest_v4"
+
+#: link_fields of the recorded get_module_fields answers, per module.
+RECORDED_LINKS: dict[str, dict[str, dict[str, Any]]] = {
+    path.stem.split("-", 1)[1]: json.loads(path.read_text(encoding="utf-8"))["response"]["link_fields"]
+    for path in FIXTURES.glob("get_module_fields-*.json")
+}
 
 #: Extra keys some fields carry in get_module_fields (as recorded).
 FIELD_EXTRAS: dict[tuple[str, str], dict[str, Any]] = {
@@ -319,9 +328,11 @@ class RestV4Emulator:
             out[name].update(FIELD_EXTRAS.get((module_name, name), {}))
         links = {}
         for link, other in self.crm.links(module_name).items():
-            links[link] = {"name": link, "type": "link", "group": "", "id_name": "",
-                           "relationship": f"{module_name.lower()}_{link.lower()}", "module": other,
-                           "bean_name": BEAN_NAMES.get(other, other)}
+            # as recorded where we have it (SuiteCRM leaves "module" empty for many links)
+            links[link] = RECORDED_LINKS.get(module_name, {}).get(link) or {
+                "name": link, "type": "link", "group": "", "id_name": "",
+                "relationship": f"{module_name.lower()}_{link.lower()}", "module": other,
+                "bean_name": BEAN_NAMES.get(other, other)}
         return {"module_name": module_name, "table_name": self.crm.table(module_name), "module_fields": out,
                 "link_fields": links}
 
