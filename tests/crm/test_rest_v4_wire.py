@@ -279,3 +279,22 @@ def test_related_fields_are_checked_even_when_suitecrm_does_not_name_the_module(
     with pytest.raises(ValidationError) as err:
         c.related("Contacts", contact, "accounts", ["name", "nope"])
     assert err.value.fields == ["nope"]
+
+
+def test_create_whose_first_attempt_lands_after_the_probe_is_not_duplicated(emu, monkeypatch):
+    """Attempt 1 is processed but its answer lost; the probe before attempt 2 misses it (the server was
+    slow); the re-sent INSERT then hits the duplicate id — and the client recognises its own record."""
+    c = client()
+    c.fields("Accounts")
+    real_existing = RestV4CRM._existing
+    probes = []
+
+    def slow_server_probe(self, module, ids, **kw):
+        probes.append(list(ids))
+        return set() if len(probes) == 1 else real_existing(self, module, ids, **kw)
+
+    monkeypatch.setattr(RestV4CRM, "_existing", slow_server_probe)
+    emu.lose_next_answer("set_entry")
+    rid = c.save("Accounts", {"name": "once"})
+    assert [r.id for r in emu.crm.records("Accounts")] == [rid]
+    assert emu.count("set_entry") == 2 and len(probes) == 2
