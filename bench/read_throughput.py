@@ -6,10 +6,11 @@ Loads N Accounts rows (+ accounts_cstm rows, SuiteCRM-shaped schema of tests/fix
 MariaDB database ($SUITECRM_EXT_TEST_MYSQL_DSN, else a private server started like the tests do), with
 many rows sharing one ``date_modified`` second, then reads every row:
 
-- **gateway**: ``build_gateway`` with ``read_via: mysql`` → ``find("Accounts")`` (keyset paging on
-  ``(date_modified, id)``, records normalised);
-- **naive**: the same SELECT, join and Record building, paged with ``ORDER BY date_modified, id
-  LIMIT page OFFSET k`` (what a straightforward implementation does).
+- **keyset**: ``build_gateway`` with ``read_via: mysql`` → ``find("Accounts")`` (default order: keyset on
+  the primary key ``id``) and ``find("Accounts", order="date_modified")`` (keyset on ``(date_modified, id)``),
+  records normalised;
+- **OFFSET**: the same SELECT, join and Record building in the same order, paged with
+  ``ORDER BY ... LIMIT page OFFSET k`` (what a straightforward implementation does).
 
 Each read runs in a fresh child process, which reports its rows/s, its peak RSS and how much the RSS grew
 during the read (high-water mark after minus RSS before): memory must stay flat as N grows.
@@ -85,16 +86,17 @@ def child(method: str, params: dict, page_size: int) -> dict:
     before = rss_now_kb()
     t0 = time.perf_counter()
     rows = 0
-    ids = set() if method == "verify" else None
-    if method in ("gateway", "verify"):
-        for rec in gw.find("Accounts"):
+    ids = set() if method.startswith("verify") else None
+    order = "date_modified" if method.endswith("_dm") else None
+    if not method.startswith("offset"):
+        for rec in gw.find("Accounts", order=order):
             rows += 1
             if ids is not None:
                 ids.add(rec.id)
     else:  # naive OFFSET paging, same SELECT and record building
         q = mysql._query("Accounts", None, None, include_deleted=False)
-        keys = mysql._order(q, None)
-        base = mysql._select_sql(q, keys) + " ORDER BY t.date_modified, t.id"
+        keys = mysql._order(q, order)
+        base = mysql._select_sql(q, keys) + " ORDER BY " + ", ".join(f"{k[0]} ASC" for k in keys)
         offset = 0
         while True:
             page = mysql._run(f"{base} LIMIT {page_size} OFFSET {offset}", q.params)
@@ -127,7 +129,8 @@ def main() -> None:
     ap.add_argument("--sizes", default="10000,100000")
     ap.add_argument("--page-size", type=int, default=1000)
     ap.add_argument("--with-index", action="store_true")
-    ap.add_argument("--child", choices=["gateway", "naive", "verify"])
+    ap.add_argument("--child", choices=["keyset_id", "keyset_dm", "offset_id", "offset_dm", "verify_id",
+                                        "verify_dm"])
     args = ap.parse_args()
     if args.child:
         print(json.dumps(child(args.child, json.loads(os.environ["BENCH_PARAMS"]), args.page_size)))
@@ -139,23 +142,28 @@ def main() -> None:
     try:
         variants = [False, True] if args.with_index else [False]
         print(f"MySQL read throughput, page_size {args.page_size}; each read in a fresh process")
-        print(f"{'schema':<22}{'rows':>8}  {'gateway rows/s':>15}{'peak RSS':>10}{'RSS growth':>11}"
-              f"  {'OFFSET rows/s':>14}{'peak RSS':>10}{'RSS growth':>11}  {'speed-up':>8}")
+        print(f"{'schema':<24}{'order':<15}{'rows':>7}  {'keyset rows/s':>13}{'peak RSS':>10}"
+              f"{'RSS growth':>11}  {'OFFSET rows/s':>13}{'peak RSS':>10}{'RSS growth':>11}  {'speed-up':>8}")
         for with_index in variants:
-            label = "stock (no dm index)" if not with_index else "+ idx(date_modified,id)"
+            label = "stock SuiteCRM schema" if not with_index else "+ idx(date_modified,id)"
             for n in (int(x) for x in args.sizes.split(",")):
                 db = load(server, n, with_index)
                 try:
                     params = {k: v for k, v in server.params(db).items()}
-                    check = run_child("verify", params, args.page_size)
-                    assert check["rows"] == check["distinct"] == n, check
-                    g = run_child("gateway", params, args.page_size)
-                    b = run_child("naive", params, args.page_size)
-                    assert g["rows"] == b["rows"] == n
-                    grs, brs = n / g["seconds"], n / b["seconds"]
-                    print(f"{label:<22}{n:>8}  {grs:>15,.0f}{g['peak_rss_kb'] / 1024:>8.1f}MB"
-                          f"{g['growth_kb'] / 1024:>9.1f}MB  {brs:>14,.0f}{b['peak_rss_kb'] / 1024:>8.1f}MB"
-                          f"{b['growth_kb'] / 1024:>9.1f}MB  {grs / brs:>7.1f}x")
+                    for order in ("id", "dm"):
+                        if with_index and order == "id":
+                            continue  # the index only changes date_modified reads
+                        check = run_child(f"verify_{order}", params, args.page_size)
+                        assert check["rows"] == check["distinct"] == n, check
+                        g = run_child(f"keyset_{order}", params, args.page_size)
+                        b = run_child(f"offset_{order}", params, args.page_size)
+                        assert g["rows"] == b["rows"] == n
+                        grs, brs = n / g["seconds"], n / b["seconds"]
+                        name = "id (default)" if order == "id" else "date_modified"
+                        print(f"{label:<24}{name:<15}{n:>7}  {grs:>13,.0f}{g['peak_rss_kb'] / 1024:>8.1f}MB"
+                              f"{g['growth_kb'] / 1024:>9.1f}MB  {brs:>13,.0f}"
+                              f"{b['peak_rss_kb'] / 1024:>8.1f}MB{b['growth_kb'] / 1024:>9.1f}MB"
+                              f"  {grs / brs:>7.1f}x", flush=True)
                 finally:
                     server.drop_database(db)
     finally:

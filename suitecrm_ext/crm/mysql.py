@@ -8,7 +8,8 @@
   finally ``lower(module)``. No module is special-cased in code.
 - **Custom fields**: ``<table>_cstm`` is LEFT JOINed on ``id_c`` when it exists; its columns appear as
   ordinary fields (``source="custom_fields"``).
-- **Paging**: ``find`` uses keyset paging on ``(date_modified, id)`` (the default order) or on ``id``;
+- **Paging**: ``find`` uses keyset paging on ``id`` (the default order: the primary key, so every page is
+  an index range read, and the order FakeCRM uses) or on ``(date_modified, id)`` when ordered that way;
   every page is a fresh, short query that resumes after the last row seen, so memory stays flat,
   a dropped connection costs one page, and rows sharing one ``date_modified`` second are neither lost
   nor repeated. Other orders stream the result through an unbuffered cursor on a connection of its own.
@@ -747,7 +748,11 @@ class MySQLCRM(CRM):
         *,
         include_deleted: bool = False,
     ) -> Iterator[Record]:
-        """Matching records, paged by keyset on (date_modified, id) by default. Validates eagerly."""
+        """Matching records, keyset-paged by id (default) or by (date_modified, id). Validates eagerly.
+
+        ``order=None`` means id order. ``order="date_modified"`` (or ``["date_modified", "id"]``, or the
+        descending forms) pages on ``(date_modified, id)``; other orders stream one query.
+        """
         if limit is not None and limit < 0:
             raise ValidationError(f"limit must be >= 0, got {limit}", transport="mysql", module=module)
         q = self._query(module, where, fields, include_deleted=include_deleted)
@@ -952,7 +957,7 @@ class MySQLCRM(CRM):
     def _order(self, q: _Query, order: Sequence[str] | str | None) -> list[tuple[str, str, bool]]:
         """[(sql expr, field name, descending)], always ending with id for a total order."""
         if order is None:
-            items = ["date_modified"] if "date_modified" in q.meta.columns else []
+            items = []  # id order: the primary key makes every keyset page an index range read
         elif isinstance(order, str):
             items = [p.strip() for p in order.split(",")]
         else:

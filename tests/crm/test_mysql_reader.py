@@ -180,7 +180,7 @@ def test_find_pages_by_date_modified_then_id_across_rows_sharing_one_second(db, 
     expected.append((T0 + dt.timedelta(days=1), db.account("late", modified=T0 + dt.timedelta(days=1))))
     db.account("deleted", modified=same, deleted=1)
     queries = count_queries(crm, monkeypatch)
-    got = [(r.date_modified.replace(tzinfo=None), r.id) for r in crm.find("Accounts")]
+    got = [(r.date_modified.replace(tzinfo=None), r.id) for r in crm.find("Accounts", order="date_modified")]
     assert got == sorted(expected)
     assert len(got) == len(set(got)) == 10
     pages = [q for q in queries if "FROM `accounts`" in q and "LIMIT 3" in q]
@@ -188,10 +188,18 @@ def test_find_pages_by_date_modified_then_id_across_rows_sharing_one_second(db, 
     assert all("OFFSET" not in q for q in pages)
 
 
+def test_default_order_is_id_paged_on_the_primary_key(db, crm, monkeypatch):
+    ids = [db.account(f"a{i}", modified=T0 - dt.timedelta(minutes=i)) for i in range(7)]
+    queries = count_queries(crm, monkeypatch)
+    assert [r.id for r in crm.find("Accounts")] == sorted(ids)
+    pages = [q for q in queries if "LIMIT 3" in q]
+    assert len(pages) == 3 and all(q.endswith("ORDER BY t.`id` ASC LIMIT 3") for q in pages)
+
+
 def test_rows_with_null_date_modified_come_first_and_are_not_lost(db, crm):
     nulls = sorted(db.account(f"n{i}", modified=None) for i in range(4))
     dated = db.account("dated")
-    assert [r.id for r in crm.find("Accounts")] == nulls + [dated]
+    assert [r.id for r in crm.find("Accounts", order="date_modified")] == nulls + [dated]
     assert [r.id for r in crm.find("Accounts", order="-date_modified")] == [dated] + nulls[::-1]
 
 
@@ -199,7 +207,7 @@ def test_find_descending_limit_and_include_deleted(db, crm):
     ids = [db.account(f"a{i}", modified=T0 + dt.timedelta(minutes=i)) for i in range(7)]
     gone = db.account("gone", modified=T0 + dt.timedelta(hours=1), deleted=1)
     assert [r.id for r in crm.find("Accounts", order=["-date_modified", "-id"], limit=5)] == ids[::-1][:5]
-    with_deleted = list(crm.find("Accounts", include_deleted=True))
+    with_deleted = list(crm.find("Accounts", order="date_modified", include_deleted=True))
     assert [r.id for r in with_deleted][-1] == gone and with_deleted[-1].deleted is True
     assert crm.count("Accounts") == 7 and crm.count("Accounts", include_deleted=True) == 8
     assert list(crm.find("Accounts", limit=0)) == []
