@@ -45,8 +45,8 @@ def counterparty_values(name: str, inn: str, kpp: str) -> dict[str, Any]:
 class CounterpartyExporter:
     """Exports Accounts to 1C. ``state`` is the sidecar's state store; ``crm`` reads the Account."""
 
-    def __init__(self, client: ODataClient, crm: Any, state: Any, *, inn_field: str = "inn_c",
-                 kpp_field: str = "kpp_c"):
+    def __init__(self, client: ODataClient, crm: Any, state: Any, *, inn_field: str = "ao_inn_c",
+                 kpp_field: str = "ao_kpp_c"):
         self.client = client
         self.crm = crm
         self.state = state

@@ -65,8 +65,8 @@ class ImportSummary:
 class ImportOptions:
     """Importer settings (the plugin's settings carry the same names)."""
 
-    inn_field: str = "inn_c"
-    kpp_field: str = "kpp_c"
+    inn_field: str = "ao_inn_c"
+    kpp_field: str = "ao_kpp_c"
     batch_size: int = 500
     task_user_id: str = ""
     default_user_id: str = "1"

@@ -8,7 +8,7 @@ Rules, in order (each unmatched outcome carries a reason a person can act on):
 4. exactly one Account with that INN → matched;
 5. several → the one whose KPP equals the payer's KPP; none or several such → unmatched, naming them.
 
-Accounts' INN/KPP live in custom fields (``inn_c`` / ``kpp_c`` by default; settings ``inn_field`` /
+Accounts' INN/KPP live in custom fields (``ao_inn_c`` / ``ao_kpp_c`` by default; settings ``inn_field`` /
 ``kpp_field``), read through the CRM gateway in chunks.
 """
 
@@ -80,7 +80,7 @@ class AccountIndex:
             self.by_inn.setdefault(acc.inn, []).append(acc)
 
     @classmethod
-    def load(cls, crm: CRM, inns: Iterable[str], inn_field: str = "inn_c", kpp_field: str = "kpp_c"
+    def load(cls, crm: CRM, inns: Iterable[str], inn_field: str = "ao_inn_c", kpp_field: str = "ao_kpp_c"
              ) -> AccountIndex:
         """Read the live Accounts whose ``inn_field`` is one of ``inns`` (valid INNs only)."""
         wanted = sorted({i for i in inns if i and not inn_problem(i)})

@@ -50,8 +50,8 @@ class Settings(BaseModel):
     schedule: str = Field("15m", description="when the onec-import job runs (interval or cron)")
     write: Literal["api", "mysql"] = Field("api", description="api: through SuiteCRM; mysql: bulk SQL")
     batch_size: int = Field(500, ge=1, le=10000)
-    inn_field: str = "inn_c"
-    kpp_field: str = "kpp_c"
+    inn_field: str = "ao_inn_c"
+    kpp_field: str = "ao_kpp_c"
     user_id: str = Field("1", description="SuiteCRM user stamped on bulk-written rows; Task fallback")
     task_user_id: str = Field("", description="who gets Tasks for unmatched payments ('' = Account owner)")
     create_tasks: bool = True

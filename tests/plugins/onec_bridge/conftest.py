@@ -7,37 +7,31 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 import plugins.onec_bridge.plugin as plugin_module
 from suitecrm_ext import FieldInfo
-from suitecrm_ext.testing import FakeCRM, build_app, build_config, build_registry
+from suitecrm_ext.testing import (
+    FakeCRM,
+    build_app,
+    build_config,
+    build_registry,
+    load_plugin_schema,
+    register_schema,
+)
 
 PLUGIN = "onec_bridge"
-SCHEMA = Path(plugin_module.__file__).with_name("schema.yaml")
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "onec"
 OWN_ACCOUNT = "40702810900000012345"
 
 
 def install_schema(crm: FakeCRM) -> None:
-    """Register onec_Payments (fields from schema.yaml), inn_c/kpp_c on Accounts and the relationship."""
-    schema = yaml.safe_load(SCHEMA.read_text(encoding="utf-8"))
-    mod = schema["modules"][0]
-    dropdowns = schema["dropdowns"]
-    fields = []
-    for f in mod["fields"]:
-        options = tuple(dropdowns[f["options"]]) if f.get("options") else ()
-        fields.append(FieldInfo(f["name"], f["type"], f["label"]["en_us"], options=options,
-                                length=f.get("len")))
-    crm.add_module(mod["name"], fields, table=mod["table"])
+    """The plugin's schema (onec_Payments, its link to Accounts) and account_opening's INN/KPP fields."""
     accounts = list(crm.fields("Accounts").values()) + [
-        FieldInfo("inn_c", "varchar", "INN", length=12, source="custom_fields"),
-        FieldInfo("kpp_c", "varchar", "KPP", length=9, source="custom_fields"),
+        FieldInfo("ao_inn_c", "varchar", "INN", length=12, source="custom_fields"),
+        FieldInfo("ao_kpp_c", "varchar", "KPP", length=9, source="custom_fields"),
     ]
     crm.add_module("Accounts", accounts, table="accounts")
-    rel = schema["relationships"][0]
-    crm.add_link("Accounts", rel["name"], mod["name"], rel["name"], one_to_many=True,
-                 relationship=rel["name"])
+    register_schema(crm, load_plugin_schema(plugin_module))
 
 
 @pytest.fixture
@@ -74,4 +68,4 @@ def ctx_factory(crm: FakeCRM, tmp_path: Path):
 
 def add_account(crm: FakeCRM, name: str, inn: str, kpp: str = "", user: str = "u-manager") -> str:
     """Create an Account with INN/KPP; returns its id."""
-    return crm.save("Accounts", {"name": name, "inn_c": inn, "kpp_c": kpp, "assigned_user_id": user})
+    return crm.save("Accounts", {"name": name, "ao_inn_c": inn, "ao_kpp_c": kpp, "assigned_user_id": user})

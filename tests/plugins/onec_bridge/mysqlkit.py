@@ -4,23 +4,19 @@ live in a FakeCRM. Also used by the crash test's child process."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
+import plugins.onec_bridge.plugin as plugin_module
 from suitecrm_ext.crm.mysql import MySQLCRM
-from suitecrm_ext.packaging.ddl import create_tables
-from suitecrm_ext.packaging.schema import load_schema_file
-from suitecrm_ext.testing import FakeCRM
-
-SCHEMA = Path(__file__).parents[3] / "plugins" / "onec_bridge" / "schema.yaml"
+from suitecrm_ext.testing import FakeCRM, create_plugin_tables, load_plugin_schema
 
 
 def install_tables(conn: Any) -> None:
     """Create what the plugin's package (and account_opening's INN/KPP fields) make SuiteCRM create."""
-    create_tables(conn, load_schema_file(SCHEMA, "onec_bridge"))
+    create_plugin_tables(conn, load_plugin_schema(plugin_module))
     with conn.cursor() as cur:
-        cur.execute("ALTER TABLE accounts_cstm ADD COLUMN IF NOT EXISTS inn_c varchar(12) DEFAULT NULL")
-        cur.execute("ALTER TABLE accounts_cstm ADD COLUMN IF NOT EXISTS kpp_c varchar(9) DEFAULT NULL")
+        cur.execute("ALTER TABLE accounts_cstm ADD COLUMN IF NOT EXISTS ao_inn_c varchar(12) DEFAULT NULL")
+        cur.execute("ALTER TABLE accounts_cstm ADD COLUMN IF NOT EXISTS ao_kpp_c varchar(9) DEFAULT NULL")
     conn.commit()
 
 
@@ -31,7 +27,7 @@ def add_accounts(conn: Any, rows: list[tuple[str, str, str, str]]) -> None:
             "INSERT INTO accounts (id, name, date_entered, date_modified, created_by, modified_user_id, "
             "assigned_user_id, deleted) VALUES (%s, %s, UTC_TIMESTAMP(), UTC_TIMESTAMP(), '1', '1', "
             "'u-manager', 0)", [(i, n) for i, n, _, _ in rows])
-        cur.executemany("INSERT INTO accounts_cstm (id_c, inn_c, kpp_c) VALUES (%s, %s, %s)",
+        cur.executemany("INSERT INTO accounts_cstm (id_c, ao_inn_c, ao_kpp_c) VALUES (%s, %s, %s)",
                         [(i, inn, kpp) for i, _, inn, kpp in rows])
     conn.commit()
 

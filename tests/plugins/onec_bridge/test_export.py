@@ -76,7 +76,7 @@ def deliver(ctx, ev: Event) -> None:
 def test_watch_and_job_declarations(ctx_factory):
     ctx = ctx_factory(odata=ODATA, export_counterparties=True, schedule="*/10 * * * *")
     (spec,) = plugin_module.ext_watch(settings=ctx.settings)
-    assert spec.module == "Accounts" and set(spec.fields) == {"name", "inn_c", "kpp_c"}
+    assert spec.module == "Accounts" and set(spec.fields) == {"name", "ao_inn_c", "ao_kpp_c"}
     (job,) = plugin_module.ext_jobs(settings=ctx.settings)
     assert (job.name, job.schedule) == ("onec-import", "*/10 * * * *")
     assert plugin_module.ext_watch(settings=ctx_factory().settings) == []  # export off by default

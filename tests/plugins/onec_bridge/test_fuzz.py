@@ -50,7 +50,7 @@ def mutated(draw) -> bytes:
 def test_mutated_file_imports_cleanly_or_fails_clearly_and_writes_nothing(data):
     crm = FakeCRM(["Accounts", "Tasks", "Users"])
     install_schema(crm)
-    crm.save("Accounts", {"name": "РТК", "inn_c": "7707049388", "kpp_c": "770701001"})
+    crm.save("Accounts", {"name": "РТК", "ao_inn_c": "7707049388", "ao_kpp_c": "770701001"})
     importer = PaymentImporter(crm, ApiPaymentWriter(crm), ImportOptions())
     try:
         statement = parse_statement(data, source="mutated.txt")
