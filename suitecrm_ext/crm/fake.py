@@ -27,7 +27,8 @@ matches empty values; ``is_null`` matches NULL and, for text fields, the empty s
 
 Test helpers beyond the interface: :meth:`FakeCRM.records` (every row incl. deleted), :attr:`FakeCRM.calls`
 (a log of interface calls, one tuple each, e.g. ``("find_page", "Accounts", 0, 50)``),
-:meth:`FakeCRM.add_module`, :meth:`FakeCRM.add_link`, :meth:`FakeCRM.links`, and the settable
+:meth:`FakeCRM.add_module`, :meth:`FakeCRM.add_link`, :meth:`FakeCRM.links`, :meth:`FakeCRM.deny` (simulate
+missing ACL rights), :meth:`FakeCRM.insert` (create with a known id), and the settable
 :attr:`FakeCRM.user_id` and :attr:`FakeCRM.clock`.
 """
 
@@ -46,6 +47,7 @@ from suitecrm_ext.crm.base import (
     FieldInfo,
     Filter,
     NotFound,
+    PermissionDenied,
     Record,
     ValidationError,
     Where,
@@ -168,6 +170,7 @@ class FakeCRM(CRM):
         self.user_id = user_id
         self.clock: Callable[[], dt.datetime] = clock or _utcnow
         self.calls: list[tuple[Any, ...]] = []
+        self._denied: dict[str, set[str]] = {}
         self._modules: dict[str, _Module] = {}
         self._links: dict[str, dict[str, _LinkEnd]] = {}
         wanted = set(STOCK_FIELDS) if modules is None else set(modules)
@@ -252,6 +255,30 @@ class FakeCRM(CRM):
         if other_link:
             self._links[other_module][other_link] = _LinkEnd(rel, False)
 
+    ACL_OPERATIONS = ("read", "save", "delete", "relate")
+
+    def deny(self, module: str, *operations: str) -> None:
+        """Make the acting user lack ACL rights on ``module``: PermissionDenied for those operations.
+
+        ``operations``: "read" (get/find/count/related), "save" (save/save_many/insert), "delete",
+        "relate" (relate/unrelate); none given = all of them. Undo with :meth:`allow`.
+        """
+        ops = set(operations or self.ACL_OPERATIONS)
+        unknown = ops - set(self.ACL_OPERATIONS)
+        if unknown:
+            raise ValueError(f"unknown ACL operations: {', '.join(sorted(unknown))}")
+        self._module(module)
+        self._denied.setdefault(module, set()).update(ops)
+
+    def allow(self, module: str, *operations: str) -> None:
+        """Give back rights taken by :meth:`deny` (all of them when no operation is named)."""
+        self._denied.get(module, set()).difference_update(operations or self.ACL_OPERATIONS)
+
+    def _acl(self, module: str, operation: str) -> None:
+        if operation in self._denied.get(module, ()):
+            raise PermissionDenied(f"user {self.user_id} may not {operation} {module} records",
+                                   transport=self.name, module=module)
+
     def links(self, module: str) -> dict[str, str]:
         """Link names of a module → the module on the other side."""
         self._module(module)
@@ -277,6 +304,7 @@ class FakeCRM(CRM):
         """One record by id. NotFound when missing or deleted."""
         self.calls.append(("get", module, id))
         mod = self._module(module)
+        self._acl(module, "read")
         self._check_fields(mod, fields, "fields")
         row = mod.rows.get(id)
         if row is None or row["deleted"]:
@@ -297,6 +325,7 @@ class FakeCRM(CRM):
         """Matching records, fetched ``page_size`` at a time (each page re-runs the query, like offsets)."""
         self.calls.append(("find", module))
         mod = self._module(module)
+        self._acl(module, "read")
         flt = self._check_where(mod, where)
         self._check_fields(mod, fields, "fields")
         keys = self._order_keys(mod, order)
@@ -323,6 +352,7 @@ class FakeCRM(CRM):
         """How many records match."""
         self.calls.append(("count", module))
         mod = self._module(module)
+        self._acl(module, "read")
         flt = self._check_where(mod, where)
         return sum(1 for row in mod.rows.values()
                    if (include_deleted or not row["deleted"]) and self._match(mod, row, flt))
@@ -335,12 +365,14 @@ class FakeCRM(CRM):
         """
         self.calls.append(("save", module, values.get("id") if isinstance(values, Mapping) else None))
         mod = self._module(module)
+        self._acl(module, "save")
         return self._save(mod, values)
 
     def save_many(self, module: str, rows: Sequence[Mapping[str, Any]]) -> list[str]:
         """Save several records in one call (validated all first: a bad row changes nothing)."""
         self.calls.append(("save_many", module, len(rows)))
         mod = self._module(module)
+        self._acl(module, "save")
         for i, row in enumerate(rows):
             self._prepare(mod, row, where=f"row {i}")
         for row in rows:
@@ -356,6 +388,7 @@ class FakeCRM(CRM):
         """
         self.calls.append(("insert", module, values.get("id") if isinstance(values, Mapping) else None))
         mod = self._module(module)
+        self._acl(module, "save")
         data = self._prepare(mod, values)
         rid = data.get("id")
         if rid is None:
@@ -379,6 +412,7 @@ class FakeCRM(CRM):
         """Soft delete (``deleted=1``); its relationship rows are soft-deleted too."""
         self.calls.append(("delete", module, id))
         mod = self._module(module)
+        self._acl(module, "delete")
         self._live_row(mod, id)
         self._soft_delete(mod, id)
 
@@ -397,6 +431,7 @@ class FakeCRM(CRM):
         other_ids = self._ids(other_ids)
         self.calls.append(("relate", module, id, link, tuple(other_ids)))
         end = self._link(module, link)
+        self._acl(module, "relate")
         self._live_row(self._module(module), id)
         other = self._module(end.other_module)
         for oid in other_ids:
@@ -418,6 +453,7 @@ class FakeCRM(CRM):
         other_ids = self._ids(other_ids)
         self.calls.append(("unrelate", module, id, link, tuple(other_ids)))
         end = self._link(module, link)
+        self._acl(module, "relate")
         self._live_row(self._module(module), id)
         for oid in other_ids:
             key = (id, oid) if end.is_lhs else (oid, id)
@@ -430,6 +466,7 @@ class FakeCRM(CRM):
         """Live records related through ``link`` (deleted records and removed rows are left out)."""
         self.calls.append(("related", module, id, link))
         end = self._link(module, link)
+        self._acl(module, "read")
         self._live_row(self._module(module), id)
         other = self._modules[end.other_module]
         self._check_fields(other, fields, "fields")

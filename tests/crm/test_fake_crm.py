@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 import suitecrm_ext.testing
-from suitecrm_ext.crm.base import FieldInfo, NotFound, ValidationError
+from suitecrm_ext.crm.base import FieldInfo, NotFound, PermissionDenied, ValidationError
 from suitecrm_ext.crm.fake import FakeCRM
 
 
@@ -142,3 +142,23 @@ def test_limit_zero_and_order_strings():
     assert got == ["a", "b"]
     with pytest.raises(ValueError, match="bad field name in order"):
         list(crm.find("Accounts", order="name; DROP"))
+
+
+def test_deny_and_allow_acl_operations():
+    crm = FakeCRM()
+    rid = crm.save("Accounts", {"name": "A"})
+    crm.deny("Accounts", "read")
+    with pytest.raises(PermissionDenied):
+        crm.get("Accounts", rid)
+    with pytest.raises(PermissionDenied):
+        crm.count("Accounts")
+    crm.save("Accounts", {"id": rid, "name": "B"})  # writing is still allowed
+    crm.allow("Accounts")
+    assert crm.get("Accounts", rid)["name"] == "B"
+    crm.deny("Accounts")
+    for call in (lambda: crm.delete("Accounts", rid), lambda: crm.relate("Accounts", rid, "contacts", []),
+                 lambda: crm.save_many("Accounts", [{"name": "x"}])):
+        with pytest.raises(PermissionDenied):
+            call()
+    with pytest.raises(ValueError, match="unknown ACL operations: fly"):
+        crm.deny("Accounts", "fly")

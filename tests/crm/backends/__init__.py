@@ -19,7 +19,9 @@ the contract tests never change. Features a backend lacks make the tests that ne
 
 Feature names: ``expire_session`` (the server forgets our session/token), ``transient_faults`` (the next
 calls fail with 5xx / 429 + Retry-After / connection errors), ``lost_answer`` (a write is done but its
-answer never arrives).
+answer never arrives), ``acl`` (``deny``: the user lacks rights on a module), ``auth_revoked``
+(``revoke_credentials``: the password/secret is changed on the server), ``garbage_answer``
+(``garbage_next``: an answer that is not the API's format, e.g. a PHP warning page).
 """
 
 from __future__ import annotations
@@ -83,6 +85,9 @@ class Harness:
     expire_session: Callable[[], None] | None = None
     fail_next: Callable[..., None] | None = None  # fail_next("503", "429", "drop")
     lose_next_answer: Callable[[str], None] | None = None  # lose_next_answer("create" | "save_many")
+    deny: Callable[..., None] | None = None  # deny(module, "read" | "save" | "delete" | "relate", ...)
+    revoke_credentials: Callable[[], None] | None = None  # the server stops accepting our credentials
+    garbage_next: Callable[[], None] | None = None  # the next answer is not in the API's format
     # contract test name -> why the real API behind this transport cannot pass it (the test is skipped)
     gaps: dict[str, str] = field(default_factory=dict)
 

@@ -42,7 +42,8 @@ def start(opts: Options) -> Iterator[Harness]:
 
         harness = Harness(
             "rest", crm, store,
-            features=frozenset({"expire_session", "transient_faults", "lost_answer"}),
+            features=frozenset({"expire_session", "transient_faults", "lost_answer", "acl", "auth_revoked",
+                                "garbage_answer"}),
             clock=opts.clock,
             sleeps=sleeps,
             page_calls=lambda: emulator.count("get_entry_list"),
@@ -50,6 +51,9 @@ def start(opts: Options) -> Iterator[Harness]:
             expire_session=emulator.expire_sessions,
             fail_next=fail_next,
             lose_next_answer=lose_next_answer,
+            deny=store.deny,
+            revoke_credentials=lambda: emulator.change_password("changed-by-admin"),
+            garbage_next=emulator.garbage_next,
         )
         try:
             yield harness

@@ -23,8 +23,11 @@ import datetime as dt
 import pytest
 
 from suitecrm_ext.crm.base import (
+    AuthError,
     Cond,
     NotFound,
+    PermissionDenied,
+    ProtocolError,
     TransientError,
     Unsupported,
     ValidationError,
@@ -585,3 +588,42 @@ def test_lost_answer_on_save_many_makes_no_duplicates(harness, crm):
     ids = crm.save_many("Accounts", [{"name": f"n{i}"} for i in range(5)])
     stored = sorted(r.id for r in harness.store.records("Accounts"))
     assert stored == sorted(ids)
+
+
+# --- the other typed errors ----------------------------------------------------------------------
+
+
+def test_missing_acl_rights_are_permission_denied_and_change_nothing(harness, crm):
+    harness.require("acl")
+    rid = crm.save("Accounts", {"name": "Acme"})
+    harness.deny("Accounts", "save", "delete")
+    with pytest.raises(PermissionDenied):
+        crm.save("Accounts", {"name": "new"})
+    with pytest.raises(PermissionDenied):
+        crm.save("Accounts", {"id": rid, "name": "renamed"})
+    with pytest.raises(PermissionDenied):
+        crm.delete("Accounts", rid)
+    assert [(r.id, r["name"]) for r in crm.find("Accounts", fields=["name"])] == [(rid, "Acme")]
+    harness.deny("Contacts", "read")
+    with pytest.raises(PermissionDenied):
+        list(crm.find("Contacts"))
+
+
+def test_revoked_credentials_are_an_auth_error(harness, crm):
+    harness.require("auth_revoked")
+    harness.require("expire_session")
+    crm.count("Accounts")
+    harness.revoke_credentials()
+    harness.expire_session()
+    with pytest.raises(AuthError):
+        crm.count("Accounts")
+    assert harness.sleeps == []  # not retried: waiting does not fix a password
+
+
+def test_an_answer_in_no_known_format_is_a_protocol_error(harness, crm):
+    harness.require("garbage_answer")
+    crm.count("Accounts")
+    harness.garbage_next()
+    with pytest.raises(ProtocolError) as err:
+        crm.count("Accounts")
+    assert "Warning" in err.value.excerpt

@@ -36,7 +36,7 @@ from urllib.parse import parse_qs
 import requests
 import responses
 
-from suitecrm_ext.crm.base import Cond, Filter, NotFound, ValidationError, to_crm
+from suitecrm_ext.crm.base import Cond, Filter, NotFound, PermissionDenied, ValidationError, to_crm
 from suitecrm_ext.crm.fake import FakeCRM
 from suitecrm_ext.crm.stock_modules import STOCK_DEFAULTS
 
@@ -92,6 +92,7 @@ ERRORS = {
     10: ("Invalid Login", "Login attempt failed please check the username and password"),
     11: ("Invalid Session ID", "The session ID is invalid"),
     20: ("Module Does Not Exist", "This module is not available on this server"),
+    40: ("Access Denied", "You do not have access"),
 }
 INVALID_CALL = {
     "name": "An Undefined Error - invalid_call occurred",
@@ -186,6 +187,14 @@ class RestV4Emulator:
         """Process the next ``method`` call, then drop the connection (the answer is lost)."""
         self._faults.append((method, "lose", None))
 
+    def garbage_next(self, method: str | None = None) -> None:
+        """Answer the next call (of ``method``, or any) with HTTP 200 and a PHP warning page, not JSON."""
+        self._faults.append((method, "garbage", None))
+
+    def change_password(self, password: str) -> None:
+        """The admin changes the user's password: logins with the old one fail (error 10)."""
+        self.password_md5 = hashlib.md5(password.encode()).hexdigest()
+
     def count(self, method: str) -> int:
         """How many calls of ``method`` were received."""
         return sum(1 for m, _ in self.calls if m == method)
@@ -215,6 +224,9 @@ class RestV4Emulator:
             return status, headers, "" if status != 502 else "<html><body>Bad Gateway</body></html>"
         if fault and fault[0] == "drop":
             raise requests.ConnectionError("connection refused (emulated)")
+        if fault and fault[0] == "garbage":
+            warning = "<br />\n<b>Warning</b>:  Undefined array key in ... on line 42"
+            return 200, {"Content-Type": HTML_CT}, warning
         try:
             answer = self._dispatch(form)
         except _Fatal as fatal:
@@ -237,6 +249,9 @@ class RestV4Emulator:
         self.calls.append((method, args))
         try:
             return getattr(self, f"_m_{method}")(*args)
+        except PermissionDenied:  # FakeCRM.deny(): SuiteCRM's ACL check fails → SoapError no_access
+            name, description = ERRORS[40]
+            return {"name": name, "number": 40, "description": description}
         except _ApiError as err:
             name, description = ERRORS[err.number]
             return {"name": name, "number": err.number, "description": description}
