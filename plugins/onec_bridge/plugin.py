@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from suitecrm_ext import Event, EventKind, JobSpec, PluginContext, WatchSpec, hookimpl
+from suitecrm_ext import Check, Event, EventKind, JobSpec, PluginContext, WatchSpec, hookimpl
 
 
 class ODataSettings(BaseModel):
@@ -102,6 +102,29 @@ def ext_on_record_change(event: Event, ctx: PluginContext) -> None:
     s = ctx.settings
     CounterpartyExporter(make_client(ctx), ctx.crm, ctx.state, inn_field=s.inn_field,
                          kpp_field=s.kpp_field).handle(event)
+
+
+@hookimpl
+def ext_doctor_checks(ctx: PluginContext) -> list[Check]:
+    """1C OData reachable with the configured user (one tiny read); the statement inbox exists."""
+    from .odata import COUNTERPARTIES_ENTITY, OneCError
+    from .service import make_client
+
+    checks = []
+    s = ctx.settings
+    if s.odata is not None:
+        try:
+            next(iter(make_client(ctx).list(COUNTERPARTIES_ENTITY, select=("Ref_Key",), page_size=1)), None)
+            checks.append(Check("onec_bridge: 1C OData", True, s.odata.url))
+        except OneCError as exc:
+            checks.append(Check("onec_bridge: 1C OData", False, str(exc),
+                                "check plugins.onec_bridge.odata (url, username, password) and that "
+                                "Catalog_Контрагенты is published in 1C's OData settings"))
+    if s.statement_dir:
+        ok = Path(s.statement_dir).is_dir()
+        checks.append(Check("onec_bridge: statement_dir", ok, s.statement_dir,
+                            "" if ok else "create the folder or fix plugins.onec_bridge.statement_dir"))
+    return checks
 
 
 @hookimpl

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .importer import ImportOptions, ImportSummary, PaymentImporter
-from .odata import ODataClient
+from .odata import ODataClient, OneCError
 from .odata_source import ODataPaymentSource
 from .statement import StatementError, parse_statement_file
 from .writers import REL_TABLE, TABLE, ApiPaymentWriter, MySQLPaymentWriter
@@ -130,8 +130,13 @@ def run_job(ctx: Any) -> dict[str, Any]:
     s = ctx.settings
     total = ImportSummary()
     failed: list[str] = []
+    odata_error: Exception | None = None
     if s.odata is not None:
-        total.add(import_odata(ctx))
+        try:
+            total.add(import_odata(ctx))
+        except OneCError as exc:  # 1C down must not hold back the statement files; reported below
+            log.error("1C OData import failed: %s", exc)
+            odata_error = exc
     if s.statement_dir:
         inbox = Path(s.statement_dir)
         for path in sorted(p for p in inbox.glob("*") if p.is_file()):
@@ -148,6 +153,8 @@ def run_job(ctx: Any) -> dict[str, Any]:
     out["rematched"] = rematched.matched
     if failed:
         out["failed_files"] = failed
+    if odata_error is not None:
+        raise OneCError(f"{odata_error} (statement files and re-matching ran: {out})")
     return out
 
 

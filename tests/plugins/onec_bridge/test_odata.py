@@ -9,8 +9,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 import responses
-from conftest import add_account
+from conftest import FIXTURES, add_account
 
+import plugins.onec_bridge.plugin as plugin_module
 from plugins.onec_bridge.odata import (
     COUNTERPARTIES_ENTITY,
     CURRENCIES_ENTITY,
@@ -230,3 +231,28 @@ def test_an_unpublished_entity_says_how_to_fix_it(rsps):
         "odata.error": {"code": "14", "message": {"lang": "ru", "value": "Не найден ресурс"}}})
     with pytest.raises(OneCError, match="Не найден ресурс.*стандартного интерфейса OData"):
         list(client.list(PAYMENTS_ENTITY))
+
+
+def test_doctor_reports_a_working_and_a_refusing_1c(crm, ctx_factory, rsps, tmp_path):
+    url = quick_client().url(COUNTERPARTIES_ENTITY)
+    rsps.add(responses.GET, url, json={"odata.metadata": "…", "value": COUNTERPARTIES[:1]})
+    ctx = ctx_factory(odata=ODATA, statement_dir=str(tmp_path / "missing"))
+    ok, inbox = plugin_module.ext_doctor_checks(ctx=ctx)
+    assert ok.ok and ok.detail == BASE
+    assert not inbox.ok and "statement_dir" in inbox.hint
+    rsps.replace(responses.GET, url, status=401, body="")
+    (bad,) = plugin_module.ext_doctor_checks(ctx=ctx_factory(odata={**ODATA, "retries": 0}))
+    assert not bad.ok and "HTTP 401" in bad.detail and "s3cret-pass" not in bad.detail + bad.hint
+
+
+def test_job_imports_statement_files_even_when_1c_is_down_and_then_fails(crm, ctx_factory, rsps, tmp_path):
+    add_account(crm, 'ПАО "Ростелеком"', "7707049388", "770701001")
+    one_c = FakeOneC(rsps, [])
+    one_c.fail_next = [503] * 10
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "st.txt").write_bytes((FIXTURES / "statement_windows.txt").read_bytes())
+    ctx = ctx_factory(odata={**ODATA, "retries": 0}, statement_dir=str(inbox))
+    with pytest.raises(OneCError, match="HTTP 503.*statement files and re-matching ran"):
+        plugin_module.ext_jobs(settings=ctx.settings)[0].func(ctx)
+    assert len(crm.records(MODULE)) == 3 and (inbox / "imported" / "st.txt").exists()
