@@ -37,9 +37,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import logging
-import random
 import re
-import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -67,6 +65,7 @@ from suitecrm_ext.crm.base import (
     from_crm,
     normalize_where,
 )
+from suitecrm_ext.crm.http import RetryPolicy
 
 if TYPE_CHECKING:
     from suitecrm_ext.config import MySQLSettings
@@ -512,6 +511,7 @@ class MySQLCRM(CRM):
         self.database = database
         self.page_size = page_size
         self.retries = retries
+        self.policy = RetryPolicy(retries=retries, base=0.2, max_wait=10.0)
         self._tables_cfg = dict(tables or {})
         for module, table in self._tables_cfg.items():
             if not _IDENT.match(table):
@@ -553,26 +553,26 @@ class MySQLCRM(CRM):
         return self._conn
 
     def _run(self, sql: str, params: Sequence[Any] = (), *, one: bool = False) -> Any:
-        """Run a guarded read, retrying transient faults (a read is idempotent): rows, or one row."""
+        """Run a guarded read: rows, or one row. Transient faults (connection lost or refused, deadlock,
+        lock wait timeout) reconnect and retry with backoff and jitter (a read is idempotent)."""
         self._guard.check(sql)
-        attempt = 0
-        while True:
+
+        def once() -> Any:
             try:
                 with self._connection().cursor() as cur:
                     cur.execute(sql, tuple(params))
                     return cur.fetchone() if one else cur.fetchall()
             except (pymysql.MySQLError, OSError) as exc:
                 err = map_error(exc)
-                if isinstance(err, TransientError):
-                    self._drop_connection()
-                    if attempt < self.retries:
-                        attempt += 1
-                        delay = min(10.0, 0.2 * 2 ** attempt) * (0.5 + random.random())
-                        log.warning("mysql read failed (%s); retry %d/%d in %.1fs", err, attempt,
-                                    self.retries, delay)
-                        time.sleep(delay)
-                        continue
-                raise err from None
+            if isinstance(err, TransientError):
+                self._drop_connection()
+            raise err
+
+        try:
+            return self.policy.call(once)
+        except TransientError:
+            self._drop_connection()
+            raise
 
     def _drop_connection(self) -> None:
         if self._conn is not None:
