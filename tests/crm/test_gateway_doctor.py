@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import responses
 from click.testing import CliRunner
+from crm.emulators.v8 import V8Emulator
 
 from suitecrm_ext.cli import cli
 
@@ -142,3 +143,27 @@ def test_doctor_without_any_api_transport(tmp_path):
     r = CliRunner().invoke(cli, ["--config", str(cfg), "doctor"])
     assert r.exit_code == 1
     assert "FAIL  suitecrm transports: no API transport is configured" in r.stdout
+
+
+@pytest.mark.parametrize("secret, ok", [("client-secret-123", True), ("not-the-secret", False)])
+def test_doctor_v8(tmp_path, secret, ok):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        f"suitecrm:\n  url: {URL}\n  write_via: v8\n  v8:\n    client_id: cid\n"
+        f"    client_secret: ${{V8_SECRET}}\nstate:\n  path: {tmp_path / 's.db'}\n")
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        emulator = V8Emulator(base_url=URL, client_id="cid", client_secret="client-secret-123").install(rsps)
+        emulator.crm.save("Accounts", {"name": "Acme"})
+        r = CliRunner().invoke(cli, ["--config", str(cfg), "doctor"], env={"V8_SECRET": secret})
+    lines = r.stdout.splitlines()
+    if ok:
+        assert r.exit_code == 0, r.output
+        assert "ok    suitecrm.v8 authenticated: client cid (client_credentials)" in lines
+        assert "ok    suitecrm.v8 can read Accounts: 1 record(s)" in lines
+        assert "ok    suitecrm.v8 server version: V8 JSON:API (V8 does not report the SuiteCRM version)" \
+            in lines
+    else:
+        assert r.exit_code == 1
+        fail = [x for x in lines if x.startswith("FAIL")]
+        assert len(fail) == 1 and fail[0].startswith("FAIL  suitecrm.v8 authenticated: auth error:")
+        assert "client_id / client_secret" in fail[0] and secret not in r.output
