@@ -8,6 +8,7 @@ Accounts whose changes are exported to 1C's ``Catalog_Контрагенты``. 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -58,6 +59,15 @@ class Settings(BaseModel):
     statement_dir: str | None = Field(None, description="the job imports statement files dropped here")
     odata: ODataSettings | None = None
     export_counterparties: bool = False
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, v: str) -> str:
+        from croniter import croniter
+
+        if re.fullmatch(r"\d+[smhd]", v.strip()) or croniter.is_valid(v):
+            return v.strip()
+        raise ValueError("must be an interval (30s, 15m, 1h, 1d) or a 5-field cron expression")
 
 
 @hookimpl

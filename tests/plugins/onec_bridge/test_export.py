@@ -137,3 +137,17 @@ def test_a_deleted_account_is_skipped(crm, ctx_factory, one_c):
     crm.delete("Accounts", acc)
     deliver(ctx, event(acc))
     assert one_c.log == []
+
+
+@pytest.mark.parametrize("settings, words", [
+    ({"schedule": "every hour"}, "plugins.onec_bridge.schedule"),
+    ({"write": "sql"}, "plugins.onec_bridge.write"),
+    ({"odata": {"url": "1c.local/odata", "username": "u", "password": "p"}}, "plugins.onec_bridge.odata.url"),
+    ({"odata": {"url": "http://1c", "username": "u"}}, "plugins.onec_bridge.odata.password"),
+    ({"batchsize": 10}, "batchsize"),
+])
+def test_bad_settings_are_refused_naming_the_key(ctx_factory, settings, words):
+    from suitecrm_ext.config import ConfigError
+
+    with pytest.raises(ConfigError, match=words.replace(".", r"\.")):
+        ctx_factory(**settings)
