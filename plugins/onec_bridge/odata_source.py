@@ -43,6 +43,7 @@ class FetchResult:
     skipped: int
     newest: dt.datetime | None
     window_start: dt.datetime
+    seen_keys: set[str]  # keys of every document in the window, skipped ones included
 
 
 def parse_onec_datetime(value: Any, what: str) -> dt.datetime:
@@ -88,19 +89,22 @@ class ODataPaymentSource:
             self._counterparties.update(
                 self.client.get_many(COUNTERPARTIES_ENTITY, missing, select=COUNTERPARTY_FIELDS))
         payments: list[Payment] = []
+        seen: set[str] = set()
         skipped = 0
         newest: dt.datetime | None = None
         for i, doc in enumerate(docs):
             where = f"{self.entity} {doc.get('Ref_Key') or f'value[{i}]'}"
             if not doc.get("Ref_Key"):
                 raise OneCError(f"1C OData: {where}: document without Ref_Key")
+            seen.add(odata_payment_key(str(doc["Ref_Key"])))
             date = parse_onec_datetime(doc.get("Date"), f"{where}.Date")
             newest = date if newest is None or date > newest else newest
             if self.operation_kinds and doc.get("ВидОперации") not in self.operation_kinds:
                 skipped += 1
                 continue
             payments.append(self._payment(doc, date, where))
-        return FetchResult(payments=payments, skipped=skipped, newest=newest, window_start=since)
+        return FetchResult(payments=payments, skipped=skipped, newest=newest, window_start=since,
+                           seen_keys=seen)
 
     @staticmethod
     def _counterparty_ref(doc: dict[str, Any]) -> str:

@@ -117,7 +117,7 @@ def import_odata(ctx: Any, *, since: dt.date | dt.datetime | None = None, dry_ru
     importer = make_importer(ctx, progress)
     summary = importer.run(result.payments, dry_run=dry_run, skipped=result.skipped)
     if not dry_run:
-        summary.vanished = importer.mark_vanished(start.date(), {p.key for p in result.payments})
+        summary.vanished = importer.mark_vanished(start.date(), result.seen_keys)
         saved = ctx.state.get_cursor(ODATA_CURSOR) or {}
         newest = result.newest.isoformat() if result.newest else saved.get("newest")
         if newest and (not saved.get("newest") or newest > saved["newest"]):

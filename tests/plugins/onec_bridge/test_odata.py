@@ -256,3 +256,14 @@ def test_job_imports_statement_files_even_when_1c_is_down_and_then_fails(crm, ct
     with pytest.raises(OneCError, match="HTTP 503.*statement files and re-matching ran"):
         plugin_module.ext_jobs(settings=ctx.settings)[0].func(ctx)
     assert len(crm.records(MODULE)) == 3 and (inbox / "imported" / "st.txt").exists()
+
+
+def test_operation_kind_filter_skips_documents_without_calling_them_vanished(crm, ctx_factory, rsps):
+    docs = [doc(ref(1), "51", "2026-03-05T10:00:00", 100), doc(ref(2), "52", "2026-03-05T11:00:00", 50)]
+    FakeOneC(rsps, docs)
+    import_odata(ctx_factory(odata=ODATA), client=quick_client())
+    docs[1]["ВидОперации"] = "ПрочееПоступление"
+    ctx = ctx_factory(odata={**ODATA, "operation_kinds": ["ОплатаПокупателя"]})
+    summary = import_odata(ctx, client=quick_client())
+    assert (summary.skipped, summary.vanished) == (1, 0)
+    assert by_number(crm)["52"].get("status") != "ignored"
