@@ -159,3 +159,10 @@ def test_job_imports_statement_files_from_the_inbox_and_sets_bad_ones_aside(crm,
     assert out["new"] == 3 and out["failed_files"] == ["bad.txt"]
     assert (inbox / "imported" / "good.txt").exists() and (inbox / "failed" / "bad.txt").exists()
     assert len(crm.records(MODULE)) == 3
+
+
+@pytest.mark.parametrize("batch_size, calls", [(500, [3]), (2, [2, 1])])
+def test_api_writes_go_in_batches(crm, accounts, ctx_factory, batch_size, calls):
+    import_file(ctx_factory(batch_size=batch_size), STATEMENT)
+    assert [c[2] for c in crm.calls if c[:2] == ("save_many", MODULE)] == calls
+    assert not [c for c in crm.calls if c[:2] == ("save", MODULE)]  # never one record per call
