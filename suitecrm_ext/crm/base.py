@@ -5,13 +5,15 @@ REST v4_1, V8, SOAP or MySQL. ``suitecrm_ext.testing.FakeCRM`` implements the sa
 
 Values in a :class:`Record` are normalised the same way by every transport, using the module's field
 metadata: ``datetime`` fields are aware UTC ``datetime`` objects, ``date`` fields ``datetime.date``,
-``bool`` fields ``bool``, ``int`` fields ``int``; everything else stays a string ("" for empty).
+``bool`` fields ``bool``, ``int`` fields ``int``; everything else stays a string ("" for empty) —
+decimal and currency values too, so no precision is lost on the way through.
 """
 
 from __future__ import annotations
 
 import abc
 import datetime as dt
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -113,6 +115,7 @@ class FieldInfo:
 # --- filters -------------------------------------------------------------------------------
 
 Op = Literal["eq", "neq", "gt", "gte", "lt", "lte", "like", "in", "is_null", "not_null"]
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 OPS: tuple[str, ...] = ("eq", "neq", "gt", "gte", "lt", "lte", "like", "in", "is_null", "not_null")
 
 
@@ -131,7 +134,7 @@ class Cond:
     def __post_init__(self) -> None:
         if self.op not in OPS:
             raise ValueError(f"unknown filter operator {self.op!r}; expected one of {', '.join(OPS)}")
-        if not isinstance(self.field, str) or not self.field.replace("_", "").isalnum():
+        if not isinstance(self.field, str) or not _IDENT.match(self.field):
             raise ValueError(f"bad field name in filter: {self.field!r}")
         if self.op == "in" and (isinstance(self.value, (str, bytes)) or not isinstance(self.value, Iterable)):
             raise ValueError(f"'in' needs a list of values for field {self.field!r}")
@@ -203,7 +206,9 @@ def parse_datetime(value: Any) -> dt.datetime | None:
     if value in (None, ""):
         return None
     if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
     text = str(value).strip()
     try:
         parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -290,7 +295,13 @@ class CRM(abc.ABC):
 
     ``capabilities`` names the operations a transport supports; an unsupported call raises
     :class:`Unsupported`. All methods raise the typed errors of this module, never a transport's
-    own exception types.
+    own exception types. Besides the method names, a transport may declare these features:
+
+    ``include_deleted`` (find/count can list soft-deleted rows), ``filter_in``, ``filter_null``,
+    ``filter_nested`` (AND inside OR and so on), ``order_multi`` (several sort fields),
+    ``datetime_seconds`` (datetimes keep their seconds; V8 truncates them to :00),
+    ``batch_save`` (save_many is one request per batch), ``server_version``, ``nul_values``
+    (a NUL character survives a round trip).
     """
 
     name: str = "crm"
