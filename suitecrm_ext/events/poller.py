@@ -14,15 +14,20 @@ same stamp. Re-scanning ``overlap_seconds`` behind the watermark catches both; a
 
 How a row becomes an event:
 
-- **created**: not seen before and ``date_entered == date_modified``;
-- **updated**: seen before with an older ``date_modified`` (or not seen before, with
-  ``date_entered != date_modified``; then ``before`` values are unknown: None);
-- **deleted**: ``deleted = 1`` and not already reported deleted (once per record);
-- **same second**: a row whose ``date_modified`` equals the snapshot's yields another *updated* event
-  only when a *watched* value differs (watched: the fields named by the module's WatchSpecs; when a
-  spec names no fields, every field). Its key is the normal key plus ``~`` and a fingerprint of the
-  watched values, so it does not collide with the first change of that second. A row re-seen with
-  identical watched values yields nothing.
+- **created**: not seen before and ``date_entered`` at or after the feed's start (always, when the
+  feed started from the beginning). One event per record, timed and keyed by ``date_entered``, so
+  it can never be made twice; a record created and saved again before the next poll gives one
+  *created* event with its latest values;
+- **updated**: seen before with an older ``date_modified``; or not seen before and created before
+  the feed started (then ``before`` values are unknown: None);
+- **deleted**: ``deleted = 1`` and not already reported deleted (once per record; a record created
+  and deleted between two polls gives only *deleted*);
+- **same second**: a row whose ``date_modified`` equals the snapshot's (or is older: two concurrent
+  saves of one record committed in the other order) yields another *updated* event only when a
+  *watched* value differs (watched: the fields named by the module's WatchSpecs; when a spec names no
+  fields, every field). Its key is the normal key plus ``~n``, ``n`` counting the record's
+  follow-ups (kept in its snapshot), so it collides neither with the first change of that second nor
+  with another follow-up. A row re-seen with identical watched values yields nothing.
 - an update in which no watched field changed is not queued when every spec of the module names
   fields (nobody would receive it); the snapshot still advances.
 
@@ -229,7 +234,7 @@ class ChangeFeed:
             chunk = list(itertools.islice(rows, self.batch_size))
             if not chunk:
                 break
-            events, snaps, wm, wm_id = self._handle_chunk(watch, chunk, wm, wm_id)
+            events, snaps, wm, wm_id = self._handle_chunk(watch, chunk, wm, wm_id, floor)
             value = {"date_modified": iso_utc(wm) if wm else None, "id": wm_id,
                      "floor": iso_utc(floor) if floor else None}
             # events + watermark in one transaction; then the snapshots (see "Crash safety")
@@ -270,7 +275,8 @@ class ChangeFeed:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def _handle_chunk(
-        self, watch: ModuleWatch, chunk: list[Record], wm: dt.datetime | None, wm_id: str
+        self, watch: ModuleWatch, chunk: list[Record], wm: dt.datetime | None, wm_id: str,
+        floor: dt.datetime | None,
     ) -> tuple[list[Event], dict[str, dict], dt.datetime | None, str]:
         keys = [f"{watch.module}:{r.id}" for r in chunk]
         known = self.store.kv_get_many(SNAPSHOT_NS, keys)
@@ -284,7 +290,7 @@ class ChangeFeed:
             dm = _second(dm)
             if wm is None or (dm, rec.id) > (wm, wm_id):
                 wm, wm_id = dm, rec.id
-            ev, snap = self._decide(watch, rec, dm, known.get(key))
+            ev, snap = self._decide(watch, rec, dm, known.get(key), floor)
             if snap is not None:
                 snaps[key] = snap
             if ev is not None and ev.kind in watch.kinds:
@@ -292,7 +298,8 @@ class ChangeFeed:
         return events, snaps, wm, wm_id
 
     def _decide(
-        self, watch: ModuleWatch, rec: Record, dm: dt.datetime, snap: Mapping[str, Any] | None
+        self, watch: ModuleWatch, rec: Record, dm: dt.datetime, snap: Mapping[str, Any] | None,
+        floor: dt.datetime | None,
     ) -> tuple[Event | None, dict | None]:
         """The event for one row (or None) and its new snapshot (or None when unchanged)."""
         compared = self._compared(watch, rec)
@@ -300,32 +307,41 @@ class ChangeFeed:
         named = compared if not watch.whole else {f: _jsonable(rec.get(f)) for f in watch.fields}
         new_snap = {"dm": iso_utc(dm), "del": bool(rec.deleted), "h": fp, "v": named}
 
-        def event(kind: EventKind, changes: Mapping[str, FieldChange]) -> Event:
-            return Event(module=watch.module, record_id=rec.id, kind=kind, time=dm, source="poll",
+        def event(kind: EventKind, changes: Mapping[str, FieldChange], when: dt.datetime = dm) -> Event:
+            return Event(module=watch.module, record_id=rec.id, kind=kind, time=when, source="poll",
                          changes=changes, values={k: _storable(v) for k, v in rec.values.items()},
                          user_id=rec.get("modified_user_id") or None)
 
+        follow_up = False
+        seq = int(snap.get("n", 0)) if snap is not None else 0
         if snap is not None:
             snap_dm = parse_iso_utc(snap.get("dm", ""), "snapshot dm")
-            if dm < snap_dm:
-                return None, None  # an older version than one already seen (read skew): ignore
-            same_second = dm == snap_dm
-            if same_second and snap.get("h") == fp and bool(snap.get("del")) == bool(rec.deleted):
-                return None, None  # re-seen in the overlap window: already emitted
-        else:
-            same_second = False
+            unchanged = snap.get("h") == fp and bool(snap.get("del")) == bool(rec.deleted)
+            if dm <= snap_dm:
+                if unchanged:
+                    return None, None  # re-seen in the overlap window: already emitted
+                # same second, or a save stamped before the version already seen but committed
+                # after it (two concurrent saves of one record): another change of that second
+                follow_up = True
+                seq += 1
+                new_snap["n"] = seq
+            elif seq:
+                new_snap["n"] = seq
         if rec.deleted:
             if snap is not None and snap.get("del"):
                 return None, new_snap  # deletion already reported; other columns may have moved
             return event(EventKind.DELETED, {}), new_snap
-        before = (snap or {}).get("v") or {}
         if snap is None:
             entered = rec.get("date_entered")
-            created = isinstance(entered, dt.datetime) and _second(entered) == dm
-            kind = EventKind.CREATED if created else EventKind.UPDATED
+            if isinstance(entered, dt.datetime) and (floor is None or _second(entered) >= floor):
+                # new since the feed started (possibly saved again since): one "created", keyed by
+                # date_entered so that re-detecting it later can never make a second one
+                changes = {f: FieldChange(None, _storable(rec.get(f))) for f in watch.fields}
+                return event(EventKind.CREATED, changes, _second(entered)), new_snap
+            # existed before the feed started: what it was before is unknown
             changes = {f: FieldChange(None, _storable(rec.get(f))) for f in watch.fields}
         else:
-            kind = EventKind.UPDATED
+            before = snap.get("v") or {}
             changes = {
                 f: FieldChange(_decode_snap(before.get(f)), _storable(rec.get(f)))
                 for f in watch.fields if f not in before or before.get(f) != named[f]
@@ -334,9 +350,9 @@ class ChangeFeed:
                 changes.setdefault("deleted", FieldChange(True, False))  # restored record
             if not changes and not watch.whole:
                 return None, new_snap  # no watched field changed: nobody wants this update
-        ev = event(kind, changes)
-        if same_second:
-            ev = dataclasses.replace(ev, key=f"{ev.key}~{fp[:12]}")
+        ev = event(EventKind.UPDATED, changes)
+        if follow_up:
+            ev = dataclasses.replace(ev, key=f"{ev.key}~{seq}")
         return ev, new_snap
 
 

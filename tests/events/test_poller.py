@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from suitecrm_ext import EventKind, WatchSpec
 from suitecrm_ext.events.codec import event_to_dict
@@ -266,3 +268,127 @@ def test_bad_arguments_are_refused(crm, store, clock):
         ChangeFeed(crm, store, [], overlap_seconds=-1)
     with pytest.raises(ValueError, match="start"):
         ChangeFeed(crm, store, [], start="yesterday")
+
+
+def test_created_and_saved_again_before_a_poll_is_one_created_event(crm, store, clock):
+    f = feed(crm, store, clock)
+    f.poll_once()
+    clock.tick()
+    created_at = clock.now
+    aid = crm.save("Accounts", {"name": "Acme", "industry": "Banking"})
+    clock.tick(2)
+    crm.save("Accounts", {"id": aid, "industry": "Energy"})  # e.g. a workflow saving it again
+    assert f.poll_once() == 1
+    [ev] = queued(store)
+    assert ev.kind is EventKind.CREATED and ev.time == created_at
+    assert ev.changes["industry"].after == "Energy"
+    # a later update is an update, with the right "before"
+    clock.tick()
+    crm.save("Accounts", {"id": aid, "industry": "Retail"})
+    f.poll_once()
+    assert queued(store)[-1].changes["industry"].before == "Energy"
+
+
+def test_record_that_existed_before_the_start_is_an_update_with_unknown_before(crm, store, clock):
+    aid = crm.save("Accounts", {"name": "Old", "industry": "Banking"})
+    clock.tick(5)
+    f = feed(crm, store, clock)
+    f.poll_once()
+    clock.tick()
+    crm.save("Accounts", {"id": aid, "industry": "Energy"})
+    f.poll_once()
+    [ev] = queued(store)
+    assert ev.kind is EventKind.UPDATED
+    assert (ev.changes["industry"].before, ev.changes["industry"].after) == (None, "Energy")
+
+
+def test_concurrent_saves_committed_in_reverse_order(crm, store, clock):
+    """Save A is stamped at 5 s, save B at 6 s; B commits (and is polled) first, A last and wins."""
+    f = feed(crm, store, clock)
+    f.poll_once()
+    clock.tick()
+    aid = crm.save("Accounts", {"name": "Acme", "industry": "Banking"})
+    f.poll_once()
+    clock.tick(5)
+    stamp_a = clock.now
+    clock.tick()
+    crm.save("Accounts", {"id": aid, "industry": "B wins?"})
+    assert f.poll_once() == 1
+    clock.now = stamp_a
+    crm.save("Accounts", {"id": aid, "industry": "A wins"})  # committed last, older stamp
+    clock.tick(3)
+    assert f.poll_once() == 1
+    last = queued(store)[-1]
+    assert last.changes["industry"].before == "B wins?" and last.values["industry"] == "A wins"
+    assert f.poll_once() == 0
+
+
+# --- property: whatever the interleaving, nothing is missed and nothing is emitted twice -----------
+
+OVERLAP = 10
+back = st.sampled_from([0, 0, 0, 1, 3, OVERLAP - 1])  # how late a write commits (s before its stamp)
+op = st.one_of(
+    st.tuples(st.just("create"), st.just(0), st.just(""), back),
+    st.tuples(st.just("update"), st.integers(0, 2), st.sampled_from(["A", "B", "C"]), back),
+    st.tuples(st.just("touch"), st.integers(0, 2), st.just(""), back),
+    st.tuples(st.just("delete"), st.integers(0, 2), st.just(""), back),
+    st.tuples(st.just("tick"), st.integers(0, 2)),
+    st.tuples(st.just("poll")),
+    st.tuples(st.just("poll")),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=st.lists(op, min_size=4, max_size=30))
+def test_any_interleaving_reports_each_record_faithfully(tmp_path_factory, ops):
+    clock = Clock()
+    crm = FakeCRM(["Accounts", "Users"], clock=clock)
+    store = SQLiteStore(tmp_path_factory.mktemp("prop") / "state.sqlite3")
+    try:
+        f = ChangeFeed(crm, store, [WatchSpec("Accounts", fields=("industry",))], overlap_seconds=OVERLAP,
+                       clock=clock)
+        f.poll_once()
+        ids: list[str] = []
+        deleted: set[str] = set()
+        start = latest = clock.now  # latest: the latest stamp handed out
+        for o in ops:
+            live = [i for i in ids if i not in deleted]
+            if o[0] == "tick":
+                clock.tick(o[1])
+            elif o[0] == "poll":
+                f.poll_once()
+            else:
+                real_now = clock.now
+                # a late commit: stamped in the past, but within the overlap and not before the start
+                clock.now = max(clock.now - dt.timedelta(seconds=o[3]), start,
+                                latest - dt.timedelta(seconds=OVERLAP - 1))
+                if o[0] == "create":
+                    ids.append(crm.save("Accounts", {"name": "x", "industry": "A"}))
+                elif live:
+                    rid = live[o[1] % len(live)]
+                    if o[0] == "update":
+                        crm.save("Accounts", {"id": rid, "industry": o[2]})
+                    elif o[0] == "touch":
+                        crm.save("Accounts", {"id": rid, "description": str(clock.now)})
+                    else:
+                        crm.delete("Accounts", rid)
+                        deleted.add(rid)
+                latest = max(latest, clock.now)
+                clock.now = real_now
+        clock.tick(1)
+        f.poll_once()
+        events = queued(store)
+        for rid in ids:
+            mine = [e for e in events if e.record_id == rid]
+            kinds = [e.kind for e in mine]
+            assert kinds.count(EventKind.CREATED) <= 1 and kinds.count(EventKind.DELETED) <= 1
+            if rid in deleted:
+                assert kinds[-1] is EventKind.DELETED
+            else:
+                assert kinds and kinds[0] is EventKind.CREATED, kinds
+                final = crm.records("Accounts")
+                [rec] = [r for r in final if r.id == rid]
+                assert mine[-1].values["industry"] == rec.get("industry")  # the last change was seen
+        assert f.poll_once() == 0  # and a quiet poll finds nothing new
+    finally:
+        store.close()
