@@ -11,9 +11,10 @@ Endpoints (stdlib ``ThreadingHTTPServer``, HTTP/1.1, JSON in and out):
          "link": null, "related_module": null, "related_id": null}
 
     ``kind`` is created / updated / deleted / related / unrelated; ``date_modified`` (SuiteCRM's DB
-    format, UTC, or ISO 8601) is required except for related/unrelated; ``link`` and ``related_id``
-    are required for related/unrelated. The event's key is the poller's key for the same change
-    (module, id, kind, second of ``date_modified``), so a change seen by both is queued once.
+    format, UTC, or ISO 8601) is required except for related/unrelated; ``date_entered`` (optional)
+    times a *created* event; ``link`` and ``related_id`` are required for related/unrelated. The
+    event's key is the poller's key for the same change (module, id, kind, second of
+    ``date_modified`` — of ``date_entered`` for created), so a change seen by both is queued once.
     Answers 200 ``{"ok": true, "key": ..., "new": bool}`` only after the event is durably queued.
 
 ``POST /validate``
@@ -160,6 +161,12 @@ def event_from_push(doc: Mapping[str, Any], *, received_at: dt.datetime) -> Even
             when = None
         if when is None:
             raise BadRequest(f"date_modified: not a SuiteCRM datetime: {str(raw_time)[:40]!r}")
+    if kind is EventKind.CREATED and isinstance(doc.get("date_entered"), str) and doc["date_entered"]:
+        # the poller times (and keys) a creation by date_entered; do the same so both de-duplicate
+        try:
+            when = parse_datetime(doc["date_entered"]) or when
+        except ValueError:
+            raise BadRequest(f"date_entered: not a SuiteCRM datetime: {doc['date_entered'][:40]!r}") from None
     changes = {}
     for name, ch in _obj(doc, "changes").items():
         if not isinstance(ch, dict):

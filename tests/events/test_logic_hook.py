@@ -170,7 +170,8 @@ def test_after_save_update_reaches_the_server_as_the_pollers_event(tmp_path, h, 
 
 def test_after_save_create_delete_and_relationships(tmp_path, h):
     hook_file = install(tmp_path, h.url)
-    run_hook(tmp_path, hook_file, "afterSave", values=STORED, fetched_row=None, arguments={"isUpdate": False})
+    run_hook(tmp_path, hook_file, "afterSave", values=dict(STORED, date_modified="2026-11-23 08:00:01"),
+             fetched_row=None, arguments={"isUpdate": False})
     run_hook(tmp_path, hook_file, "afterDelete", values=STORED, fetched_row=STORED, arguments={"id": AID})
     run_hook(tmp_path, hook_file, "afterRelationshipAdd", values=STORED,
              arguments={"id": AID, "module": "Accounts", "related_id": "c1", "related_module": "Contacts",
@@ -181,6 +182,8 @@ def test_after_save_create_delete_and_relationships(tmp_path, h):
     created, deleted, related, unrelated = h.queued()
     assert created.kind is EventKind.CREATED
     assert created.changes["name"].before is None and created.changes["name"].after == "Acme"
+    # timed by date_entered, like the poller's "created", so both sources share the key
+    assert created.time == dt.datetime(2026, 11, 23, 8, 0, 0, tzinfo=dt.timezone.utc)
     assert deleted.kind is EventKind.DELETED and deleted.record_id == AID
     assert (related.kind, related.link, related.related_id) == (EventKind.RELATED, "contacts", "c1")
     assert unrelated.kind is EventKind.UNRELATED

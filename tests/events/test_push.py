@@ -46,6 +46,15 @@ def test_signed_event_is_queued_with_the_pollers_key(h):
     assert r.json()["new"] is True
 
 
+def test_created_event_is_timed_by_date_entered_like_the_pollers(h):
+    doc = dict(UPDATE, kind="created", date_entered="2026-11-23 09:00:06")
+    assert h.post("/events", doc).status_code == 200
+    [ev] = h.queued()
+    assert ev.time == dt.datetime(2026, 11, 23, 9, 0, 6, tzinfo=dt.timezone.utc)
+    bad = h.post("/events", dict(doc, date_entered="soon"))
+    assert bad.status_code == 400 and "date_entered" in bad.json()["error"]
+
+
 def test_same_change_pushed_twice_is_queued_once(h):
     assert h.post("/events", UPDATE).json()["new"] is True
     again = h.post("/events", UPDATE)  # a fresh nonce: a legitimate resend
