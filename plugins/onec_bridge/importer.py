@@ -6,9 +6,10 @@
    ``status_note``; a payment 1C marks deleted or not posted is ``ignored`` with that note);
 2. compares with what is stored (:meth:`existing`) → counts *new*, *updated*, *unchanged*;
 3. writes new and changed payments (API or bulk SQL writer) and relates matched ones to their Account;
-4. creates one Task per newly unmatched payment for the responsible manager (the configured
-   ``task_user_id``, else the assigned user of an Account with the payer's INN, else the admin),
-   after checking no Task for that payment exists (so a retry never makes a second one);
+4. makes sure every unmatched payment has one Task for the responsible manager (the configured
+   ``task_user_id``, else the assigned user of an Account with the payer's INN, else ``user_id``):
+   a payment with a Task — open, done or deleted — gets no second one, so retries and re-runs never
+   duplicate Tasks and a crash between writing a batch and creating its Tasks loses none;
 5. saves a resumable cursor (the index of the next batch) in the state store, when a cursor name is given.
 
 A crash between batches loses nothing: a re-run resumes from the cursor, and a batch written before the
@@ -123,31 +124,36 @@ class PaymentImporter:
         stored = self.writer.existing([p.key for p in batch])
         rows: list[dict[str, Any]] = []
         accounts: dict[str, str | None] = {}
-        new_unmatched: list[tuple[Payment, Match]] = []
+        unmatched: list[tuple[Payment, Match]] = []
+        id_of: dict[str, str] = {}
         for p in batch:
             match = index.match(p.payer_inn, p.payer_kpp)
             row = self.row(p, match)
             status = row["status"]
             setattr(summary, status, getattr(summary, status) + 1)
+            if status == UNMATCHED:
+                unmatched.append((p, match))
             old = stored.get(p.key)
             if old is None:
                 summary.new += 1
             elif same_values(old.values, row):
                 summary.unchanged += 1
+                id_of[p.key] = old.id
                 continue
             else:
                 summary.updated += 1
                 row = {"id": old.id, **row}
             rows.append(row)
             accounts[p.key] = match.account.id if match.account else None
-            if status == UNMATCHED and (old is None or old.values.get("status") != UNMATCHED):
-                new_unmatched.append((p, match))
-        if dry_run or not rows:
+        if dry_run:
             return
-        ids = self.writer.write(rows, accounts)
-        id_of = {row["onec_key"]: rid for row, rid in zip(rows, ids, strict=True)}
-        if self.opt.create_tasks and new_unmatched:
-            summary.tasks += self._tasks([(id_of[p.key], p, m) for p, m in new_unmatched])
+        if rows:
+            ids = self.writer.write(rows, accounts)
+            id_of.update((row["onec_key"], rid) for row, rid in zip(rows, ids, strict=True))
+        if self.opt.create_tasks and unmatched:
+            # every unmatched payment without a Task gets one — also one whose Task was lost to a crash
+            # between writing the batch and creating its Tasks (the re-run finds the payment unchanged)
+            summary.tasks += self._tasks([(id_of[p.key], p, m) for p, m in unmatched])
 
     def row(self, p: Payment, match: Match) -> dict[str, Any]:
         """The Payments record values for one payment and its match."""
@@ -180,8 +186,10 @@ class PaymentImporter:
         have: set[str] = set()
         for start in range(0, len(ids), 200):
             part = ids[start:start + 200]
+            # deleted Tasks count: a person who deleted one does not want it back on every run
             for rec in self.crm.find("Tasks", all_of(Cond("parent_type", "eq", MODULE),
-                                                      Cond("parent_id", "in", part)), fields=["parent_id"]):
+                                                      Cond("parent_id", "in", part)), fields=["parent_id"],
+                                     include_deleted=True):
                 have.add(str(rec.get("parent_id")))
         made = 0
         for pid, p, match in items:

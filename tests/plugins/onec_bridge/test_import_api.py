@@ -166,3 +166,42 @@ def test_api_writes_go_in_batches(crm, accounts, ctx_factory, batch_size, calls)
     import_file(ctx_factory(batch_size=batch_size), STATEMENT)
     assert [c[2] for c in crm.calls if c[:2] == ("save_many", MODULE)] == calls
     assert not [c for c in crm.calls if c[:2] == ("save", MODULE)]  # never one record per call
+
+
+class TaskCrashCRM:
+    """Delegates to the FakeCRM but dies on the first Task save (a crash after the batch was written)."""
+
+    def __init__(self, crm):
+        self.crm = crm
+        self.died = False
+
+    def __getattr__(self, name):
+        return getattr(self.crm, name)
+
+    def save(self, module, values):
+        if module == "Tasks" and not self.died:
+            self.died = True
+            raise KeyboardInterrupt("killed")
+        return self.crm.save(module, values)
+
+
+def test_a_crash_before_the_tasks_are_created_loses_no_task(crm, accounts, ctx_factory):
+    ctx = ctx_factory()
+    st = parse_statement(STATEMENT.read_bytes())
+    dying = TaskCrashCRM(crm)
+    with pytest.raises(KeyboardInterrupt):
+        PaymentImporter(dying, ApiPaymentWriter(crm), make_importer(ctx).opt, state=ctx.state).run(
+            st.payments, cursor="test.tasks")
+    assert len(crm.records(MODULE)) == 3 and tasks(crm) == []  # written, but no Task yet
+    summary = make_importer(ctx).run(st.payments, cursor="test.tasks")
+    assert (summary.unchanged, summary.tasks) == (3, 1)
+    assert len(tasks(crm)) == 1
+
+
+def test_a_deleted_task_is_not_created_again(crm, accounts, ctx_factory):
+    ctx = ctx_factory()
+    import_file(ctx, STATEMENT)
+    (task,) = tasks(crm)
+    crm.delete("Tasks", task.id)
+    assert import_file(ctx, STATEMENT).tasks == 0
+    assert make_importer(ctx).rematch().tasks == 0
