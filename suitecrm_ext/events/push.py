@@ -323,7 +323,9 @@ class PushServer:
     ``app``: the AppContext (config, state store, plugin contexts); ``registry``: the plugins;
     ``store``: the state store (default ``app.state``); ``listen``: ``host:port`` overriding
     ``events.push.listen`` (port 0 picks a free port; see :attr:`url`); ``clock``: UNIX time, for
-    the skew check. Raises PushConfigError when the secret is missing or too short.
+    the skew check; ``on_queued``: called with each *new* event once it is stored (e.g. to wake a
+    dispatcher waiting for work; its exceptions are logged, never returned to SuiteCRM).
+    Raises PushConfigError when the secret is missing or too short.
     """
 
     def __init__(
@@ -334,6 +336,7 @@ class PushServer:
         store: Any = None,
         listen: str | None = None,
         clock: Callable[[], float] = time.time,
+        on_queued: Callable[[Event], None] | None = None,
     ):
         events = app.config.settings.events
         self.settings = events.push
@@ -349,6 +352,7 @@ class PushServer:
         self.app = app
         self.store = store if store is not None else app.state
         self.clock = clock
+        self.on_queued = on_queued
         self.host, self.port = parse_listen(listen or self.settings.listen)
         self.validator = Validator(
             app, registry, budget_ms=self.settings.validation_budget_ms,
@@ -407,6 +411,11 @@ class PushServer:
         event = event_from_push(_load_json(body), received_at=received)
         new = self.store.enqueue([event])
         log.debug("push: queued %s (%s)", event.key, "new" if new else "duplicate")
+        if new and self.on_queued is not None:
+            try:
+                self.on_queued(event)
+            except Exception as exc:  # noqa: BLE001 - the event is stored; the answer stays 200
+                log.error("push: on_queued callback failed: %s: %s", type(exc).__name__, exc)
         return {"ok": True, "key": event.key, "new": bool(new)}
 
     def validate(self, body: bytes) -> dict[str, Any]:

@@ -62,6 +62,16 @@ def test_same_change_pushed_twice_is_queued_once(h):
     assert len(h.queued()) == 1
 
 
+def test_on_queued_is_called_for_new_events_only(h):
+    seen = []
+    h.server.on_queued = seen.append
+    h.post("/events", UPDATE)
+    h.post("/events", UPDATE)  # a resend of the same change
+    assert [e.key for e in seen] == [h.queued()[0].key]
+    h.server.on_queued = lambda ev: 1 / 0  # a broken callback does not turn a stored event into an error
+    assert h.post("/events", dict(UPDATE, id="other")).status_code == 200
+
+
 def test_relationship_event(h):
     doc = {"module": "Accounts", "id": AID, "kind": "related", "link": "contacts",
            "related_module": "Contacts", "related_id": "c1", "user_id": "1"}
