@@ -22,7 +22,7 @@ from plugins.onec_bridge.statement import parse_statement
 from plugins.onec_bridge.synthetic import company_inn, make_statement
 from plugins.onec_bridge.writers import REL_LHS, REL_RHS, REL_TABLE, TABLE
 from suitecrm_ext.crm.mysql import MySQLCRM
-from suitecrm_ext.testing import build_app, build_config, build_registry
+from suitecrm_ext.testing import FakeCRM, build_app, build_config, build_registry
 
 pytestmark = pytest.mark.mysql
 HERE = Path(__file__).parent
@@ -36,11 +36,12 @@ def db(mysql_server, suitecrm_db):
     return suitecrm_db
 
 
-def mysql_ctx(server, database, tmp_path, **settings):
+def mysql_ctx(server, database, tmp_path, tasks=None, **settings):
+    """The plugin's context over MariaDB; ``tasks``: the FakeCRM keeping Tasks (share it between runs)."""
     config = build_config(plugins={PLUGIN: {"write": "mysql", **settings}},
                           state={"backend": "sqlite", "path": str(tmp_path / "state.sqlite3")})
     reg = build_registry({PLUGIN: plugin_module}, config=config)
-    crm = SplitCRM(MySQLCRM(**server.params(database)))
+    crm = SplitCRM(MySQLCRM(**server.params(database)), tasks)
     return build_app(reg, config=config, crm=crm).for_plugin(PLUGIN)
 
 
@@ -53,7 +54,8 @@ def rows(server, database, sql, params=()):
 def test_bulk_rows_are_filled_as_suitecrm_fills_them_and_rerun_is_idempotent(mysql_server, db, tmp_path):
     with mysql_server.connect(db) as conn:
         add_accounts(conn, [("acc-rtk", 'ПАО "Ростелеком"', "7707049388", "770701001")])
-    ctx = mysql_ctx(mysql_server, db, tmp_path, user_id="u-sync")
+    tasks = FakeCRM(["Tasks", "Users"])
+    ctx = mysql_ctx(mysql_server, db, tmp_path, tasks, user_id="u-sync")
     summary = import_file(ctx, STATEMENT)
     assert (summary.new, summary.matched, summary.unmatched, summary.tasks) == (3, 1, 2, 2)
     sql = (f"SELECT payment_number, id, onec_key, name, date_entered, date_modified, created_by, "
@@ -70,13 +72,13 @@ def test_bulk_rows_are_filled_as_suitecrm_fills_them_and_rerun_is_idempotent(mys
     rel = rows(mysql_server, db, f"SELECT id, date_modified, deleted, {REL_LHS}, {REL_RHS} FROM {REL_TABLE}")
     assert len(rel) == 1 and rel[0][2:] == (0, "acc-rtk", rtk[1]) and rel[0][1] is not None
     first_entered = rtk[4]
-    again = import_file(mysql_ctx(mysql_server, db, tmp_path, user_id="u-sync"), STATEMENT)
+    again = import_file(mysql_ctx(mysql_server, db, tmp_path, tasks, user_id="u-sync"), STATEMENT)
     assert (again.new, again.updated, again.unchanged, again.tasks) == (0, 0, 3, 0)
     assert rows(mysql_server, db, f"SELECT COUNT(*) FROM {TABLE}") == ((3,),)
     # the Account for the invalid-INN payer can never match; the KPP-less one appears now:
     with mysql_server.connect(db) as conn:
         add_accounts(conn, [("acc-rks", "АО РКС", "7722698789", "")])
-    ctx = mysql_ctx(mysql_server, db, tmp_path, user_id="u-sync")
+    ctx = mysql_ctx(mysql_server, db, tmp_path, tasks, user_id="u-sync")
     re = make_importer(ctx).rematch()
     assert (re.matched, re.updated) == (1, 1)
     assert len(rows(mysql_server, db, f"SELECT id FROM {REL_TABLE} WHERE deleted = 0")) == 2
