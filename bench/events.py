@@ -7,7 +7,8 @@
    are saved at random moments; the latency is from the save to the plugin's ``ext_on_record_change``.
 2. **Push**: the same runtime with the push receiver on loopback; signed POSTs like the logic hook's;
    latency from sending the request to the handler call (the dispatcher's idle wait is part of it),
-   and the POST round trip alone (signature + nonce check + durable enqueue + answer).
+   and the POST round trip alone (signature + nonce check + durable enqueue + answer); and once more
+   with ``PushServer(on_queued=...)`` waking a dispatcher loop instead of its 0.5 s idle wait.
 3. **Poll cost**: one ``poll_once`` over a table of ``--rows`` records of which 100 changed, against a
    naive baseline run in the same process that reads the whole table each poll and compares every
    row with its snapshot. Prints rows/s and the ratio. ``--mysql`` repeats it on SuiteCRM's tables in
@@ -161,6 +162,48 @@ def bench_push(tmp: Path, pushes: int) -> list[float]:
     return [stamper.seen[r] - t for r, t in sent.items() if r in stamper.seen], acked
 
 
+def bench_push_wake(tmp: Path, pushes: int) -> list[float]:
+    """Push with PushServer(on_queued=...) waking a dispatcher loop (what the runtime could do)."""
+    from suitecrm_ext.events.dispatcher import Dispatcher
+
+    stamper = Stamper()
+    stamper.expect = pushes
+    config = build_config(events={"push": {"enabled": True, "listen": "127.0.0.1:0", "secret": SECRET}})
+    registry = build_registry({"stamper": stamper}, config=config)
+    store = SQLiteStore(tmp / "state-wake.sqlite3")
+    app = build_app(registry, config=config, state=store)
+    wake, stop = threading.Event(), threading.Event()
+    server = PushServer(app, registry, store=store, on_queued=lambda ev: wake.set()).start()
+    dispatcher = Dispatcher(app, registry, worker_id="bench-wake", store=store)
+
+    def loop():
+        while not stop.is_set():
+            stats = dispatcher.run_once(stop)
+            if stats.claimed == 0 and stats.fanned_out == 0:
+                wake.wait(0.5)
+                wake.clear()
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    session = requests.Session()
+    sent: dict[str, float] = {}
+    for i in range(pushes):
+        rid = f"wake-{i:06d}"
+        now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        body = json.dumps({"module": "Accounts", "id": rid, "kind": "updated", "date_modified": now}).encode()
+        sent[rid] = time.time()
+        session.post(server.url + "/events", data=body, timeout=10,
+                     headers={"Content-Type": "application/json", **signed_headers(SECRET, body)})
+        time.sleep(random.uniform(0.0, 0.05))
+    stamper.done.wait(30)
+    stop.set()
+    wake.set()
+    thread.join(10)
+    server.stop()
+    store.close()
+    return [stamper.seen[r] - t for r, t in sent.items() if r in stamper.seen]
+
+
 def naive_poll(crm: FakeCRM, store, module: str) -> int:
     """The baseline: read every row, compare with its snapshot, update snapshots of changed rows."""
     changed = 0
@@ -278,6 +321,7 @@ def main() -> None:
         report("polling, 1 s interval", poll)
         report("push (signed HTTP)", push)
         report("push, POST -> 200 (queued)", acked)
+        report("push + on_queued wake-up", bench_push_wake(tmp, args.pushes))
         print(f"ratio poll/push p50: x{pct(poll, 50) / max(pct(push, 50), 1e-9):.1f}")
         bench_poll_cost(tmp, args.rows)
         if args.mysql:
