@@ -392,3 +392,12 @@ def test_any_interleaving_reports_each_record_faithfully(tmp_path_factory, ops):
         assert f.poll_once() == 0  # and a quiet poll finds nothing new
     finally:
         store.close()
+
+
+def test_unknown_watched_field_is_reported_once(crm, store, clock, caplog):
+    f = feed(crm, store, clock, specs=[WatchSpec("Accounts", fields=("industry", "indusrty"))])
+    f.poll_once()
+    f.poll_once()
+    warnings = [r.getMessage() for r in caplog.records if "has no field" in r.getMessage()]
+    assert warnings == [
+        "change feed: Accounts has no field(s) indusrty; watched by a plugin, they will never change"]
