@@ -41,6 +41,9 @@ watermark are written in ONE store transaction (``enqueue(events, cursor=...)``)
 written right after. A crash between the two leaves stale snapshots: the re-scan then re-creates the
 same events with the same keys, which the queue ignores. Nothing is lost and nothing queued twice.
 
+Several workers: given a ``lock_owner`` (the worker id), one feed polls at a time (a lease in the
+store, see :meth:`ChangeFeed.poll_once`); the others take over when its lease expires or is released.
+
 First start: the feed begins "now" (history is not replayed); ``start="beginning"`` or a datetime
 changes that. The start is saved in the cursor (``floor``) so a restart does not move it.
 """
@@ -69,6 +72,8 @@ log = logging.getLogger("suitecrm_ext.events.poller")
 SNAPSHOT_NS = "poller.seen"
 #: cursor name prefix (``poller:Accounts``)
 CURSOR_PREFIX = "poller:"
+#: the lease that lets one feed poll at a time among the workers sharing a store
+LOCK_NAME = "change-feed"
 
 
 def _utcnow() -> dt.datetime:
@@ -140,7 +145,8 @@ class ChangeFeed:
     ``store``: the state store; ``watch``: the plugins' WatchSpecs (the feed polls their modules);
     ``overlap_seconds``: how far behind the watermark to re-scan; ``clock``: "now" as an aware UTC
     datetime; ``start``: ``"now"`` (default), ``"beginning"`` or a datetime, used when a module has
-    no cursor yet; ``batch_size``: rows per store transaction.
+    no cursor yet; ``batch_size``: rows per store transaction; ``lock_owner``/``lock_ttl_seconds``:
+    this feed's name in the polling lease (pass the worker id; None: no lease) and its length.
     """
 
     def __init__(
@@ -153,6 +159,8 @@ class ChangeFeed:
         clock: Callable[[], dt.datetime] = _utcnow,
         start: Literal["now", "beginning"] | dt.datetime = "now",
         batch_size: int = 500,
+        lock_owner: str | None = None,
+        lock_ttl_seconds: float = 60.0,
     ):
         if overlap_seconds < 0:
             raise ValueError("overlap_seconds must be >= 0")
@@ -167,6 +175,8 @@ class ChangeFeed:
         self.clock = clock
         self.start = start
         self.batch_size = batch_size
+        self.lock_owner = lock_owner
+        self.lock_ttl = lock_ttl_seconds
         self._checked: set[str] = set()
 
     @property
@@ -179,9 +189,17 @@ class ChangeFeed:
     def poll_once(self) -> int:
         """Poll every watched module once; returns how many new events were queued.
 
+        With a ``lock_owner``, only one feed polls at a time among the processes sharing the store:
+        the feed holds the lease ``change-feed`` (renewed on every poll, ``lock_ttl_seconds``; a
+        crashed holder's lease expires, at once when it restarts with the same owner name); while
+        another feed holds it, this returns 0 without reading anything. Without one, every feed
+        polls (events still de-duplicate by key; the work is done twice).
         A module whose read fails is logged and skipped (the others are still polled); the error of
         the first failing module is re-raised at the end so a caller can back off.
         """
+        if self.lock_owner and not self.store.acquire_lock(LOCK_NAME, self.lock_owner, self.lock_ttl):
+            log.debug("change feed: another worker holds the %s lease; not polling", LOCK_NAME)
+            return 0
         total = 0
         first_error: Exception | None = None
         for module in self.watches:
@@ -196,12 +214,24 @@ class ChangeFeed:
 
     def run_forever(self, stop: threading.Event, interval_seconds: float) -> None:
         """Poll every ``interval_seconds`` until ``stop`` is set (errors are logged and retried)."""
-        while not stop.is_set():
-            try:
-                self.poll_once()
-            except Exception:  # noqa: BLE001 - logged in poll_once; keep polling
-                pass
-            stop.wait(interval_seconds)
+        try:
+            while not stop.is_set():
+                try:
+                    self.poll_once()
+                except Exception:  # noqa: BLE001 - logged in poll_once; keep polling
+                    pass
+                stop.wait(interval_seconds)
+        finally:
+            self.release()
+
+    def release(self) -> None:
+        """Give up the polling lease (at shutdown) so another worker takes over at once."""
+        if not self.lock_owner:
+            return
+        try:
+            self.store.release_lock(LOCK_NAME, self.lock_owner)
+        except Exception as exc:  # noqa: BLE001 - the lease expires by itself anyway
+            log.warning("change feed: could not release the %s lease: %s", LOCK_NAME, exc)
 
     def cursor(self, module: str) -> dict | None:
         """The saved watermark of a module (``{"date_modified", "id", "floor"}``), or None."""

@@ -6,6 +6,7 @@ The same scenarios run against a real MariaDB as the SuiteCRM database in test_p
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -401,3 +402,38 @@ def test_unknown_watched_field_is_reported_once(crm, store, clock, caplog):
     warnings = [r.getMessage() for r in caplog.records if "has no field" in r.getMessage()]
     assert warnings == [
         "change feed: Accounts has no field(s) indusrty; watched by a plugin, they will never change"]
+
+
+def test_with_a_lock_owner_one_feed_polls_at_a_time(crm, tmp_path, clock):
+    now = {"t": 1_000_000.0}
+    store = SQLiteStore(tmp_path / "shared.sqlite3", clock=lambda: now["t"])
+    try:
+        a = feed(crm, store, clock, lock_owner="worker-a", lock_ttl_seconds=60)
+        b = feed(crm, store, clock, lock_owner="worker-b", lock_ttl_seconds=60)
+        a.poll_once()
+        clock.tick()
+        crm.save("Accounts", {"name": "Acme"})
+        assert b.poll_once() == 0  # a holds the lease: b reads nothing
+        assert queued(store) == []
+        assert a.poll_once() == 1
+        now["t"] += 61  # a crashed: its lease expires
+        clock.tick()
+        crm.save("Accounts", {"name": "Beta"})
+        assert b.poll_once() == 1
+        b.release()  # b shuts down cleanly: a takes over at once
+        clock.tick()
+        crm.save("Accounts", {"name": "Gamma"})
+        assert a.poll_once() == 1
+        assert [e.values["name"] for e in queued(store)] == ["Acme", "Beta", "Gamma"]
+    finally:
+        store.close()
+
+
+def test_run_forever_releases_the_lease_when_stopped(crm, store, clock):
+    f = feed(crm, store, clock, lock_owner="worker-a")
+    stop = threading.Event()
+    stop.set()
+    f.poll_once()
+    assert store.lock_info("change-feed").owner == "worker-a"
+    f.run_forever(stop, 1)
+    assert store.lock_info("change-feed") is None
