@@ -92,3 +92,18 @@ def test_refusal_names_the_statement_and_table():
         OWNED.check("UPDATE accounts SET name = 'x'")
     assert "UPDATE" in str(exc.value) and "'accounts'" in str(exc.value)
     assert "sxt_payments" in str(exc.value)  # says what it may write
+
+
+def test_a_refused_statement_stays_refused_and_a_passed_one_is_remembered():
+    guard = SqlGuard(owned=["sxt_payments"])
+    bad = "UPDATE accounts SET name = %s WHERE id = %s"
+    for _ in range(3):
+        with pytest.raises(PermissionDenied):
+            guard.check(bad)
+    ok = "INSERT INTO sxt_payments (id) VALUES (%s), (%s)"
+    guard.check(ok)
+    guard.check(ok)
+    assert ok in guard._passed and bad not in guard._passed
+    for i in range(SqlGuard._CACHE_SIZE + 5):
+        guard.check(f"SELECT {i}")
+    assert len(guard._passed) == SqlGuard._CACHE_SIZE
