@@ -10,9 +10,7 @@ import pytest
 TESTS = Path(__file__).parent
 sys.path.insert(0, str(TESTS))
 
-from mariadb import MySQLServer, get_server  # noqa: E402
-
-SUITECRM_SCHEMA = TESTS / "fixtures" / "suitecrm_schema.sql"
+from mariadb import SUITECRM_SCHEMA, MySQLServer, get_server, load_sql  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -32,16 +30,6 @@ def mysql_db(mysql_server: MySQLServer):
     name = mysql_server.create_database()
     yield name
     mysql_server.drop_database(name)
-
-
-def load_sql(server: MySQLServer, database: str, path: Path) -> None:
-    """Run every statement of a ``;``-terminated SQL file (no procedures)."""
-    text = path.read_text(encoding="utf-8")
-    with server.connect(database) as conn, conn.cursor() as cur:
-        for stmt in text.split(";\n"):
-            stmt = stmt.strip()
-            if stmt and not all(line.startswith("--") for line in stmt.splitlines()):
-                cur.execute(stmt)
 
 
 @pytest.fixture

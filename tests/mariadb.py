@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 import pymysql
 
 DSN_ENV = "SUITECRM_EXT_TEST_MYSQL_DSN"
+SUITECRM_SCHEMA = Path(__file__).parent / "fixtures" / "suitecrm_schema.sql"
 
 
 @dataclass
@@ -137,3 +138,13 @@ def get_server() -> MySQLServer:
     """The DSN's server, else a private one."""
     dsn = os.environ.get(DSN_ENV)
     return from_dsn(dsn) if dsn else start_private()
+
+
+def load_sql(server: MySQLServer, database: str, path: Path) -> None:
+    """Run every statement of a ``;``-terminated SQL file (no procedures)."""
+    text = path.read_text(encoding="utf-8")
+    with server.connect(database) as conn, conn.cursor() as cur:
+        for stmt in text.split(";\n"):
+            stmt = stmt.strip()
+            if stmt and not all(line.startswith("--") for line in stmt.splitlines()):
+                cur.execute(stmt)

@@ -11,7 +11,7 @@ import datetime as dt
 import uuid
 
 import pytest
-from conftest import SUITECRM_SCHEMA, load_sql
+from mariadb import SUITECRM_SCHEMA, load_sql
 
 from suitecrm_ext import EventKind, WatchSpec, hookimpl
 from suitecrm_ext.crm.mysql import MySQLCRM

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
-from conftest import FIXTURES, add_account
+from onec_kit import FIXTURES, add_account
 
 from plugins.onec_bridge.writers import MODULE
 from suitecrm_ext.cli import cli

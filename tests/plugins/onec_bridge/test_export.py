@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 import responses
-from conftest import add_account
+from onec_kit import add_account
 
 import plugins.onec_bridge.plugin as plugin_module
 from plugins.onec_bridge.odata import COUNTERPARTIES_ENTITY, ODataClient, OneCUnavailable

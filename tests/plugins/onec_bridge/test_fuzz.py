@@ -3,9 +3,9 @@ never a partial write."""
 
 from __future__ import annotations
 
-from conftest import FIXTURES, install_schema
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from onec_kit import FIXTURES, install_schema
 
 from plugins.onec_bridge.importer import ImportOptions, PaymentImporter
 from plugins.onec_bridge.statement import StatementError, parse_statement

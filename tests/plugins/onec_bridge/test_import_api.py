@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from conftest import FIXTURES, add_account
+from onec_kit import FIXTURES, add_account
 
 from plugins.onec_bridge.importer import PaymentImporter
 from plugins.onec_bridge.service import import_file, make_importer, run_job

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, PLUGIN
 from mysqlkit import SplitCRM, add_accounts, install_tables
+from onec_kit import FIXTURES, PLUGIN
 
 import plugins.onec_bridge.plugin as plugin_module
 from plugins.onec_bridge.payment import record_id

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 import responses
-from conftest import FIXTURES, add_account
+from onec_kit import FIXTURES, add_account
 
 import plugins.onec_bridge.plugin as plugin_module
 from plugins.onec_bridge.odata import (

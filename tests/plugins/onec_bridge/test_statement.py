@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from conftest import FIXTURES, OWN_ACCOUNT
+from onec_kit import FIXTURES, OWN_ACCOUNT
 
 from plugins.onec_bridge.statement import StatementError, parse_statement
 
