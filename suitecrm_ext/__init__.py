@@ -20,6 +20,7 @@ ENTRY_POINT_GROUP = "suitecrm_ext.plugins"
 #: Decorator for hook implementations in plugins: ``@hookimpl def ext_watch(settings): ...``
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
+from suitecrm_ext.config import ConfigError  # noqa: E402
 from suitecrm_ext.context import AppContext, PluginContext  # noqa: E402
 from suitecrm_ext.crm.base import (  # noqa: E402
     CRM,
@@ -50,6 +51,7 @@ __all__ = [
     "CRMError",
     "Check",
     "Cond",
+    "ConfigError",
     "ENTRY_POINT_GROUP",
     "Event",
     "EventKind",

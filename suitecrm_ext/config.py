@@ -149,6 +149,8 @@ class PushSettings(StrictModel):
 
     enabled: bool = False
     listen: str = "127.0.0.1:8765"
+    # the push URL as SuiteCRM reaches it, baked into the logic hooks of built packages
+    public_url: str | None = None
     secret: SecretStr | None = None
     max_body_bytes: int = Field(1_048_576, ge=1024)
     max_clock_skew_seconds: int = Field(300, ge=1)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from suitecrm_ext.cli.state import CliState
+from suitecrm_ext.config import ConfigError
 from suitecrm_ext.packaging.builder import PackageError, build_package, describe, package_files
 from suitecrm_ext.packaging.ddl import stored_fields
 from suitecrm_ext.packaging.installer import InstallError, check_suitecrm_root, find_php, run_installer
@@ -39,8 +41,23 @@ _SIDECAR_URL = click.option(
     "--sidecar-url",
     default=None,
     metavar="URL",
-    help="The sidecar's push URL as SuiteCRM reaches it (needed when the schema asks for logic hooks).",
+    help="The sidecar's push URL as SuiteCRM reaches it (needed when the schema asks for logic hooks; "
+    "default: events.push.public_url from the config).",
 )
+
+
+def _configured_sidecar_url(given: str | None) -> str | None:
+    """``--sidecar-url``, else ``events.push.public_url`` when a valid config file is there."""
+    if given:
+        return given
+    state = click.get_current_context().find_object(CliState)
+    if state is None:
+        return None
+    try:
+        config, _ = state.load()
+    except ConfigError:
+        return None  # building a package needs no config; the builder says when a URL is missing
+    return config.settings.events.push.public_url
 
 
 @package.command("check")
@@ -75,7 +92,7 @@ def build(plugin: str, out_dir: str, sidecar_url: str | None) -> None:
     """Build PLUGIN's Module Loader zip."""
     schema = _schema(plugin)
     try:
-        pkg = package_files(schema, sidecar_url=sidecar_url)
+        pkg = package_files(schema, sidecar_url=_configured_sidecar_url(sidecar_url))
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         path = pkg.write_zip(Path(out_dir) / pkg.zip_name)
     except PackageError as exc:
@@ -95,7 +112,7 @@ def _run(plugin: str, root: str, php: str | None, sidecar_url: str | None, actio
         tables = [m.table for m in schema.modules] + [r.join_table for r in schema.relationships]
         tables += [f"{schema.table_of(mod)}_cstm" for mod in schema.custom_fields]
         with tempfile.TemporaryDirectory(prefix="suitecrm-ext-build-") as tmp:
-            zip_path = build_package(schema, Path(tmp), sidecar_url=sidecar_url)
+            zip_path = build_package(schema, Path(tmp), sidecar_url=_configured_sidecar_url(sidecar_url))
             report = run_installer(zip_path, root, action, php=php, tables=tables)
     except (InstallError, PackageError) as exc:
         raise click.ClickException(str(exc)) from None

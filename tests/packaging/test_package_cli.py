@@ -71,3 +71,14 @@ def test_build_refusals_are_clear(tmp_path):
     empty = run("build", "routing", "-o", str(tmp_path))
     assert empty.exit_code == 1 and "plugin routing adds nothing to SuiteCRM" in empty.output
     assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_build_takes_the_sidecar_url_from_the_config(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"suitecrm:\n  url: http://crm\nevents:\n  push:\n    public_url: {SIDECAR_URL}\n")
+    result = CliRunner().invoke(cli, ["--config", str(cfg), "package", "build", "account_opening",
+                                      "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    with zipfile.ZipFile(tmp_path / "out" / "account_opening-0.1.0.zip") as zf:
+        hook = next(n for n in zf.namelist() if n.endswith(".php") and "Hook" in n)
+        assert SIDECAR_URL in zf.read(hook).decode()
