@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import pymysql
 import pymysql.cursors
-from pymysql.constants import ER
+from pymysql.constants import ER, SERVER_STATUS
 
 from suitecrm_ext.crm.base import (
     CRM,
@@ -1208,13 +1208,22 @@ class OwnedTableWriter:
         if update_on_duplicate:
             upsert = " ON DUPLICATE KEY UPDATE " + ", ".join(
                 f"`{c}` = VALUES(`{c}`)" for c in update_on_duplicate)
+        head = f"INSERT INTO `{table}` ({col_sql}) VALUES "
         total = 0
         with self.transaction():
+            conn = self._connection()
             for start in range(0, len(rows), self.chunk_size):
                 chunk = rows[start:start + self.chunk_size]
-                sql = f"INSERT INTO `{table}` ({col_sql}) VALUES " + ", ".join([one] * len(chunk)) + upsert
-                params = [_db_value(r[c], table, c) for r in chunk for c in columns]
-                total += self.execute(sql, params)
+                # the guard checks the statement template (cached per chunk length); the values are then
+                # spliced in as escaped literals, exactly as pymysql's own ``query % escaped_args`` would,
+                # only without its per-value call chain (2.7M values per 100k payments cost ~3 s there)
+                self._guard.check(head + ", ".join([one] * len(chunk)) + upsert)
+                sql = head + _values_sql(conn, chunk, columns, table) + upsert
+                try:
+                    with conn.cursor() as cur:
+                        total += int(cur.execute(sql))
+                except (pymysql.MySQLError, OSError) as exc:
+                    raise map_error(exc) from None
         return total
 
     @contextmanager
@@ -1286,6 +1295,32 @@ def _after(keys: list[tuple[str, str, bool]], last: tuple) -> tuple[str, list[An
     (e1, _, d), (e2, _, _) = keys
     op = "<" if d else ">"
     return f"({e1} {op} %s OR ({e1} = %s AND {e2} {op} %s))", [last[0], last[0], last[1]]
+
+
+#: what MySQL needs escaped inside a '...' literal (pymysql's escape_string table: NUL, LF, CR, ^Z, quotes,
+#: backslash); used only while the session has backslash escapes on (not NO_BACKSLASH_ESCAPES)
+_LITERAL_ESCAPES = str.maketrans({"\0": "\\0", "\n": "\\n", "\r": "\\r", "\x1a": "\\Z", "'": "\\'",
+                                  '"': '\\"', "\\": "\\\\"})
+
+
+def _values_sql(conn: pymysql.connections.Connection, rows: Sequence[Mapping[str, Any]],
+                columns: Sequence[str], table: str) -> str:
+    """``(v, ...), (v, ...)`` for ``rows``: every value an escaped SQL literal for this connection.
+
+    Strings (nearly every value of a bulk import) are escaped inline with pymysql's own table; anything
+    else, and every value when the session runs with NO_BACKSLASH_ESCAPES, goes through ``_db_value``
+    and ``conn.escape`` (pymysql's converters).
+    """
+    def other(v: Any, c: str) -> str:
+        return "NULL" if v is None else str(conn.escape(_db_value(v, table, c)))
+
+    if conn.server_status & SERVER_STATUS.SERVER_STATUS_NO_BACKSLASH_ESCAPES:
+        return ", ".join("(" + ", ".join([other(r[c], c) for c in columns]) + ")" for r in rows)
+    esc = _LITERAL_ESCAPES
+    return ", ".join(
+        "(" + ", ".join([("'" + v.translate(esc) + "'") if type(v) is str else other(v, c)
+                         for c in columns for v in (r[c],)]) + ")"
+        for r in rows)
 
 
 def _db_value(v: Any, where: str, name: str) -> Any:

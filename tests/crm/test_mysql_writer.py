@@ -104,3 +104,35 @@ def test_writer_refuses_stock_and_unowned_tables(crm, writer, mysql_server, suit
         cur.execute("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = %s"
                     " AND table_name = 'accounts'", (suitecrm_db,))
         assert cur.fetchone() == (1,)
+
+
+HOSTILE = ["'; DROP TABLE accounts; --", "\\", "\\'", "a\tb\nc\r\nd", "nul\x00byte", "ctrl-z\x1a", '"quoted"',
+           "%s %(x)s {0}", "ёжик — «кавычки» 😀", "`id`", "\\0\\n", " ", ""]
+
+
+@pytest.mark.parametrize("sql_mode", ["", "NO_BACKSLASH_ESCAPES"])
+def test_hostile_values_round_trip_and_write_nothing_else(crm, writer, sql_mode, mysql_server, suitecrm_db):
+    """Values are spliced into the statement as literals: every byte must come back as it went in."""
+    with mysql_server.connect(suitecrm_db) as conn, conn.cursor() as cur:
+        cur.execute("ALTER TABLE sxt_payments ADD COLUMN note text CHARACTER SET utf8mb4")
+    got_rows = [{"id": f"h{i:04d}", "ext_key": f"k{i}", "inn": None, "amount": decimal.Decimal("-0.01"),
+                 "paid_at": dt.datetime(2026, 1, 2, 3, 4, 5), "matched": True, "note": v}
+                for i, v in enumerate(HOSTILE)]
+    writer.execute("SET SESSION sql_mode = %s", [sql_mode])
+    assert writer.insert_many("sxt_payments", got_rows, update_on_duplicate=["note"]) == len(HOSTILE)
+    back = {r["id"]: r for r in crm.query("SELECT id, inn, amount, paid_at, matched, note FROM sxt_payments")}
+    assert [back[r["id"]]["note"] for r in got_rows] == HOSTILE
+    one = back["h0000"]
+    assert (one["inn"], one["amount"], one["paid_at"], one["matched"]) == (
+        None, decimal.Decimal("-0.01"), dt.datetime(2026, 1, 2, 3, 4, 5), 1)
+    # the upsert with the same hostile values changes nothing; the stock table is still there
+    assert writer.insert_many("sxt_payments", got_rows, update_on_duplicate=["note"]) == 0
+    assert crm.query("SELECT COUNT(*) AS n FROM accounts") == [{"n": 0}]
+
+
+def test_values_that_sql_cannot_hold_are_refused_before_writing(crm, writer):
+    bad = rows(3)
+    bad[2] = {**bad[2], "inn": object()}
+    with pytest.raises(ValidationError, match=r"sxt_payments\.inn: cannot use a object value"):
+        writer.insert_many("sxt_payments", bad)
+    assert crm.query("SELECT COUNT(*) AS n FROM sxt_payments") == [{"n": 0}]
