@@ -6,6 +6,8 @@ import datetime as dt
 import decimal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from suitecrm_ext import NotFound, PermissionDenied, ValidationError
 from suitecrm_ext.crm.mysql import MySQLCRM
@@ -136,3 +138,15 @@ def test_values_that_sql_cannot_hold_are_refused_before_writing(crm, writer):
     with pytest.raises(ValidationError, match=r"sxt_payments\.inn: cannot use a object value"):
         writer.insert_many("sxt_payments", bad)
     assert crm.query("SELECT COUNT(*) AS n FROM sxt_payments") == [{"n": 0}]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40),
+                      min_size=1, max_size=8))
+def test_any_text_round_trips(crm, writer, mysql_server, suitecrm_db, texts):
+    with mysql_server.connect(suitecrm_db) as conn, conn.cursor() as cur:
+        cur.execute("ALTER TABLE sxt_payments ADD COLUMN IF NOT EXISTS note text CHARACTER SET utf8mb4")
+    batch = [{"id": f"t{i}", "ext_key": f"t{i}", "note": t} for i, t in enumerate(texts)]
+    writer.insert_many("sxt_payments", batch, update_on_duplicate=["note"])
+    back = {r["id"]: r["note"] for r in crm.query("SELECT id, note FROM sxt_payments")}
+    assert [back[r["id"]] for r in batch] == texts
