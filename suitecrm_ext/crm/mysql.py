@@ -38,6 +38,7 @@ import datetime as dt
 import decimal
 import logging
 import re
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -532,7 +533,11 @@ class MySQLCRM(CRM):
         self._links = dict(links or {})
         self._field_types = {m: dict(v) for m, v in (field_types or {}).items()}
         self._guard = SqlGuard()
-        self._conn: pymysql.connections.Connection | None = None
+        # one connection per thread: the change feed, the dispatcher and the push receiver's validation
+        # threads share one gateway, and a pymysql connection must not be used by two threads at once
+        self._local = threading.local()
+        self._open_conns: set[pymysql.connections.Connection] = set()
+        self._conns_lock = threading.Lock()
         self._meta: dict[str, TableMeta | None] = {}
         self._fields: dict[str, dict[str, FieldInfo]] = {}
         self._rels: list[Relationship] | None = None
@@ -559,6 +564,19 @@ class MySQLCRM(CRM):
             raise map_error(exc, f"connect to {self!r}") from None
         except OSError as exc:
             raise TransientError(f"connect to {self!r}: {exc}", transport="mysql") from None
+
+    @property
+    def _conn(self) -> pymysql.connections.Connection | None:
+        return getattr(self._local, "conn", None)
+
+    @_conn.setter
+    def _conn(self, conn: pymysql.connections.Connection | None) -> None:
+        old = getattr(self._local, "conn", None)
+        self._local.conn = conn
+        with self._conns_lock:
+            self._open_conns.discard(old)
+            if conn is not None:
+                self._open_conns.add(conn)
 
     def _connection(self) -> pymysql.connections.Connection:
         if self._conn is None or not self._conn.open:
@@ -613,8 +631,15 @@ class MySQLCRM(CRM):
             raise map_error(exc) from None
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close every thread's connection."""
         self._drop_connection()
+        with self._conns_lock:
+            conns, self._open_conns = list(self._open_conns), set()
+        for conn in conns:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - closing a broken or foreign-thread connection
+                pass
 
     # --- metadata ------------------------------------------------------------------------
 
@@ -1324,7 +1349,8 @@ def _values_sql(conn: pymysql.connections.Connection, rows: Sequence[Mapping[str
     esc, needs = _LITERAL_ESCAPES, _NEEDS_ESCAPE
     return ", ".join(
         "(" + ", ".join([("'" + (v.translate(esc) if needs(v) else v) + "'") if type(v) is str
-                         else other(v, c) for c in columns for v in (r[c],)]) + ")"
+                         else str(v) if type(v) is int else other(v, c) for c in columns for v in (r[c],)])
+        + ")"
         for r in rows)
 
 

@@ -479,3 +479,32 @@ def _params_from_server(server, database) -> dict:
     p = server.params(database)
     p.setdefault("unix_socket", None)
     return p
+
+
+def test_threads_sharing_one_reader_each_get_their_own_connection(db, crm):
+    """The change feed, the dispatcher and validation threads share one gateway in `run`."""
+    import threading
+
+    ids = [db.row("accounts", name=f"T{i}", date_entered="2026-01-01 00:00:00",
+                  date_modified="2026-01-01 00:00:00", deleted=0) for i in range(6)]
+    errors: list[BaseException] = []
+    seen: list[int] = []
+
+    def reader() -> None:
+        try:
+            for _ in range(15):
+                got = [r.id for r in crm.find("Accounts")]
+                assert sorted(got) == sorted(ids)
+            seen.append(id(crm._conn))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(set(seen)) == 4
+    crm.close()
+    assert crm._open_conns == set()
