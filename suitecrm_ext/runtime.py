@@ -97,6 +97,8 @@ class Runtime:
         self.settings = app.config.settings.events
         self.store = app.state
         self.stop = threading.Event()
+        # set by the push receiver when an event is stored, so the dispatcher does not sit out its idle wait
+        self._wake = threading.Event()
         self.dispatcher = Dispatcher(app, registry, worker_id=self.worker_id, store=self.store)
         self.scheduler = Scheduler(app, registry, owner=self.worker_id, store=self.store)
         self.poll_enabled = poll
@@ -124,12 +126,17 @@ class Runtime:
                               self.feed_error)
         return self._feed
 
+    def wake(self, *_: Any) -> None:
+        """Cut the dispatcher's idle wait short (new work arrived)."""
+        self._wake.set()
+
     def install_signal_handlers(self) -> None:
         """SIGTERM and SIGINT stop the runtime gracefully (main thread only)."""
 
         def handler(signum: int, _frame: Any) -> None:
             log.info("%s received: finishing the event in hand, then exiting", signal.Signals(signum).name)
             self.stop.set()
+            self._wake.set()
 
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
@@ -200,7 +207,8 @@ class Runtime:
                     self.stop.wait(IDLE_WAIT * 4)
                     continue
                 if stats.claimed == 0 and stats.fanned_out == 0:
-                    self.stop.wait(self._idle_wait())
+                    self._wake.wait(self._idle_wait())
+                    self._wake.clear()
         finally:
             self.stop.set()
             if push_server is not None:
@@ -268,11 +276,16 @@ def _default_feed(rt: Runtime) -> Any:
     from suitecrm_ext.events.poller import ChangeFeed
 
     specs = [s for plugin_specs in rt.dispatcher.specs.values() for s in plugin_specs]
-    return ChangeFeed(rt.app.crm, rt.store, specs, overlap_seconds=rt.settings.overlap_seconds)
+    # With a MySQL state store several workers (hosts) share the work: one feed polls at a time under a
+    # lease. With SQLite (one host) no lease: a SIGKILLed worker's lease would hold its replacement back,
+    # and a second poller only re-finds events that enqueue de-duplicates by key.
+    owner = rt.worker_id if rt.app.config.settings.state.backend == "mysql" else None
+    return ChangeFeed(rt.app.crm, rt.store, specs, overlap_seconds=rt.settings.overlap_seconds,
+                      lock_owner=owner)
 
 
 def _default_push(rt: Runtime) -> Any:
     """The push receiver and validation endpoint (events/push.py), on ``events.push.listen``."""
     from suitecrm_ext.events.push import PushServer
 
-    return PushServer(rt.app, rt.registry, store=rt.store)
+    return PushServer(rt.app, rt.registry, store=rt.store, on_queued=rt.wake)

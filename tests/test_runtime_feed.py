@@ -171,3 +171,37 @@ def test_a_job_still_running_after_the_grace_period_is_recorded_as_interrupted(t
         release.set()  # in a real process the thread dies with it; here let it finish before closing
         wait_for(lambda: store.job_runs("stuck-job")[0].ok is True)
         store.close()
+
+
+def test_a_push_wakes_the_idle_dispatcher_and_feed_leases_only_with_a_shared_store(tmp_path, monkeypatch):
+    import datetime as dt
+
+    import suitecrm_ext.runtime as runtime_mod
+    from suitecrm_ext import Event, EventKind
+
+    monkeypatch.setattr(runtime_mod, "IDLE_WAIT", 60.0)  # without a wake-up the event would wait a minute
+    crm = FakeCRM()
+    plugin = Recorder()
+    config = build_config(events={"push": {"enabled": True, "secret": "s" * 32, "listen": "127.0.0.1:0"}})
+    reg = build_registry({"rec": plugin}, config)
+    store = SQLiteStore(tmp_path / "state.sqlite3")
+    rt = Runtime(build_app(reg, config, crm=crm, state=store), reg, worker_id="w1", poll=False, push=False)
+    assert runtime_mod._default_push(rt).on_queued == rt.wake
+    assert runtime_mod._default_feed(rt).lock_owner is None  # SQLite: one host, no polling lease
+    t = threading.Thread(target=rt.run_forever)
+    t.start()
+    try:
+        time.sleep(0.3)  # let the loop go idle
+        now = dt.datetime.now(dt.timezone.utc)
+        store.enqueue([Event("Accounts", "a1", EventKind.CREATED, now, source="push", values={"name": "P"})])
+        rt.wake()
+        wait_for(lambda: ("created", "a1", "P") in plugin.seen)
+    finally:
+        rt.stop.set()
+        rt.wake()
+        t.join(10)
+    assert not t.is_alive()
+    shared = build_config(state={"backend": "mysql"})
+    rt2 = Runtime(build_app(reg, shared, crm=crm, state=store), reg, worker_id="w9", poll=False, push=False)
+    assert runtime_mod._default_feed(rt2).lock_owner == "w9"
+    store.close()
