@@ -91,19 +91,35 @@ class PluginRegistry:
         """Build a registry from explicit plugin objects or module paths (tests, embedding)."""
         reg = cls()
         for name, obj in plugins.items():
-            on = (enabled or {}).get(name, True)
-            info = PluginInfo(name=name, enabled=on)
-            reg.infos[name] = info
-            try:
-                module = importlib.import_module(obj) if isinstance(obj, str) else obj
-            except Exception as exc:  # noqa: BLE001 - any import failure is reported, not raised
-                info.error = f"plugin {name!r} failed to import {obj!r}: {type(exc).__name__}: {exc}"
-                log.error(info.error)
-                continue
-            info.module = getattr(module, "__name__", type(module).__name__)
-            info.version = str(getattr(module, "__version__", "") or "")
-            reg._register(info, module)
+            reg.add(name, obj, enabled=(enabled or {}).get(name, True))
         return reg
+
+    def add(self, name: str, plugin: ModuleType | Any | str, *, enabled: bool = True) -> PluginInfo:
+        """Load one more plugin: an object or module, or a ``"module[:attr]"`` path to import.
+
+        Import and hook errors are recorded in ``infos[name].error`` (and logged), never raised.
+        A name already in the registry is left as it is.
+        """
+        if name in self.infos:
+            return self.infos[name]
+        info = PluginInfo(name=name, enabled=enabled)
+        self.infos[name] = info
+        if isinstance(plugin, str):
+            module_name, _, attr = plugin.partition(":")
+            try:
+                obj = importlib.import_module(module_name)
+                if attr:
+                    obj = getattr(obj, attr)
+            except Exception as exc:  # noqa: BLE001 - any import failure is reported, not raised
+                info.module = plugin
+                info.error = f"plugin {name!r} failed to import {plugin!r}: {type(exc).__name__}: {exc}"
+                log.error(info.error)
+                return info
+            plugin = obj
+        info.module = getattr(plugin, "__name__", type(plugin).__name__)
+        info.version = str(getattr(plugin, "__version__", "") or "")
+        self._register(info, plugin)
+        return info
 
     def _load_entry_point(self, ep: EntryPoint, enabled: bool) -> None:
         info = PluginInfo(name=ep.name, module=ep.value, enabled=enabled)

@@ -180,3 +180,12 @@ def test_plugins_import_only_the_public_surface_of_suitecrm_ext():
 
 def test_testing_kit_is_registered_as_pytest_plugin():
     assert "suitecrm_ext.testing" in sys.modules
+
+
+def test_add_loads_a_module_path_with_attribute_and_records_errors():
+    reg = PluginRegistry()
+    info = reg.add("greeter", "suitecrm_ext.testing:FakeCRM")  # any object: no hooks, loads cleanly
+    assert info.loaded and info.hooks == []
+    bad = reg.add("bad", "sxt_missing_module:thing")
+    assert "'bad'" in bad.error and "sxt_missing_module:thing" in bad.error
+    assert reg.add("greeter", "other.module") is info  # a known name is left as it is

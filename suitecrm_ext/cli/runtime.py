@@ -8,7 +8,6 @@ under ``name``), for every command of this module. Not meant for production: ins
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import json
 import logging
 import os
@@ -16,7 +15,7 @@ import os
 import click
 
 from suitecrm_ext.cli.state import CliState
-from suitecrm_ext.plugins import PluginInfo, PluginRegistry
+from suitecrm_ext.plugins import PluginRegistry
 
 pass_state = click.make_pass_decorator(CliState)
 log = logging.getLogger("suitecrm_ext.cli")
@@ -41,20 +40,7 @@ def parse_extra_plugins(text: str) -> dict[str, str]:
 def add_extra_plugins(registry: PluginRegistry, extras: dict[str, str], enabled: dict[str, bool]) -> None:
     """Register the plugins of ``SUITECRM_EXT_EXTRA_PLUGINS`` (load errors are recorded per plugin)."""
     for name, target in extras.items():
-        if name in registry.infos:
-            continue
-        info = PluginInfo(name=name, module=target, enabled=enabled.get(name, True))
-        registry.infos[name] = info
-        module_name, _, attr = target.partition(":")
-        try:
-            obj = importlib.import_module(module_name)
-            if attr:
-                obj = getattr(obj, attr)
-        except Exception as exc:  # noqa: BLE001 - reported like any plugin load error
-            info.error = f"plugin {name!r} failed to import {target!r}: {type(exc).__name__}: {exc}"
-            log.error(info.error)
-            continue
-        registry._register(info, obj)
+        registry.add(name, target, enabled=enabled.get(name, True))
 
 
 def _registry(state: CliState) -> PluginRegistry:
