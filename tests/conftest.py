@@ -9,6 +9,10 @@ import pytest
 
 TESTS = Path(__file__).parent
 sys.path.insert(0, str(TESTS))
+# The repository root goes first: pytest puts tests/ on sys.path, and tests/plugins/ (a folder without
+# __init__.py) would otherwise shadow the shipped `plugins` package as a namespace package whenever
+# pytest runs as a script instead of `python -m pytest`.
+sys.path.insert(0, str(TESTS.parent))
 
 from mariadb import SUITECRM_SCHEMA, MySQLServer, get_server, load_sql  # noqa: E402
 
