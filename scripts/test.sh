@@ -12,6 +12,8 @@ command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need_apt+=(m
 command -v php >/dev/null 2>&1 || need_apt+=(php-cli)
 # the generated logic hook posts with curl when PHP has it (the tests run both variants)
 { command -v php >/dev/null 2>&1 && php -m 2>/dev/null | grep -qi '^curl$'; } || need_apt+=(php-curl)
+# systemd-analyze verifies the unit files in docs/deploy/
+command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
 if [ ${#need_apt[@]} -gt 0 ] && [ -z "${SUITECRM_EXT_SKIP_APT:-}" ]; then
   echo "== installing ${need_apt[*]}"
   as_root apt-get update -qq
