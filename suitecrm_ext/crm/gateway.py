@@ -48,6 +48,8 @@ TRANSPORTS: dict[str, tuple[str, str]] = {
 }
 API_TRANSPORTS = ("rest", "v8", "soap")
 READS = ("get", "find", "count", "related")
+#: capabilities only the writer can give (save_many batching, NUL surviving a write, server_info())
+_WRITER_FEATURES = frozenset({"batch_save", "nul_values", "server_version"})
 
 
 class Gateway(CRM):
@@ -63,7 +65,9 @@ class Gateway(CRM):
         self.writer = writer
         self.reader = reader
         self.mysql = mysql
-        self.capabilities = frozenset(writer.capabilities | (reader.capabilities if reader else frozenset()))
+        # reads may be served by either; what depends on writing or on server_info() is the writer's alone
+        read_caps = (reader.capabilities - _WRITER_FEATURES) if reader else frozenset()
+        self.capabilities = frozenset(writer.capabilities | read_caps)
 
     def __repr__(self) -> str:
         return f"Gateway(writer={self.writer!r}, reader={self.reader!r})"

@@ -117,6 +117,9 @@ class SoapCRM(RestV4CRM):
     """
 
     name = "soap"
+    #: REST's, less nul_values (XML 1.0 cannot carry NUL: ValidationError before sending) and
+    #: server_version (the WSDL's get_server_info result has no suitecrm_version).
+    capabilities = RestV4CRM.capabilities - {"nul_values", "server_version"}
 
     def __init__(
         self,

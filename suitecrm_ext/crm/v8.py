@@ -227,6 +227,10 @@ class V8CRM(CRM):
     """
 
     name = "v8"
+    #: JSON carries NUL (``\u0000``) like REST's does. Not: include_deleted, filter_in (of several values),
+    #: filter_null, filter_nested, order_multi (all refused with Unsupported before any request);
+    #: datetime_seconds (V8 answers :00), batch_save (one request per record), server_version.
+    capabilities = CRM.capabilities | {"nul_values"}
 
     def __init__(
         self,
@@ -548,6 +552,11 @@ class V8CRM(CRM):
         return self._pages(module, params, fields, limit)
 
     def _list_params(self, module, where, fields, order) -> dict[str, str] | None:
+        keys = _parse_order(order)
+        if len(keys) > 1:  # refused before any request (no metadata needed to know)
+            raise Unsupported(f"V8 sorts by one field only; got {', '.join(k for k, _ in keys)}",
+                              transport=self.name, module=module)
+        compile_filter(where)  # what V8 cannot express is refused before any request, too
         flt = compile_filter(where, self.fields(module))
         if flt is None:
             return None
@@ -556,10 +565,6 @@ class V8CRM(CRM):
             self._check_names(module, names, "filter", db_only=True)
         params: dict[str, str] = dict(flt)
         params.update(self._fields_param(module, fields))
-        keys = _parse_order(order)
-        if len(keys) > 1:
-            raise Unsupported(f"V8 sorts by one field only; got {', '.join(k for k, _ in keys)}",
-                              transport=self.name, module=module)
         if keys:
             self._check_names(module, [keys[0][0]], "order", db_only=True)
             params["sort"] = ("-" if keys[0][1] else "") + keys[0][0]

@@ -15,7 +15,9 @@ A backend module registers a context manager that starts the CRM under test and 
 Every module in this package is imported by :func:`all_backends`, so adding a backend is adding a file;
 the contract tests never change. Features a backend lacks make the tests that need them skip
 (:meth:`Harness.require`); operations a *transport* lacks are expressed by ``crm.capabilities``
-(the contract then expects :class:`~suitecrm_ext.crm.base.Unsupported`).
+(the contract then expects :class:`~suitecrm_ext.crm.base.Unsupported`, raised before any request,
+or the documented limited behaviour, e.g. datetimes truncated to the minute). Nothing is skipped for a
+transport's sake: a backend cannot declare a contract test away.
 
 Feature names: ``expire_session`` (the server forgets our session/token), ``transient_faults`` (the next
 calls fail with 5xx / 429 + Retry-After / connection errors), ``lost_answer`` (a write is done but its
@@ -88,8 +90,8 @@ class Harness:
     deny: Callable[..., None] | None = None  # deny(module, "read" | "save" | "delete" | "relate", ...)
     revoke_credentials: Callable[[], None] | None = None  # the server stops accepting our credentials
     garbage_next: Callable[[], None] | None = None  # the next answer is not in the API's format
-    # contract test name -> why the real API behind this transport cannot pass it (the test is skipped)
-    gaps: dict[str, str] = field(default_factory=dict)
+    # False when the API's field metadata carries no enum options (V8 meta/fields, recorded)
+    enum_options: bool = True
 
     def require(self, feature: str) -> None:
         """Skip the calling test when this backend cannot do ``feature``."""

@@ -14,23 +14,6 @@ from suitecrm_ext.crm.v8 import V8CRM
 
 URL = "http://suitecrm.test"
 
-#: What the real V8 API cannot do (recorded from 7.14.6); V8-specific tests cover the Unsupported errors.
-TRUNCATED = "V8 returns datetimes with the seconds truncated to :00 (recorded), so exact seconds are lost"
-GAPS = {
-    "test_fields_metadata": "V8 meta/fields carries no enum options (recorded answer)",
-    "test_server_info_names_the_version": "V8 has no call that reports the SuiteCRM version",
-    "test_create_then_get_normalises_values": TRUNCATED,
-    "test_datetime_values_are_stored_in_utc": TRUNCATED,
-    "test_update_changes_values_and_date_modified": TRUNCATED,
-    "test_datetime_comparisons": TRUNCATED,
-    "test_order_by_several_fields_with_desc": "V8 sorts by one field only (Unsupported, see test_v8.py)",
-    "test_in_and_empty_in": "V8 has no 'in' operator (Unsupported for several values, see test_v8.py)",
-    "test_null_checks": "V8 has no IS NULL operator (Unsupported, see test_v8.py)",
-    "test_and_or_nesting": "V8 filters have one AND/OR level (Unsupported, see test_v8.py)",
-    "test_hostile_values_round_trip_and_match_exactly": "uses 'in'; V8 hostile values: test_v8.py",
-    "test_save_many_creates_and_updates_in_few_calls": "V8 has no bulk write: one call per record",
-}
-
 
 @register("v8")
 @contextmanager
@@ -72,7 +55,7 @@ def start(opts: Options) -> Iterator[Harness]:
             expire_session=emulator.revoke_tokens,
             fail_next=fail_next,
             lose_next_answer=lose_next_answer,
-            gaps=dict(GAPS),
+            enum_options=False,
         )
         try:
             yield harness
