@@ -75,6 +75,10 @@ BASIC_FIELDS: tuple[FieldInfo, ...] = (
     FieldInfo("assigned_user_id", "relate", "Assigned User"),
 )
 
+#: Fields the fake stamps itself on every write; :meth:`FakeCRM.add_fields` cannot redefine them.
+_STAMPED_FIELDS = frozenset({"id", "deleted", "date_entered", "date_modified", "created_by",
+                             "modified_user_id"})
+
 #: Stock links: (module, link, other module, other link, one_to_many, id field on the "many" side).
 #: ``one_to_many`` means each record of the other module has at most one partner through this link.
 STOCK_LINKS: tuple[tuple[str, str, str, str, bool, str | None], ...] = (
@@ -225,6 +229,53 @@ class FakeCRM(CRM):
                                       defaults={k: _store_value(by_name[k].type, v)
                                                 for k, v in (defaults or {}).items()})
         self._links.setdefault(name, {})
+
+    def add_fields(
+        self,
+        module: str,
+        fields: Mapping[str, FieldInfo] | Sequence[FieldInfo],
+        defaults: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Add fields to a module this fake already has (e.g. a plugin's custom fields on Accounts).
+
+        ``fields`` is a list of FieldInfo or a dict name → FieldInfo, as for :meth:`add_module`. Records and
+        links are kept: records stored before read a new field as empty ("", None or False by type), as
+        SuiteCRM rows created before a custom field existed do. A field the module already has is
+        redefined (a package re-install changing an enum's options); the fields the fake stamps itself
+        (id, deleted, date_entered, date_modified, created_by, modified_user_id) cannot be. ``defaults``:
+        values new records get when the create does not set them, for fields given here.
+
+        Raises NotFound for an unknown module, TypeError / ValueError naming the bad field; on any error
+        nothing changes.
+        """
+        mod = self._module(module)
+        infos = list(fields.values()) if isinstance(fields, Mapping) else list(fields)
+        by_name: dict[str, FieldInfo] = {}
+        for info in infos:
+            if not isinstance(info, FieldInfo):
+                raise TypeError(f"fields added to module {module} must be FieldInfo, "
+                                f"got {type(info).__name__} {info!r}")
+            by_name[info.name] = info
+        stamped = sorted(set(by_name) & _STAMPED_FIELDS)
+        if stamped:
+            raise ValueError(f"module {module}: cannot redefine {', '.join(stamped)} (set by the CRM itself)")
+        unknown = [k for k in (defaults or {}) if k not in by_name]
+        if unknown:
+            raise ValueError(f"defaults for module {module} name fields not being added: "
+                             f"{', '.join(unknown)}")
+        stored_defaults: dict[str, Any] = {}
+        for name, value in (defaults or {}).items():
+            try:
+                stored_defaults[name] = _store_value(by_name[name].type, value)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"default of {module}.{name}: {exc}") from None
+        for name, info in by_name.items():
+            if name not in mod.fields:
+                empty = from_crm(info.type, "")
+                for row in mod.rows.values():
+                    row.setdefault(name, empty)
+            mod.fields[name] = info
+        mod.defaults.update(stored_defaults)
 
     def add_link(
         self,

@@ -67,13 +67,7 @@ def register_schema(crm: Any, schema: Schema) -> None:
                 infos.append(FieldInfo(name=r.relate_field, type="relate", label=r.lhs, source="non-db"))
         crm.add_module(m.name, infos, table=m.table)
     for module, fields in schema.custom_fields.items():
-        _add_fields(crm, module, [field_info(f, schema, source="custom_fields") for f in fields])
+        crm.add_fields(module, [field_info(f, schema, source="custom_fields") for f in fields])
     for r in schema.relationships:
         crm.add_link(r.lhs, r.name, r.rhs, r.name, one_to_many=r.type == "one-to-many", relationship=r.name)
 
-
-def _add_fields(crm: Any, module: str, infos: list[FieldInfo]) -> None:
-    """Add fields to a module the fake already has, keeping its records and links."""
-    mod = crm._module(module)  # FakeCRM keeps fields per module; it has no public "add fields" yet
-    for info in infos:
-        mod.fields[info.name] = info
