@@ -21,7 +21,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -74,6 +75,25 @@ class ImportOptions:
     create_tasks: bool = True
 
 
+@dataclass
+class _Plan:
+    """One batch, matched and compared: the rows to write and what follows their commit."""
+
+    size: int
+    summary: ImportSummary
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    accounts: dict[str, str | None] = field(default_factory=dict)
+    unmatched: list[tuple[Payment, Match]] = field(default_factory=list)
+    id_of: dict[str, str] = field(default_factory=dict)
+
+
+def _done(result: list[str]) -> Future[list[str]]:
+    """A finished future holding ``result`` (a write made in this thread)."""
+    fut: Future[list[str]] = Future()
+    fut.set_result(result)
+    return fut
+
+
 class PaymentImporter:
     """Runs payments through matching and into a writer. ``crm`` reads Accounts and writes Tasks."""
 
@@ -108,52 +128,75 @@ class PaymentImporter:
         index = AccountIndex.load(self.crm, {p.payer_inn for p in payments[start:]},
                                   self.opt.inn_field, self.opt.kpp_field)
         size = max(1, self.opt.batch_size)
-        for pos in range(start, len(payments), size):
-            batch = payments[pos:pos + size]
-            self._batch(batch, index, summary, dry_run)
-            if cursor and self.state is not None and not dry_run:
-                self.state.set_cursor(cursor, {"next": pos + len(batch), "total": len(payments),
-                                               "done": pos + len(batch) >= len(payments)})
-            self.progress(len(batch))
+        # A writer that may write from another thread (its own connection; see MySQLPaymentWriter) gets
+        # batch N written in the background while batch N+1 is looked up and matched here: the server's
+        # work overlaps ours. At most one write is in flight, and batch N's Tasks and cursor follow its
+        # commit, so a crash at any point still resumes at the first batch not committed.
+        pool = (ThreadPoolExecutor(1, thread_name_prefix="onec-write")
+                if not dry_run and getattr(self.writer, "writes_in_background", False) else None)
+        pending: tuple[_Plan, Future[list[str]] | None, int] | None = None
+        try:
+            for pos in range(start, len(payments), size):
+                batch = payments[pos:pos + size]
+                plan = self._plan(batch, index, summary)
+                if pending is not None:
+                    self._finish(*pending, cursor, len(payments))
+                    pending = None
+                if dry_run:
+                    self.progress(len(batch))
+                    continue
+                write = None
+                if plan.rows:
+                    write = (pool.submit(self.writer.write, plan.rows, plan.accounts) if pool
+                             else _done(self.writer.write(plan.rows, plan.accounts)))
+                pending = (plan, write, pos + len(batch))
+            if pending is not None:
+                self._finish(*pending, cursor, len(payments))
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)  # an error here: the write in flight commits or rolls back first
         if cursor and self.state is not None and not dry_run and not payments:
             self.state.set_cursor(cursor, {"next": 0, "total": 0, "done": True})
         return summary
 
-    def _batch(self, batch: Sequence[Payment], index: AccountIndex, summary: ImportSummary,
-               dry_run: bool) -> None:
+    def _plan(self, batch: Sequence[Payment], index: AccountIndex, summary: ImportSummary) -> _Plan:
+        """Match a batch, compare it with what is stored and count it; nothing is written here."""
         stored = self.writer.existing([p.key for p in batch])
-        rows: list[dict[str, Any]] = []
-        accounts: dict[str, str | None] = {}
-        unmatched: list[tuple[Payment, Match]] = []
-        id_of: dict[str, str] = {}
+        plan = _Plan(size=len(batch), summary=summary)
         for p in batch:
             match = index.match(p.payer_inn, p.payer_kpp)
             row = self.row(p, match)
             status = row["status"]
             setattr(summary, status, getattr(summary, status) + 1)
             if status == UNMATCHED:
-                unmatched.append((p, match))
+                plan.unmatched.append((p, match))
             old = stored.get(p.key)
             if old is None:
                 summary.new += 1
             elif same_values(old.values, row):
                 summary.unchanged += 1
-                id_of[p.key] = old.id
+                plan.id_of[p.key] = old.id
                 continue
             else:
                 summary.updated += 1
                 row = {"id": old.id, **row}
-            rows.append(row)
-            accounts[p.key] = match.account.id if match.account else None
-        if dry_run:
-            return
-        if rows:
-            ids = self.writer.write(rows, accounts)
-            id_of.update((row["onec_key"], rid) for row, rid in zip(rows, ids, strict=True))
-        if self.opt.create_tasks and unmatched:
+            plan.rows.append(row)
+            plan.accounts[p.key] = match.account.id if match.account else None
+        return plan
+
+    def _finish(self, plan: _Plan, write: Future[list[str]] | None, next_pos: int, cursor: str | None,
+                total: int) -> None:
+        """After a batch's write committed: its Tasks, then the cursor past it."""
+        if write is not None:
+            ids = write.result()
+            plan.id_of.update((row["onec_key"], rid) for row, rid in zip(plan.rows, ids, strict=True))
+        if self.opt.create_tasks and plan.unmatched:
             # every unmatched payment without a Task gets one — also one whose Task was lost to a crash
             # between writing the batch and creating its Tasks (the re-run finds the payment unchanged)
-            summary.tasks += self._tasks([(id_of[p.key], p, m) for p, m in unmatched])
+            plan.summary.tasks += self._tasks([(plan.id_of[p.key], p, m) for p, m in plan.unmatched])
+        if cursor and self.state is not None:
+            self.state.set_cursor(cursor, {"next": next_pos, "total": total, "done": next_pos >= total})
+        self.progress(plan.size)
 
     def row(self, p: Payment, match: Match) -> dict[str, Any]:
         """The Payments record values for one payment and its match."""

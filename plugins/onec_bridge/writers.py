@@ -124,6 +124,9 @@ class MySQLPaymentWriter:
     """
 
     name = "mysql"
+    #: :meth:`write` may run in the importer's writer thread while :meth:`existing` reads the next batch
+    #: here: the owned writer has a connection of its own, used by that one thread at a time
+    writes_in_background = True
 
     def __init__(self, reader: CRM, owned: Any, *, user_id: str = "1", module: str = MODULE,
                  clock: Any = None):
