@@ -70,7 +70,7 @@ def prepare(server, payers: int, matched_share: float = 0.99) -> tuple[str, list
     return db, inns
 
 
-def child_bulk(params: dict, path: str, state: str, batch: int, memo_guard: str = "no") -> dict:
+def child_bulk(params: dict, path: str, state: str, batch: int) -> dict:
     """Runs in a fresh process: the whole import, timed."""
     from mysqlkit import SplitCRM
 
@@ -82,17 +82,11 @@ def child_bulk(params: dict, path: str, state: str, batch: int, memo_guard: str 
     from suitecrm_ext.state.sqlite import SQLiteStore
 
     t0 = time.perf_counter()
+    c0 = time.process_time()
     statement = parse_statement_file(path)
     t_parse = time.perf_counter() - t0
     mysql = MySQLCRM(**params)
     owned = mysql.owned_writer([TABLE, REL_TABLE])
-    if memo_guard == "yes":
-        # EXPERIMENT (--memo-guard): what a proposed core fix would give. SqlGuard.check is a pure
-        # function of the SQL text, and insert_many repeats the same text for every full chunk, so a memo
-        # on the text makes re-checking free. Pokes a private attribute: bench only, never in the plugin.
-        import functools
-
-        owned._guard.check = functools.lru_cache(maxsize=64)(owned._guard.check)
     writer = MySQLPaymentWriter(mysql, owned)
     importer = PaymentImporter(SplitCRM(mysql), writer, ImportOptions(batch_size=batch),
                                state=SQLiteStore(state))
@@ -100,7 +94,7 @@ def child_bulk(params: dict, path: str, state: str, batch: int, memo_guard: str 
                            cursor="onec_bridge.file." + file_digest(Path(path)))
     seconds = time.perf_counter() - t0
     return {"seconds": seconds, "parse_seconds": t_parse, "summary": summary.as_dict(),
-            "rss_mb": peak_rss_mb()}
+            "rss_mb": peak_rss_mb(), "cpu_seconds": time.process_time() - c0}
 
 
 def child_naive(params: dict, path: str, n: int) -> dict:
@@ -143,6 +137,16 @@ def child_naive(params: dict, path: str, n: int) -> dict:
             "rss_mb": peak_rss_mb()}
 
 
+def server_cpu(server) -> float | None:
+    """CPU seconds the private MariaDB server has used so far (None for a server given by DSN)."""
+    proc = getattr(server, "_proc", None)
+    if proc is None:
+        return None
+    with open(f"/proc/{proc.pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_child(*args: str) -> dict:
     out = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True)
     if out.returncode != 0:
@@ -156,13 +160,11 @@ def main() -> None:
     ap.add_argument("--payers", type=int, default=1000)
     ap.add_argument("--naive", type=int, default=5000, help="payments in the naive baseline run")
     ap.add_argument("--batch", type=int, default=1000)
-    ap.add_argument("--memo-guard", action="store_true",
-                    help="experiment: memoise the core's SQL write guard (a proposed core fix)")
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
         kind, params, *rest = a.child
-        result = (child_bulk(json.loads(params), rest[0], rest[1], int(rest[2]), rest[3])
+        result = (child_bulk(json.loads(params), rest[0], rest[1], int(rest[2]))
                   if kind == "bulk"
                   else child_naive(json.loads(params), rest[0], int(rest[1])))
         print(json.dumps(result))
@@ -190,9 +192,10 @@ def main() -> None:
                   f"in {time.perf_counter() - t0:.1f} s")
             params = json.dumps(server.params(db))
             state = str(Path(tmp) / "state.sqlite3")
-            memo = "yes" if a.memo_guard else "no"
-            bulk = run_child("bulk", params, str(path), state, str(a.batch), memo)
-            rerun = run_child("bulk", params, str(path), state, str(a.batch), memo)
+            cpu0 = server_cpu(server)
+            bulk = run_child("bulk", params, str(path), state, str(a.batch))
+            cpu1 = server_cpu(server)
+            rerun = run_child("bulk", params, str(path), state, str(a.batch))
             naive = run_child("naive", params, str(path), str(a.naive))
         s = bulk["summary"]
         bulk_rate = a.payments / bulk["seconds"]
@@ -203,6 +206,11 @@ def main() -> None:
               f"peak RSS {bulk['rss_mb']:.0f} MB")
         print(f"                  new {s['new']:,}, matched {s['matched']:,}, unmatched {s['unmatched']:,}, "
               f"skipped {s['skipped']:,}, tasks {s['tasks']:,}")
+        where = (f"                  where the time goes: parse {bulk['parse_seconds']:.2f} s, Python CPU "
+                 f"after parsing {bulk['cpu_seconds'] - bulk['parse_seconds']:.2f} s")
+        if cpu0 is not None and cpu1 is not None:
+            where += f", MariaDB CPU {cpu1 - cpu0:.2f} s (its own process: may overlap the Python side)"
+        print(where)
         print(f"bulk re-run     : {a.payments:,} payments in {rerun['seconds']:.2f} s = {rerun_rate:,.0f} "
               f"payments/s (unchanged {rerun['summary']['unchanged']:,}), peak RSS {rerun['rss_mb']:.0f} MB")
         print(f"naive baseline  : {naive['payments']:,} payments, one INSERT + COMMIT each, in "
