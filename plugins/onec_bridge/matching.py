@@ -71,6 +71,7 @@ class AccountIndex:
 
     def __init__(self, accounts: Iterable[AccountRef] = ()):
         self.by_inn: dict[str, list[AccountRef]] = {}
+        self._matches: dict[tuple[str, str], Match] = {}  # payers repeat: one outcome per (INN, KPP)
         for acc in accounts:
             self.add(acc)
 
@@ -78,6 +79,7 @@ class AccountIndex:
         """Index one Account."""
         if acc.inn:
             self.by_inn.setdefault(acc.inn, []).append(acc)
+            self._matches.clear()
 
     @classmethod
     def load(cls, crm: CRM, inns: Iterable[str], inn_field: str = "ao_inn_c", kpp_field: str = "ao_kpp_c"
@@ -97,6 +99,12 @@ class AccountIndex:
 
     def match(self, inn: str, kpp: str = "") -> Match:
         """Apply the matching rules (module docstring) to one payer."""
+        found = self._matches.get((inn, kpp))
+        if found is None:
+            found = self._matches[(inn, kpp)] = self._match(inn, kpp)
+        return found
+
+    def _match(self, inn: str, kpp: str) -> Match:
         inn = (inn or "").strip()
         kpp = (kpp or "").strip()
         problem = inn_problem(inn)

@@ -51,7 +51,8 @@ class Payment:
 
     def title(self) -> str:
         """The record name shown in SuiteCRM: ``№ 105 от 09.12.2015 — 12354.00 RUB``."""
-        return f"№ {self.number} от {self.date:%d.%m.%Y} — {self.amount:.2f} {self.currency}"
+        d = self.date  # formatted by hand: strftime was half the cost of building a record's values
+        return f"№ {self.number} от {d.day:02d}.{d.month:02d}.{d.year} — {self.amount:.2f} {self.currency}"
 
 
 def file_payment_key(number: str, date: dt.date, amount: Decimal, payer_account: str, payer_inn: str,

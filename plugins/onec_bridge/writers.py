@@ -164,13 +164,15 @@ class MySQLPaymentWriter:
         records = []
         rels = []
         unlinked = []
+        stamps = {"date_entered": now, "date_modified": now, "created_by": self.user_id,
+                  "modified_user_id": self.user_id, "deleted": 0}
         for row in rows:
             rid = record_id(row["onec_key"])
             rec = {k: row.get(k, "") for k in FIELDS}
             rec["amount"] = str(rec["amount"])
             rec["payment_date"] = str(rec["payment_date"]) or None
-            rec.update(id=rid, date_entered=now, date_modified=now, created_by=self.user_id,
-                       modified_user_id=self.user_id, deleted=0)
+            rec["id"] = rid
+            rec.update(stamps)
             records.append(rec)
             acc = accounts.get(row["onec_key"])
             if acc:

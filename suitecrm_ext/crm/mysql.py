@@ -1215,10 +1215,11 @@ class OwnedTableWriter:
         columns = list(rows[0].keys())
         if not columns:
             raise ValidationError(f"insert_many({table}): row 0 has no columns", transport="mysql")
+        column_set = set(columns)
         for i, row in enumerate(rows):
-            if not isinstance(row, Mapping):
+            if type(row) is not dict and not isinstance(row, Mapping):
                 raise ValidationError(f"insert_many({table}): row {i} is not a mapping", transport="mysql")
-            if list(row.keys()) != columns and set(row.keys()) != set(columns):
+            if row.keys() != column_set:
                 raise ValidationError(
                     f"insert_many({table}): row {i} has columns {sorted(row)}, row 0 has {sorted(columns)}",
                     transport="mysql")
