@@ -129,9 +129,10 @@ class PaymentImporter:
                                   self.opt.inn_field, self.opt.kpp_field)
         size = max(1, self.opt.batch_size)
         # A writer that may write from another thread (its own connection; see MySQLPaymentWriter) gets
-        # batch N written in the background while batch N+1 is looked up and matched here: the server's
-        # work overlaps ours. At most one write is in flight, and batch N's Tasks and cursor follow its
-        # commit, so a crash at any point still resumes at the first batch not committed.
+        # batch N written in the background while batch N+1 is looked up, matched and rendered here
+        # (``prepare``; ``write_prepared`` runs in the thread): the server's work overlaps ours. At most
+        # one write is in flight, and batch N's Tasks and cursor follow its commit, so a crash at any
+        # point still resumes at the first batch not committed.
         pool = (ThreadPoolExecutor(1, thread_name_prefix="onec-write")
                 if not dry_run and getattr(self.writer, "writes_in_background", False) else None)
         pending: tuple[_Plan, Future[list[str]] | None, int] | None = None
@@ -146,9 +147,12 @@ class PaymentImporter:
                     self.progress(len(batch))
                     continue
                 write = None
-                if plan.rows:
-                    write = (pool.submit(self.writer.write, plan.rows, plan.accounts) if pool
-                             else _done(self.writer.write(plan.rows, plan.accounts)))
+                if plan.rows and pool is not None:
+                    # rendered here, so the writer thread only waits on the server (no GIL contention)
+                    prepared = self.writer.prepare(plan.rows, plan.accounts)
+                    write = pool.submit(self.writer.write_prepared, prepared)
+                elif plan.rows:
+                    write = _done(self.writer.write(plan.rows, plan.accounts))
                 pending = (plan, write, pos + len(batch))
             if pending is not None:
                 self._finish(*pending, cursor, len(payments))

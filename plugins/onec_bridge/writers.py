@@ -42,6 +42,16 @@ CHUNK = 500
 
 
 @dataclass
+class PreparedWrite:
+    """A batch of :class:`MySQLPaymentWriter`, checked and rendered, waiting to be written."""
+
+    ids: list[str]
+    inserts: list[Any]
+    unlinked: list[str]
+    now: str
+
+
+@dataclass
 class Stored:
     """A payment as stored now: its record id and compared values."""
 
@@ -124,8 +134,9 @@ class MySQLPaymentWriter:
     """
 
     name = "mysql"
-    #: :meth:`write` may run in the importer's writer thread while :meth:`existing` reads the next batch
-    #: here: the owned writer has a connection of its own, used by that one thread at a time
+    #: :meth:`write_prepared` may run in the importer's writer thread while :meth:`existing` and
+    #: :meth:`prepare` handle the next batch here: the owned writer's connection is used by that one
+    #: thread at a time (preparing never touches it)
     writes_in_background = True
 
     def __init__(self, reader: CRM, owned: Any, *, user_id: str = "1", module: str = MODULE,
@@ -160,6 +171,10 @@ class MySQLPaymentWriter:
 
     def write(self, rows: Sequence[dict[str, Any]], accounts: Mapping[str, str | None]) -> list[str]:
         """Upsert payment rows and their relationship rows in one transaction."""
+        return self.write_prepared(self.prepare(rows, accounts))
+
+    def prepare(self, rows: Sequence[dict[str, Any]], accounts: Mapping[str, str | None]) -> PreparedWrite:
+        """Build, check and render a batch's statements (no I/O on the writer's connection)."""
         now = self._now()
         records = []
         rels = []
@@ -181,13 +196,19 @@ class MySQLPaymentWriter:
             elif "id" in row:  # a stored payment (new ones have no relationship row to remove)
                 unlinked.append(rid)
         update = [*FIELDS, "date_modified", "modified_user_id", "deleted"]
+        inserts = [self.owned.prepare_insert(TABLE, records, update_on_duplicate=update)]
+        if rels:
+            rel_update = (REL_LHS, "date_modified", "deleted")
+            inserts.append(self.owned.prepare_insert(REL_TABLE, rels, update_on_duplicate=rel_update))
+        return PreparedWrite([r["id"] for r in records], inserts, unlinked, now)
+
+    def write_prepared(self, prepared: PreparedWrite) -> list[str]:
+        """Run a prepared batch in one transaction; returns the record ids in row order."""
         with self.owned.transaction():
-            self.owned.insert_many(TABLE, records, update_on_duplicate=update)
-            if rels:
-                self.owned.insert_many(REL_TABLE, rels,
-                                       update_on_duplicate=(REL_LHS, "date_modified", "deleted"))
-            self._unlink(unlinked, now)
-        return [r["id"] for r in records]
+            for insert in prepared.inserts:
+                self.owned.run_prepared(insert)
+            self._unlink(prepared.unlinked, prepared.now)
+        return prepared.ids
 
     def find(self, where: Any, fields: Sequence[str]) -> list[Record]:
         """Stored payments matching ``where``."""

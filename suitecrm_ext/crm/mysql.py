@@ -39,12 +39,14 @@ import decimal
 import logging
 import re
 import threading
+import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pymysql
+import pymysql.converters
 import pymysql.cursors
 from pymysql.constants import ER, SERVER_STATUS
 
@@ -1138,6 +1140,19 @@ class MySQLCRM(CRM):
 # --- the writer for owned tables ---------------------------------------------------------------
 
 
+class PreparedInsert:
+    """A handle on an insert that :meth:`OwnedTableWriter.prepare_insert` checked and rendered."""
+
+    __slots__ = ("table", "rows", "__weakref__")
+
+    def __init__(self, table: str, rows: int):
+        self.table = table
+        self.rows = rows
+
+    def __repr__(self) -> str:
+        return f"<PreparedInsert {self.table}: {self.rows} rows>"
+
+
 class OwnedTableWriter:
     """Writes to sidecar/plugin-owned tables only, on a connection of its own.
 
@@ -1169,6 +1184,10 @@ class OwnedTableWriter:
         self._conn: pymysql.connections.Connection | None = None
         self._depth = 0
         self._columns: dict[str, dict[str, Column]] = {}
+        # rendered statements by handle: weak (a handle dropped unrun frees its rows), locked (a pipeline
+        # prepares in one thread and runs in another)
+        self._prepared: weakref.WeakKeyDictionary[PreparedInsert, tuple] = weakref.WeakKeyDictionary()
+        self._prepared_lock = threading.Lock()
 
     def _connection(self) -> pymysql.connections.Connection:
         if self._conn is None or not self._conn.open:
@@ -1208,10 +1227,24 @@ class OwnedTableWriter:
         it was. Unknown columns, rows with different keys or an empty row raise ValidationError before
         anything is written; the whole call is one transaction (all rows or none).
         """
+        return self.run_prepared(self.prepare_insert(table, rows, update_on_duplicate=update_on_duplicate))
+
+    def prepare_insert(self, table: str, rows: Sequence[Mapping[str, Any]], *,
+                       update_on_duplicate: Sequence[str] = ()) -> PreparedInsert:
+        """Check and render an :meth:`insert_many` now, to run later with :meth:`run_prepared`.
+
+        Everything that can refuse the call (ownership, columns, values, the SQL guard) happens here and
+        nothing touches the connection, so a pipeline can prepare batch N+1 in one thread while another
+        runs batch N on this writer. The rendered statements stay inside the writer (the returned handle
+        carries none), so nothing but this method's output can be run.
+        """
         cols_meta = self._check_table(table)
         rows = list(rows)
+        handle = PreparedInsert(table, len(rows))
         if not rows:
-            return 0
+            with self._prepared_lock:
+                self._prepared[handle] = (rows, [], "", "", False, [])
+            return handle
         columns = list(rows[0].keys())
         if not columns:
             raise ValidationError(f"insert_many({table}): row 0 has no columns", transport="mysql")
@@ -1235,16 +1268,40 @@ class OwnedTableWriter:
             upsert = " ON DUPLICATE KEY UPDATE " + ", ".join(
                 f"`{c}` = VALUES(`{c}`)" for c in update_on_duplicate)
         head = f"INSERT INTO `{table}` ({col_sql}) VALUES "
+        for start in range(0, len(rows), self.chunk_size):
+            # the guard checks the statement template (cached per chunk length); the values are then
+            # spliced in as escaped literals, exactly as pymysql's own ``query % escaped_args`` would,
+            # only without its per-value call chain (2.7M values per 100k payments cost ~3 s there)
+            self._guard.check(head + ", ".join([one] * len(rows[start:start + self.chunk_size])) + upsert)
+        conn = self._conn
+        nbe = bool(conn is not None and conn.server_status & _NO_BACKSLASH_ESCAPES)
+        rendered = (rows, columns, head, upsert, nbe, self._render(rows, columns, head, upsert, table, nbe))
+        with self._prepared_lock:
+            self._prepared[handle] = rendered
+        return handle
+
+    def _render(self, rows: list[Mapping[str, Any]], columns: list[str], head: str, upsert: str, table: str,
+                nbe: bool) -> list[str]:
+        return [head + _values_sql(rows[start:start + self.chunk_size], columns, table, nbe) + upsert
+                for start in range(0, len(rows), self.chunk_size)]
+
+    def run_prepared(self, handle: PreparedInsert) -> int:
+        """Run what :meth:`prepare_insert` rendered, in one transaction (or the enclosing one), once.
+
+        Returns MySQL's affected-row count (see :meth:`insert_many`).
+        """
+        try:
+            with self._prepared_lock:
+                rows, columns, head, upsert, nbe, statements = self._prepared.pop(handle)
+        except (KeyError, TypeError):
+            raise ValidationError(f"run_prepared: {handle!r} was not prepared by this writer, or already ran",
+                                  transport="mysql") from None
         total = 0
         with self.transaction():
             conn = self._connection()
-            for start in range(0, len(rows), self.chunk_size):
-                chunk = rows[start:start + self.chunk_size]
-                # the guard checks the statement template (cached per chunk length); the values are then
-                # spliced in as escaped literals, exactly as pymysql's own ``query % escaped_args`` would,
-                # only without its per-value call chain (2.7M values per 100k payments cost ~3 s there)
-                self._guard.check(head + ", ".join([one] * len(chunk)) + upsert)
-                sql = head + _values_sql(conn, chunk, columns, table) + upsert
+            if bool(conn.server_status & _NO_BACKSLASH_ESCAPES) != nbe:  # the session's quoting changed
+                statements = self._render(rows, columns, head, upsert, handle.table, not nbe)
+            for sql in statements:
                 try:
                     with conn.cursor() as cur:
                         total += int(cur.execute(sql))
@@ -1334,20 +1391,30 @@ for _ch, _esc in {"\0": "\\0", "\n": "\\n", "\r": "\\r", "\x1a": "\\Z", "'": "\\
 _NEEDS_ESCAPE = re.compile("[\0\n\r\x1a'\"\\\\]").search
 
 
-def _values_sql(conn: pymysql.connections.Connection, rows: Sequence[Mapping[str, Any]],
-                columns: Sequence[str], table: str) -> str:
-    """``(v, ...), (v, ...)`` for ``rows``: every value an escaped SQL literal for this connection.
+_NO_BACKSLASH_ESCAPES = SERVER_STATUS.SERVER_STATUS_NO_BACKSLASH_ESCAPES
 
-    Strings (nearly every value of a bulk import) are escaped inline with pymysql's own table; anything
-    else, and every value when the session runs with NO_BACKSLASH_ESCAPES, goes through ``_db_value``
-    and ``conn.escape`` (pymysql's converters).
+
+def _values_sql(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], table: str,
+                no_backslash_escapes: bool) -> str:
+    """``(v, ...), (v, ...)`` for ``rows``: every value an escaped SQL literal, as pymysql's
+    ``Connection.escape`` renders it for a session with (or without) NO_BACKSLASH_ESCAPES.
+
+    Strings (nearly every value of a bulk import) are escaped inline with pymysql's own table; other
+    values go through ``_db_value`` (which refuses what SQL cannot hold) and pymysql's converters.
     """
     def other(v: Any, c: str) -> str:
-        return "NULL" if v is None else str(conn.escape(_db_value(v, table, c)))
+        if v is None:
+            return "NULL"
+        v = _db_value(v, table, c)
+        if isinstance(v, str):
+            return "'" + (v.replace("'", "''") if no_backslash_escapes else v.translate(esc)) + "'"
+        if isinstance(v, (bytes, bytearray)):
+            return f"X'{v.hex()}'"
+        return str(pymysql.converters.escape_item(v, "utf8mb4"))
 
-    if conn.server_status & SERVER_STATUS.SERVER_STATUS_NO_BACKSLASH_ESCAPES:
-        return ", ".join("(" + ", ".join([other(r[c], c) for c in columns]) + ")" for r in rows)
     esc, needs = _LITERAL_ESCAPES, _NEEDS_ESCAPE
+    if no_backslash_escapes:
+        return ", ".join("(" + ", ".join([other(r[c], c) for c in columns]) + ")" for r in rows)
     return ", ".join(
         "(" + ", ".join([("'" + (v.translate(esc) if needs(v) else v) + "'") if type(v) is str
                          else str(v) if type(v) is int else other(v, c) for c in columns for v in (r[c],)])

@@ -150,3 +150,23 @@ def test_any_text_round_trips(crm, writer, mysql_server, suitecrm_db, texts):
     writer.insert_many("sxt_payments", batch, update_on_duplicate=["note"])
     back = {r["id"]: r["note"] for r in crm.query("SELECT id, note FROM sxt_payments")}
     assert [back[r["id"]] for r in batch] == texts
+
+
+def test_prepared_insert_runs_once_on_its_own_writer_and_follows_the_session_quoting(crm, writer):
+    with pytest.raises(PermissionDenied, match="not owned by this writer"):
+        writer.prepare_insert("accounts", [{"id": "1"}])
+    with pytest.raises(ValidationError, match="unknown column"):
+        writer.prepare_insert("sxt_payments", [{"id": "1", "ext_key": "k", "nope": 1}])
+    hostile = [{"id": "q1", "ext_key": "it's \\ a 'key'\n", "inn": None}]
+    handle = writer.prepare_insert("sxt_payments", hostile)
+    # the session switches to NO_BACKSLASH_ESCAPES after preparing: the statement is rendered again
+    writer.execute("SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES'")
+    assert writer.run_prepared(handle) == 1
+    with pytest.raises(ValidationError, match="already ran"):
+        writer.run_prepared(handle)
+    other = crm.owned_writer(["sxt_payments"])
+    with pytest.raises(ValidationError, match="not prepared by this writer"):
+        other.run_prepared(writer.prepare_insert("sxt_payments", rows(1)))
+    with pytest.raises(ValidationError, match="not prepared by this writer"):
+        writer.run_prepared("INSERT INTO accounts (id) VALUES ('x')")
+    assert crm.query("SELECT ext_key FROM sxt_payments") == [{"ext_key": "it's \\ a 'key'\n"}]

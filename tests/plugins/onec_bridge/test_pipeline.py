@@ -31,12 +31,12 @@ class FailingWriter(MySQLPaymentWriter):
         self.calls = 0
         self.threads: set[str] = set()
 
-    def write(self, rows, accounts):
+    def write_prepared(self, prepared):
         self.calls += 1
         self.threads.add(threading.current_thread().name)
         if self.calls == self.fail_on:
             raise TransientError("connection lost (simulated)", transport="mysql")
-        return super().write(rows, accounts)
+        return super().write_prepared(prepared)
 
 
 def count(mysql, sql):
