@@ -1296,6 +1296,8 @@ class OwnedTableWriter:
         except (KeyError, TypeError):
             raise ValidationError(f"run_prepared: {handle!r} was not prepared by this writer, or already ran",
                                   transport="mysql") from None
+        if not rows:
+            return 0
         total = 0
         with self.transaction():
             conn = self._connection()
