@@ -34,8 +34,8 @@ if [ -z "${SUITECRM_EXT_TEST_MYSQL_DSN:-}" ]; then
   if mariadb-admin ping >/dev/null 2>&1 && as_root mariadb -e "
       CREATE USER IF NOT EXISTS 'sxt_test'@'localhost' IDENTIFIED BY 'sxt_test_pw';
       CREATE USER IF NOT EXISTS 'sxt_test'@'127.0.0.1' IDENTIFIED BY 'sxt_test_pw';
-      GRANT ALL PRIVILEGES ON *.* TO 'sxt_test'@'localhost';
-      GRANT ALL PRIVILEGES ON *.* TO 'sxt_test'@'127.0.0.1';" >/dev/null 2>&1; then
+      GRANT ALL PRIVILEGES ON *.* TO 'sxt_test'@'localhost' WITH GRANT OPTION;
+      GRANT ALL PRIVILEGES ON *.* TO 'sxt_test'@'127.0.0.1' WITH GRANT OPTION;" >/dev/null 2>&1; then
     export SUITECRM_EXT_TEST_MYSQL_DSN="mysql://sxt_test:sxt_test_pw@127.0.0.1:3306/"
     echo "== MariaDB running: tests use the system server as sxt_test"
   else

@@ -52,7 +52,7 @@ def test_mysql_bad_password_is_reported_without_the_password(mysql_server, mysql
     settings = StateSettings(backend="mysql", mysql=MySQLSettings(**params))
     with pytest.raises(StateError) as info:
         open_store(settings)
-    assert "state.mysql: cannot connect to root@127.0.0.1" in str(info.value)
+    assert f"state.mysql: cannot connect to {params['user']}@127.0.0.1" in str(info.value)
     assert "Sup3r-s3cret-pw" not in str(info.value)
 
 
