@@ -3,11 +3,8 @@ saves the cursor and returns 0; `run --once` reports a failing poll."""
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
-
-import pytest
 
 from suitecrm_ext import WatchSpec, hookimpl
 from suitecrm_ext.events.poller import ChangeFeed
@@ -15,30 +12,6 @@ from suitecrm_ext.runtime import Runtime
 from suitecrm_ext.state.sqlite import SQLiteStore
 from suitecrm_ext.testing import FakeCRM, build_app, build_config, build_registry
 
-
-class LogLines(logging.Handler):
-    """Collects messages of the ``suitecrm_ext`` logger tree (caplog misses them once the CLI's
-    setup_logging has stopped that tree propagating to the root logger)."""
-
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.lines: list[str] = []
-
-    def emit(self, record):
-        self.lines.append(record.getMessage())
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self.lines)
-
-
-@pytest.fixture
-def logs():
-    handler = LogLines()
-    logger = logging.getLogger("suitecrm_ext")
-    logger.addHandler(handler)
-    yield handler
-    logger.removeHandler(handler)
 
 class Recorder:
     """Watches Accounts, records (kind, id, name)."""
@@ -117,7 +90,7 @@ def test_run_once_polls_delivers_and_reports_a_failing_feed(tmp_path):
     store.close()
 
 
-def test_a_feed_that_cannot_be_built_is_reported_and_fails_the_run(tmp_path, logs):
+def test_a_feed_that_cannot_be_built_is_reported_and_fails_the_run(tmp_path, caplog):
     def no_crm(_rt):
         raise RuntimeError("no SuiteCRM transport configured")
 
@@ -127,7 +100,7 @@ def test_a_feed_that_cannot_be_built_is_reported_and_fails_the_run(tmp_path, log
     rt = Runtime(build_app(reg, config, state=store), reg, worker_id="w1", feed_factory=no_crm)
     assert rt.feed is None
     assert ("change feed could not start: RuntimeError: no SuiteCRM transport configured "
-            "(run with --no-poll to go without it)") in logs.text
+            "(run with --no-poll to go without it)") in caplog.text
     summary = rt.run_once()
     assert not summary.ok and summary.poll_error == "RuntimeError: no SuiteCRM transport configured"
     assert rt.run_forever() == 1

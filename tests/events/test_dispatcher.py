@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import threading
 
 import pytest
@@ -17,29 +16,6 @@ T0 = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.timezone.utc)
 
 
 
-class LogLines(logging.Handler):
-    """Collects messages of the ``suitecrm_ext`` logger tree (caplog misses them once the CLI's
-    setup_logging has stopped that tree propagating to the root logger)."""
-
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.lines: list[str] = []
-
-    def emit(self, record):
-        self.lines.append(record.getMessage())
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self.lines)
-
-
-@pytest.fixture
-def logs():
-    handler = LogLines()
-    logger = logging.getLogger("suitecrm_ext")
-    logger.addHandler(handler)
-    yield handler
-    logger.removeHandler(handler)
 
 class Clock:
     def __init__(self):
@@ -208,11 +184,11 @@ def test_stop_finishes_the_event_in_hand_and_releases_the_rest(store, clock):
     assert len(store.claim("w2", limit=10)) == 4
 
 
-def test_plugin_whose_ext_watch_fails_gets_nothing_and_others_work(store, clock, logs):
+def test_plugin_whose_ext_watch_fails_gets_nothing_and_others_work(store, clock, caplog):
     good = Recorder([WatchSpec("Accounts")])
     d = make(store, clock, {"good": good, "broken": BrokenWatch()})
     assert "broken" not in d.specs
-    assert "plugin 'broken': ext_watch failed, it will receive no events: bad watch config" in logs.text
+    assert "plugin 'broken': ext_watch failed, it will receive no events: bad watch config" in caplog.text
     store.enqueue([ev(1)])
     assert d.drain().handled == 1 and good.seen == [ev(1).key]
 
@@ -227,7 +203,7 @@ def test_delivery_for_a_plugin_no_longer_enabled_fails_with_its_name(store, cloc
     assert "plugin 'good' is not loaded, not enabled" in dead.last_error
 
 
-def test_collect_watch_specs_rejects_non_watchspec_results(store, clock, logs):
+def test_collect_watch_specs_rejects_non_watchspec_results(store, clock, caplog):
     class Wrong(Recorder):
         @hookimpl
         def ext_watch(self, settings):
@@ -236,7 +212,7 @@ def test_collect_watch_specs_rejects_non_watchspec_results(store, clock, logs):
     config = build_config()
     reg = build_registry({"wrong": Wrong([])}, config)
     assert collect_watch_specs(reg, {}) == {}
-    assert "ext_watch must return WatchSpec objects, got str" in logs.text
+    assert "ext_watch must return WatchSpec objects, got str" in caplog.text
 
 
 def test_two_dispatchers_on_one_mysql_store_handle_each_delivery_once(mysql_server, mysql_db):
