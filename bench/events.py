@@ -107,7 +107,8 @@ def runtime(tmp: Path, push: bool, crm, stamper: Stamper):
     servers: list[PushServer] = []
 
     def push_factory(rt):
-        servers.append(PushServer(rt.app, rt.registry, store=rt.store))
+        # as runtime._default_push wires it: a stored event wakes the dispatcher
+        servers.append(PushServer(rt.app, rt.registry, store=rt.store, on_queued=rt.wake))
         return servers[0]
 
     rt = Runtime(app, registry, worker_id="bench", poll=not push, push=push, push_factory=push_factory)
