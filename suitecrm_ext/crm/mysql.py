@@ -135,6 +135,12 @@ _READ_VERBS = {"select", "show", "explain", "describe", "desc", "set", "begin", 
 _WRITE_VERBS = {"insert", "replace", "update", "delete", "alter", "drop", "truncate", "create", "rename"}
 _MODIFIERS = {"low_priority", "delayed", "high_priority", "ignore", "quick", "online"}
 _TOKEN = re.compile(r"`(?:[^`]|``)*`|[A-Za-z0-9_$@]+|\S")
+#: words that make a SET change more than the session (anywhere in its assignment list)
+_SET_REFUSED = frozenset({"password", "global", "persist", "persist_only", "role", "@@global", "@@persist",
+                          "@@persist_only"})
+#: what may stand between EXPLAIN/DESCRIBE and the statement explained
+_EXPLAIN_OPTIONS = frozenset({"analyze", "extended", "partitions", "format", "=", "json", "tree",
+                              "traditional"})
 
 
 class SqlGuard:
@@ -144,7 +150,9 @@ class SqlGuard:
     writes whose every target table is in ``owned``; everything else raises PermissionDenied naming
     the statement kind and table. It also refuses several statements in one string, MySQL
     executable comments (``/*! ... */``), ``SELECT ... INTO OUTFILE/DUMPFILE`` and qualified
-    (``db.table``) names in writes. It is a second line of defence: the transport builds its own SQL.
+    (``db.table``) names in writes; MariaDB's ``SET STATEMENT ... FOR <stmt>`` and MySQL's
+    ``EXPLAIN ANALYZE <stmt>`` are checked as the ``<stmt>`` they run.
+    It is a second line of defence: the transport builds its own SQL.
     """
 
     _CACHE_SIZE = 256
@@ -165,7 +173,9 @@ class SqlGuard:
         self._passed[sql] = None
 
     def _check(self, sql: str) -> None:
-        tokens = _tokens(sql)
+        self._check_tokens(_tokens(sql), sql)
+
+    def _check_tokens(self, tokens: list[str], sql: str) -> None:
         if not tokens:
             raise PermissionDenied("empty SQL statement", transport="mysql")
         verb = tokens[0].lower()
@@ -175,9 +185,23 @@ class SqlGuard:
                 raise self._refuse("a WITH ... data-changing statement", sql)
             if {"outfile", "dumpfile"} & set(words):
                 raise self._refuse("SELECT ... INTO OUTFILE/DUMPFILE", sql)
-            if verb == "set" and len(words) > 1 and words[1] in ("password", "global", "persist", "role",
-                                                               "default", "@@global"):
-                raise self._refuse(f"SET {words[1].upper()}", sql)
+            if verb == "set" and len(words) > 1 and words[1] == "statement":
+                # MariaDB's SET STATEMENT var=value[, ...] FOR <statement> runs <statement>
+                if "for" not in words:
+                    raise self._refuse("SET STATEMENT without FOR", sql)
+                self._check_tokens(tokens[words.index("for") + 1:], sql)
+                return
+            if verb == "set" and len(words) > 1 and (words[1] == "default" or _SET_REFUSED & set(words)):
+                # any assignment of the list may be GLOBAL/PERSIST (SET a = 1, GLOBAL b = 2)
+                bad = words[1] if words[1] == "default" else sorted(_SET_REFUSED & set(words))[0]
+                raise self._refuse(f"SET {bad.upper()}", sql)
+            if verb in ("explain", "describe", "desc"):
+                # MySQL 8's EXPLAIN ANALYZE executes the statement it explains: check that statement
+                i = 1
+                while i < len(words) and words[i] in _EXPLAIN_OPTIONS:
+                    i += 1
+                if i < len(words) and words[i] in _WRITE_VERBS | {"with", "set"}:
+                    self._check_tokens(tokens[i:], sql)
             return
         if verb not in _WRITE_VERBS:
             raise self._refuse(f"{verb.upper()} statements", sql)

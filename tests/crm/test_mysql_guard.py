@@ -107,3 +107,33 @@ def test_a_refused_statement_stays_refused_and_a_passed_one_is_remembered():
     for i in range(SqlGuard._CACHE_SIZE + 5):
         guard.check(f"SELECT {i}")
     assert len(guard._passed) == SqlGuard._CACHE_SIZE
+
+
+@pytest.mark.parametrize("sql", [
+    # MariaDB runs the statement after FOR (checked on a real MariaDB 10.11: the DELETE happens)
+    "SET STATEMENT max_statement_time = 100 FOR DELETE FROM accounts",
+    "set statement sql_mode = '' for update accounts set name = 'x'",
+    # MySQL 8 EXPLAIN ANALYZE executes the statement it explains
+    "EXPLAIN ANALYZE DELETE FROM accounts",
+    "EXPLAIN ANALYZE FORMAT = TREE UPDATE accounts SET name = 'x'",
+    "DESCRIBE ANALYZE DELETE FROM accounts",
+    # a later assignment of the same SET may be global
+    "SET @@session.sql_mode = '', GLOBAL read_only = 0",
+    "SET sql_mode = '', @@global.read_only = 0",
+    "SET PERSIST max_connections = 10",
+])
+def test_statements_wrapping_a_write_or_a_global_change_are_refused(sql):
+    with pytest.raises(PermissionDenied):
+        OWNED.check(sql)
+
+
+@pytest.mark.parametrize("sql", [
+    "SET STATEMENT max_statement_time = 100 FOR SELECT * FROM accounts",
+    "SET STATEMENT max_statement_time = 100 FOR DELETE FROM sxt_payments",
+    "EXPLAIN ANALYZE SELECT * FROM accounts",
+    "EXPLAIN SELECT * FROM accounts",
+    "DESCRIBE accounts",
+    "SET @a = 1, @@session.sql_mode = ''",
+])
+def test_wrapped_reads_and_owned_writes_pass(sql):
+    OWNED.check(sql)
