@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from croniter import croniter
 
+from suitecrm_ext.crm.base import CRMError
 from suitecrm_ext.jobs_spec import JobSpec
 
 if TYPE_CHECKING:
@@ -201,7 +202,12 @@ class Scheduler:
                 summary = f"{type(exc).__name__}: {exc}"[:MAX_SUMMARY]
                 beat.stop()
                 self.store.job_finished(run_id, False, summary)
-                log.error("job %s failed: %s", name, summary, extra=extra, exc_info=True)
+                # a SuiteCRM failure (unreachable, login refused, ...) is an operating condition: one
+                # line (traceback at DEBUG); anything else is a plugin bug and keeps its traceback
+                expected = isinstance(exc, CRMError)
+                log.error("job %s failed: %s", name, summary, extra=extra, exc_info=not expected)
+                if expected:
+                    log.debug("job %s traceback", name, exc_info=True)
                 return JobOutcome(name, "failed", summary, run_id)
             beat.stop()
             summary = _summarise(result)

@@ -64,6 +64,20 @@ class PluginAwareGroup(click.Group):
         self._add_plugin_commands()
         return super().list_commands(ctx)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        """Runs the command; a SuiteCRM failure (unreachable, refused login, ...) escaping a command is
+        a one-line error with a hint and exit 1, not a traceback."""
+        from suitecrm_ext.crm.base import CRMError
+
+        try:
+            return super().invoke(ctx)
+        except CRMError as exc:
+            log.debug("command failed", exc_info=True)
+            raise click.ClickException(
+                f"SuiteCRM: {exc} (check the suitecrm section of the config; `suitecrm-ext doctor` "
+                "checks every transport)"
+            ) from None
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         cmd = super().get_command(ctx, cmd_name)
         if cmd is None:

@@ -1,0 +1,77 @@
+"""What a CRM admin meets on the command line when SuiteCRM is not reachable or a job fails."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from test_plugins import install_entry_points
+
+from suitecrm_ext.cli import cli
+
+
+@pytest.fixture(autouse=True)
+def fresh_plugin_commands():
+    cli.reset_plugin_commands()
+    yield
+    cli.reset_plugin_commands()
+
+
+PLUGIN_HITTING_CRM = """
+import click
+from suitecrm_ext import hookimpl
+from suitecrm_ext.crm.base import TransientError
+
+@click.command("fetch")
+def fetch():
+    raise TransientError("REST login: cannot connect: connection refused", transport="rest")
+
+@hookimpl
+def ext_cli_commands():
+    return [fetch]
+"""
+
+
+def test_plugin_command_crm_failure_is_a_message_not_a_traceback(tmp_path, monkeypatch):
+    install_entry_points(tmp_path, monkeypatch, "sxt_fetcher", {"fetcher": "sxt_fetcher"},
+                         {"sxt_fetcher": PLUGIN_HITTING_CRM})
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("suitecrm:\n  url: http://127.0.0.1:9\nstate:\n  path: " + str(tmp_path / "s.db") + "\n")
+    r = CliRunner().invoke(cli, ["--config", str(cfg), "fetch"], catch_exceptions=False)
+    assert r.exit_code == 1
+    assert "Traceback" not in r.output
+    assert "REST login: cannot connect" in r.output
+    assert "suitecrm-ext doctor" in r.output
+
+
+def test_a_job_failing_on_suitecrm_logs_one_line_a_bug_keeps_its_traceback(tmp_path, caplog):
+    from suitecrm_ext import JobSpec, hookimpl
+    from suitecrm_ext.crm.base import TransientError
+    from suitecrm_ext.jobs import Scheduler
+    from suitecrm_ext.state.sqlite import SQLiteStore
+    from suitecrm_ext.testing import build_app, build_config, build_registry
+
+    def unreachable(ctx):
+        raise TransientError("REST login: cannot connect", transport="rest")
+
+    def buggy(ctx):
+        raise KeyError("oops")
+
+    class Jobs:
+        @hookimpl
+        def ext_jobs(self, settings):
+            return [JobSpec("unreachable", "1h", unreachable), JobSpec("buggy", "1h", buggy)]
+
+    store = SQLiteStore(tmp_path / "state.sqlite3")
+    try:
+        config = build_config()
+        reg = build_registry({"j": Jobs()}, config)
+        sched = Scheduler(build_app(reg, config, state=store), reg, owner="w")
+        with caplog.at_level("ERROR", logger="suitecrm_ext.jobs"):
+            assert sched.run_job("unreachable").status == "failed"
+            assert sched.run_job("buggy").status == "failed"
+    finally:
+        store.close()
+    by_job = {r.getMessage().split()[1]: r for r in caplog.records}
+    assert not by_job["unreachable"].exc_info
+    assert "REST login: cannot connect" in by_job["unreachable"].getMessage()
+    assert by_job["buggy"].exc_info is not None
