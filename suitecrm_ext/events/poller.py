@@ -36,10 +36,11 @@ record's values as read. Event keys are :func:`~suitecrm_ext.events.model.make_k
 kind, second of ``date_modified``), the same as the push receiver's for the same change, so an event
 seen by both sources is queued once.
 
-Crash safety: rows are handled in chunks of ``batch_size``; each chunk's events and the new
-watermark are written in ONE store transaction (``enqueue(events, cursor=...)``); the snapshots are
-written right after. A crash between the two leaves stale snapshots: the re-scan then re-creates the
-same events with the same keys, which the queue ignores. Nothing is lost and nothing queued twice.
+Crash safety: rows are handled in chunks of ``batch_size``; each chunk's events, the new watermark
+and the chunk's snapshots are written in ONE store transaction (``enqueue(events, cursor=..., kv=...)``).
+A crash leaves all of them or none: the re-scan then re-creates the same events with the same keys.
+(Snapshots written separately could be lost for rows older than ``watermark - overlap``, which are
+not re-scanned; the next change of such a record was then mistaken for its creation and dropped.)
 
 Several workers: given a ``lock_owner`` (the worker id), one feed polls at a time (a lease in the
 store, see :meth:`ChangeFeed.poll_once`); the others take over when its lease expires or is released.
@@ -267,10 +268,8 @@ class ChangeFeed:
             events, snaps, wm, wm_id = self._handle_chunk(watch, chunk, wm, wm_id, floor)
             value = {"date_modified": iso_utc(wm) if wm else None, "id": wm_id,
                      "floor": iso_utc(floor) if floor else None}
-            # events + watermark in one transaction; then the snapshots (see "Crash safety")
-            new += self.store.enqueue(events, cursor=(name, value))
-            if snaps:
-                self.store.kv_set_many(SNAPSHOT_NS, snaps)
+            # events + watermark + snapshots in one transaction (see "Crash safety")
+            new += self.store.enqueue(events, cursor=(name, value), kv=(SNAPSHOT_NS, snaps))
         return new
 
     # --- internals --------------------------------------------------------------------------

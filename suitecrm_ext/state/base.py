@@ -195,12 +195,16 @@ class StateStore(abc.ABC):
     # --- event queue ----------------------------------------------------------------------
 
     @abc.abstractmethod
-    def enqueue(self, events: Iterable[Event], *, cursor: tuple[str, dict] | None = None) -> int:
+    def enqueue(
+        self, events: Iterable[Event], *, cursor: tuple[str, dict] | None = None,
+        kv: tuple[str, Mapping[str, Any]] | None = None,
+    ) -> int:
         """Store ``events`` durably in one transaction; returns how many were new.
 
         Events whose ``key`` is already queued (or was queued and is not yet purged) are ignored.
-        When ``cursor`` is given as ``(name, value)`` it is saved in the SAME transaction, so a
-        crash leaves either both the events and the cursor, or neither.
+        When ``cursor`` is given as ``(name, value)`` it is saved in the SAME transaction, and so are
+        the key/values of ``kv`` given as ``(ns, {key: value})`` (as ``kv_set_many``, no expiry), so a
+        crash leaves either all of them, or none.
         """
 
     @abc.abstractmethod

@@ -234,8 +234,11 @@ class SQLStore(StateStore):
 
     # --- event queue ----------------------------------------------------------------------
 
-    def enqueue(self, events: Iterable[Event], *, cursor: tuple[str, dict] | None = None) -> int:
-        """Store events (dups by key ignored) and optionally a cursor, in one transaction."""
+    def enqueue(
+        self, events: Iterable[Event], *, cursor: tuple[str, dict] | None = None,
+        kv: tuple[str, Mapping[str, Any]] | None = None,
+    ) -> int:
+        """Store events (dups by key ignored) and optionally a cursor and kv values, in one transaction."""
         now = self.clock()
         rows = []
         for ev in events:
@@ -251,6 +254,12 @@ class SQLStore(StateStore):
             if not (isinstance(cursor, tuple) and len(cursor) == 2):
                 raise StateError("enqueue: cursor must be a (name, value) tuple")
             check_name("cursor name", cursor[0])
+        kv_rows: list[tuple] = []
+        if kv is not None:
+            if not (isinstance(kv, tuple) and len(kv) == 2 and isinstance(kv[1], Mapping)):
+                raise StateError("enqueue: kv must be a (namespace, {key: value}) tuple")
+            kv_rows = self._kv_rows(kv[0], kv[1], None)
+        kv_sql = self._sql(self._upsert_sql("kv", ("ns", "k", "value", "expires_at"), ("ns", "k")))
         sql = self._sql(f"{self.insert_ignore} INTO {{events}} "
                         "(event_key, module, record_id, kind, body, received_at) VALUES (?, ?, ?, ?, ?, ?)")
 
@@ -261,6 +270,8 @@ class SQLStore(StateStore):
                 new += max(cur.rowcount, 0)
             if cursor is not None:
                 self._set_cursor(cur, cursor[0], cursor[1])
+            for part in _chunks(kv_rows, 500):
+                cur.executemany(kv_sql, part)
             return new
 
         return self.run(go)
