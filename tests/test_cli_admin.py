@@ -7,6 +7,7 @@ from click.testing import CliRunner
 from test_plugins import install_entry_points
 
 from suitecrm_ext.cli import cli
+from suitecrm_ext.crm.base import TransientError
 
 
 @pytest.fixture(autouse=True)
@@ -75,3 +76,17 @@ def test_a_job_failing_on_suitecrm_logs_one_line_a_bug_keeps_its_traceback(tmp_p
     assert not by_job["unreachable"].exc_info
     assert "REST login: cannot connect" in by_job["unreachable"].getMessage()
     assert by_job["buggy"].exc_info is not None
+
+
+def test_retry_log_never_announces_a_retry_that_does_not_happen(caplog):
+    from suitecrm_ext.crm.http import RetryPolicy
+
+    def boom():
+        raise TransientError("REST login: cannot connect")
+
+    policy = RetryPolicy(retries=2, sleep=lambda s: None, rng=lambda: 0.0)
+    with caplog.at_level("WARNING", logger="suitecrm_ext.crm.http"), pytest.raises(TransientError):
+        policy.call(boom)
+    retrying = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+    assert len(retrying) == 2, retrying  # 3 attempts, 2 retries
+    assert policy.waits == [0.25, 0.5]

@@ -164,6 +164,8 @@ class RetryPolicy:
 
     def _tenacity_wait(self, state: tenacity.RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None
+        if state.attempt_number > self.retries:
+            return 0.0  # tenacity asks before its stop check: the last attempt is not retried
         wait = self.wait_for(state.attempt_number, error)
         self.waits.append(wait)
         log.warning("transient failure (attempt %d of %d), retrying in %.1fs: %s",
