@@ -7,8 +7,9 @@ fields) and ``order_by`` into its ORDER BY. Both are SQL, so they are built **on
 - field names must be identifiers known to the module, and are qualified with the module's table
   (``accounts.name``) or, for custom fields (``FieldInfo.source == "custom_fields"``), with the custom
   table (``accounts_cstm.inn_c``); ``non-db`` fields are refused (SuiteCRM would answer "Database failure");
-- values are always string literals escaped the way ``mysqli_real_escape_string`` does (backslash, quote,
-  double quote, NUL, CR, LF, Ctrl-Z), so no value can end the literal;
+- values are always string literals escaped the way ``mysqli_real_escape_string`` does (backslash, double
+  quote, NUL, CR, LF, Ctrl-Z), except that a quote is doubled (``''``), so no value can end the literal
+  also on a server whose ``sql_mode`` has NO_BACKSLASH_ESCAPES (where ``\\'`` would end it);
 - semantics match FakeCRM: ``neq`` also matches NULL, ``is_null`` / ``not_null`` (and ``eq`` / ``neq`` with
   ``""``) treat '' and NULL alike for text fields, ``in []`` matches nothing, ``like`` keeps ``%``/``_``
   and ``\\`` escapes. (tests/crm/test_rest_v4_sqlfilter.py checks this on a real MariaDB.)
@@ -40,7 +41,7 @@ NON_TEXT_TYPES = {"datetime", "datetimecombo", "date", "bool", "int", "float", "
 
 _ESCAPES = {
     "\\": "\\\\",
-    "'": "\\'",
+    "'": "''",  # not \\': under NO_BACKSLASH_ESCAPES that would end the literal
     '"': '\\"',
     "\x00": "\\0",
     "\n": "\\n",

@@ -36,7 +36,7 @@ def where(flt) -> str:
 
 
 def test_string_literals_escape_like_mysqli():
-    assert sql_string("O'Brien") == "'O\\'Brien'"
+    assert sql_string("O'Brien") == "'O''Brien'"
     assert sql_string("a\\b") == "'a\\\\b'"
     assert sql_string('x"y') == "'x\\\"y'"
     assert sql_string("n\x00l\n\r\x1a") == "'n\\0l\\n\\r\\Z'"
@@ -50,7 +50,7 @@ def test_any_text_round_trips_through_a_literal(value):
     lit = sql_string(value)
     assert mysql_unescape(lit) == value
     # the literal is one token: no unescaped quote inside
-    inner = lit[1:-1].replace("\\\\", "").replace("\\'", "")
+    inner = lit[1:-1].replace("\\\\", "").replace("''", "")
     assert "'" not in inner
 
 
@@ -141,6 +141,22 @@ def test_hostile_values_match_exactly_in_mariadb(loaded):
         assert run(server, db, where({"name": value})) == sorted(expected), repr(value)
         assert run(server, db, where(Cond("name", "in", [value, "zzz"]))) == sorted(expected), repr(value)
     assert table_count(server, db) == len(HOSTILE)
+
+
+@pytest.mark.mysql
+@pytest.mark.parametrize("value", ["\\' OR 1=1 -- ", "x\\' OR name <> '", "O'Brien"])
+def test_no_value_escapes_its_literal_under_no_backslash_escapes(loaded, value):
+    """SuiteCRM's own quoting (mysqli_real_escape_string) follows a server whose sql_mode has
+    NO_BACKSLASH_ESCAPES, so SuiteCRM works there; our literals must not break out either."""
+    server, db, _fake, ids = loaded
+    sql = ("SELECT accounts.id FROM accounts LEFT JOIN accounts_cstm ON accounts.id = accounts_cstm.id_c "
+           f"WHERE accounts.deleted = 0 AND ({where({'name': value})})")
+    with server.connect(db) as conn, conn.cursor() as cur:
+        cur.execute("SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES')")
+        cur.execute(sql)
+        found = [r[0] for r in cur.fetchall()]
+    expected = [i for i, v in zip(ids, HOSTILE, strict=True) if v.casefold() == value.casefold()]
+    assert sorted(found) == sorted(expected)
 
 
 FILTERS = [

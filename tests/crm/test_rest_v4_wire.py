@@ -207,7 +207,7 @@ def test_query_sent_is_compiled_and_escaped(emu):
     where = Cond("name", "eq", "O'Brien \\ co")
     list(c.find("Accounts", where, ["name"], order=["-name", "jjwg_maps_lat_c"]))
     args = [a for m, a in emu.calls if m == "get_entry_list"][0]
-    assert args[2] == "accounts.name = 'O\\'Brien \\\\ co'"
+    assert args[2] == "accounts.name = 'O''Brien \\\\ co'"
     assert args[3] == "accounts.name DESC, accounts_cstm.jjwg_maps_lat_c ASC, accounts.id ASC"
 
 

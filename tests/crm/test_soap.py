@@ -260,7 +260,7 @@ def test_hostile_query_values_reach_suitecrm_escaped(emu):
     c.save("Accounts", {"name": "other"})
     assert [r.id for r in c.find("Accounts", Cond("name", "eq", value))] == [rid]
     query = [args[2] for m, args in emu.calls if m == "get_entry_list" and "DROP" in str(args[2])][0]
-    assert query == "accounts.name = '\\\\\\'; DROP TABLE accounts; --'"
+    assert query == "accounts.name = '\\\\''; DROP TABLE accounts; --'"
 
 
 def test_a_stock_php8_server_fails_every_call_with_the_hint(emu):
