@@ -117,7 +117,10 @@ def import_odata(ctx: Any, *, since: dt.date | dt.datetime | None = None, dry_ru
     importer = make_importer(ctx, progress)
     summary = importer.run(result.payments, dry_run=dry_run, skipped=result.skipped)
     if not dry_run:
-        summary.vanished = importer.mark_vanished(start.date(), result.seen_keys)
+        # only whole days were read again: a document earlier on the window's first day than its
+        # start time was not asked for, which does not make it vanished
+        first_day = start.date() if start.time() == dt.time() else start.date() + dt.timedelta(days=1)
+        summary.vanished = importer.mark_vanished(first_day, result.seen_keys)
         saved = ctx.state.get_cursor(ODATA_CURSOR) or {}
         newest = result.newest.isoformat() if result.newest else saved.get("newest")
         if newest and (not saved.get("newest") or newest > saved["newest"]):

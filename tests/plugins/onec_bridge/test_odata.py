@@ -172,6 +172,19 @@ def test_a_document_deleted_outright_in_1c_is_marked_not_left(crm, ctx_factory, 
     assert gone.get("status") == "ignored" and "no longer returned by 1C" in gone.get("status_note")
 
 
+def test_a_document_earlier_on_the_windows_first_day_is_not_called_vanished(crm, ctx_factory, rsps):
+    # the window starts at 10:00 on 03-03 (newest - 3 days): no. 41, at 09:00 that day, is not read
+    # again, which does not mean 1C deleted it
+    add_account(crm, 'ПАО "Ростелеком"', "7707049388", "770701001")
+    docs = [doc(ref(1), "41", "2026-03-03T09:00:00", 100), doc(ref(2), "42", "2026-03-06T10:00:00", 200)]
+    FakeOneC(rsps, docs)
+    ctx = ctx_factory(odata=ODATA)
+    import_odata(ctx, client=quick_client())
+    summary = import_odata(ctx, client=quick_client())
+    assert summary.vanished == 0
+    assert by_number(crm)["41"].get("status") == "matched"
+
+
 def test_payer_that_is_not_a_counterparty_stays_unmatched_with_a_reason(crm, ctx_factory, rsps):
     FakeOneC(rsps, [doc(ref(1), "31", "2026-03-05T10:00:00", 100, cp=CP_PERSON,
                         cp_type="StandardODATA.Catalog_ФизическиеЛица")])
