@@ -90,3 +90,17 @@ def test_retry_log_never_announces_a_retry_that_does_not_happen(caplog):
     retrying = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
     assert len(retrying) == 2, retrying  # 3 attempts, 2 retries
     assert policy.waits == [0.25, 0.5]
+
+
+def test_package_build_ships_the_configured_validation_fail_modes(tmp_path):
+    import zipfile
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("suitecrm:\n  url: http://crm\nevents:\n  push:\n    public_url: http://sidecar:8765\n"
+                   "  validation_fail_mode: {Documents: closed}\n")
+    r = CliRunner().invoke(cli, ["--config", str(cfg), "package", "build", "collegial_actions",
+                                 "-o", str(tmp_path / "out")], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    with zipfile.ZipFile(tmp_path / "out" / "collegial_actions-0.1.0.zip") as zf:
+        hook = next(zf.read(n).decode() for n in zf.namelist() if "/logic_hooks/" in n)
+    assert "'fail_modes' => array('Documents' => 'closed')" in hook

@@ -46,18 +46,21 @@ _SIDECAR_URL = click.option(
 )
 
 
-def _configured_sidecar_url(given: str | None) -> str | None:
-    """``--sidecar-url``, else ``events.push.public_url`` when a valid config file is there."""
-    if given:
-        return given
+def _configured_options(given: str | None) -> dict:
+    """The builder's options from the config when a valid config file is there: ``sidecar_url``
+    (``--sidecar-url``, else ``events.push.public_url``) and ``fail_modes``
+    (``events.validation_fail_mode``, what the logic hook does when the sidecar is unreachable)."""
     state = click.get_current_context().find_object(CliState)
-    if state is None:
-        return None
-    try:
-        config, _ = state.load()
-    except ConfigError:
-        return None  # building a package needs no config; the builder says when a URL is missing
-    return config.settings.events.push.public_url
+    config = None
+    if state is not None:
+        try:
+            config, _ = state.load()
+        except ConfigError:
+            pass  # building a package needs no config; the builder says when a URL is missing
+    if config is None:
+        return {"sidecar_url": given or None}
+    events = config.settings.events
+    return {"sidecar_url": given or events.push.public_url, "fail_modes": dict(events.validation_fail_mode)}
 
 
 @package.command("check")
@@ -92,7 +95,7 @@ def build(plugin: str, out_dir: str, sidecar_url: str | None) -> None:
     """Build PLUGIN's Module Loader zip."""
     schema = _schema(plugin)
     try:
-        pkg = package_files(schema, sidecar_url=_configured_sidecar_url(sidecar_url))
+        pkg = package_files(schema, **_configured_options(sidecar_url))
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         path = pkg.write_zip(Path(out_dir) / pkg.zip_name)
     except PackageError as exc:
@@ -112,7 +115,7 @@ def _run(plugin: str, root: str, php: str | None, sidecar_url: str | None, actio
         tables = [m.table for m in schema.modules] + [r.join_table for r in schema.relationships]
         tables += [f"{schema.table_of(mod)}_cstm" for mod in schema.custom_fields]
         with tempfile.TemporaryDirectory(prefix="suitecrm-ext-build-") as tmp:
-            zip_path = build_package(schema, Path(tmp), sidecar_url=_configured_sidecar_url(sidecar_url))
+            zip_path = build_package(schema, Path(tmp), **_configured_options(sidecar_url))
             report = run_installer(zip_path, root, action, php=php, tables=tables)
     except (InstallError, PackageError) as exc:
         raise click.ClickException(str(exc)) from None
