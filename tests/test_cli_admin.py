@@ -104,3 +104,17 @@ def test_package_build_ships_the_configured_validation_fail_modes(tmp_path):
     with zipfile.ZipFile(tmp_path / "out" / "collegial_actions-0.1.0.zip") as zf:
         hook = next(zf.read(n).decode() for n in zf.namelist() if "/logic_hooks/" in n)
     assert "'fail_modes' => array('Documents' => 'closed')" in hook
+
+
+def test_package_build_gives_the_hook_more_time_than_the_configured_validation_budget(tmp_path):
+    import zipfile
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("suitecrm:\n  url: http://crm\nevents:\n  push:\n    public_url: http://sidecar:8765\n"
+                   "    validation_budget_ms: 5000\n")
+    r = CliRunner().invoke(cli, ["--config", str(cfg), "package", "build", "collegial_actions",
+                                 "-o", str(tmp_path / "out")], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    with zipfile.ZipFile(tmp_path / "out" / "collegial_actions-0.1.0.zip") as zf:
+        hook = next(zf.read(n).decode() for n in zf.namelist() if "/logic_hooks/" in n)
+    assert "'validate_timeout_ms' => 6000" in hook

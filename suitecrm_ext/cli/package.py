@@ -49,7 +49,8 @@ _SIDECAR_URL = click.option(
 def _configured_options(given: str | None) -> dict:
     """The builder's options from the config when a valid config file is there: ``sidecar_url``
     (``--sidecar-url``, else ``events.push.public_url``) and ``fail_modes``
-    (``events.validation_fail_mode``, what the logic hook does when the sidecar is unreachable)."""
+    (``events.validation_fail_mode``, what the logic hook does when the sidecar is unreachable) and
+    ``validate_timeout_ms`` (``events.push.validation_budget_ms`` + 1 s)."""
     state = click.get_current_context().find_object(CliState)
     config = None
     if state is not None:
@@ -60,7 +61,9 @@ def _configured_options(given: str | None) -> dict:
     if config is None:
         return {"sidecar_url": given or None}
     events = config.settings.events
-    return {"sidecar_url": given or events.push.public_url, "fail_modes": dict(events.validation_fail_mode)}
+    return {"sidecar_url": given or events.push.public_url, "fail_modes": dict(events.validation_fail_mode),
+            # as render_for_plugins: the hook waits a second longer than the sidecar's budget
+            "validate_timeout_ms": min(events.push.validation_budget_ms + 1000, 60_000)}
 
 
 @package.command("check")

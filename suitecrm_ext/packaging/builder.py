@@ -111,7 +111,7 @@ def build_package(
 ) -> Path:
     """Build ``<out_dir>/<plugin>-<version>.zip`` and return its path. Raises :class:`PackageError`.
 
-    ``options`` go to :func:`package_files` (``sidecar_url``, ``fail_modes``).
+    ``options`` go to :func:`package_files` (``sidecar_url``, ``fail_modes``, ``validate_timeout_ms``).
     """
     pkg = package_files(schema, published, **options)
     out = Path(out_dir)
@@ -125,17 +125,20 @@ def package_files(
     *,
     sidecar_url: str | None = None,
     fail_modes: dict[str, str] | None = None,
+    validate_timeout_ms: int | None = None,
 ) -> Package:
     """Every file of the package for ``schema``, with its ``$installdefs``.
 
     ``sidecar_url`` (the push receiver's URL as SuiteCRM reaches it) and ``fail_modes`` (module →
-    open/closed, ``events.validation_fail_mode``) are needed only when the schema asks for logic hooks.
+    open/closed, ``events.validation_fail_mode``) are needed only when the schema asks for logic hooks;
+    ``validate_timeout_ms``: how long the hook waits for a validation answer (default: the generator's).
     """
     if schema.is_empty:
         raise PackageError(
             f"plugin {schema.plugin} adds nothing to SuiteCRM ({schema.source}): no package to build"
         )
-    return _Builder(schema, published or default_published(), sidecar_url, fail_modes).build()
+    return _Builder(schema, published or default_published(), sidecar_url, fail_modes,
+                    validate_timeout_ms).build()
 
 
 # --- the builder -----------------------------------------------------------------------------------
@@ -148,10 +151,12 @@ class _Builder:
         published: dt.datetime,
         sidecar_url: str | None,
         fail_modes: dict[str, str] | None,
+        validate_timeout_ms: int | None = None,
     ):
         self.s = schema
         self.sidecar_url = sidecar_url
         self.fail_modes = fail_modes or {}
+        self.timeouts = {"validate_timeout_ms": validate_timeout_ms} if validate_timeout_ms else {}
         self.published = published.replace(microsecond=0)
         self.files: dict[str, str] = {}
         # target module → language → label key → text (stock modules and "application" lists)
@@ -647,7 +652,8 @@ class _Builder:
         if not self.sidecar_url:
             raise PackageError(
                 f"plugin {self.s.plugin} asks for logic hooks on {mods} ({self.s.source}: logic_hooks): "
-                "give the sidecar's URL as SuiteCRM reaches it (package build --sidecar-url URL)"
+                "give the sidecar's URL as SuiteCRM reaches it (package build --sidecar-url URL, "
+                "or events.push.public_url in the config)"
             )
         from suitecrm_ext.events.logic_hook import HOOK_CLASS, HOOK_FILE, render_logic_hook
 
@@ -657,6 +663,7 @@ class _Builder:
                 self.sidecar_url,
                 validate_modules=[h.module for h in self.s.logic_hooks if h.validate],
                 fail_modes=self.fail_modes,
+                **self.timeouts,
             )
         except ValueError as exc:
             raise PackageError(f"plugin {self.s.plugin}: logic hooks on {mods}: {exc}") from None
