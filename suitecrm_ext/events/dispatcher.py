@@ -4,9 +4,11 @@ An event queued in the state store (by the poller or the push receiver) is *fann
 delivery per enabled plugin whose ``ext_watch`` specs match it and which implements
 ``ext_on_record_change``. Deliveries are claimed with a lease (so several ``run`` processes on a MySQL
 store never handle the same one at once), handed to the plugin through the registry (never a pluggy
-broadcast, so a failure is pinned on its plugin), then acknowledged — or failed and retried after
-``events.retry_base_seconds * 2**(attempt-1)`` seconds (with ±50 % jitter, capped at an hour), and
-after ``events.max_attempts`` failures moved to the dead-letter list with the last error.
+broadcast, so a failure is pinned on its plugin; a delivery reached late in its batch's lease has the
+lease renewed first, or is skipped when another worker took it meanwhile), then acknowledged — or
+failed and retried after ``events.retry_base_seconds * 2**(attempt-1)`` seconds (with ±50 % jitter,
+capped at an hour), and after ``events.max_attempts`` failures moved to the dead-letter list with the
+last error.
 
 Delivery is at least once: a crash between a handler's success and its acknowledgement delivers the
 event again, so handlers must be idempotent (see ``ext_on_record_change``). There is no ordering
@@ -183,6 +185,8 @@ class Dispatcher:
             if stop is not None and stop.is_set():
                 stats.released += self.store.release([d.id for d in batch[i:]], self.worker_id)
                 break
+            if not self._still_mine(delivery):
+                continue
             if self.deliver(delivery):
                 stats.handled += 1
             else:
@@ -190,6 +194,22 @@ class Dispatcher:
                 if delivery.attempts + 1 >= self.settings.max_attempts:
                     stats.dead += 1
         return stats
+
+    def _still_mine(self, delivery: Delivery) -> bool:
+        """Renew the lease of a delivery whose batch has used a tenth of it (slow handlers before it).
+
+        Without this, a delivery reached after its lease ran out could be claimed and handled by
+        another worker at the same time. False: another worker has it now; skip it.
+        """
+        until = delivery.lease_until
+        if until is None or self.clock() < until - 0.9 * self.lease_seconds:
+            return True
+        if self.store.extend_lease(delivery.id, self.worker_id, self.lease_seconds):
+            return True
+        log.info("delivery %s of %s to %s: lease ran out before it was reached and another worker "
+                 "took it; skipped", delivery.id, delivery.event_key, delivery.plugin,
+                 extra={"plugin": delivery.plugin, "event_key": delivery.event_key})
+        return False
 
     def drain(self, stop: threading.Event | None = None, max_passes: int | None = None) -> DispatchStats:
         """Run passes until nothing is due now (retries scheduled for later are not waited for)."""

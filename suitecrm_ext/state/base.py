@@ -226,6 +226,14 @@ class StateStore(abc.ABC):
         """
 
     @abc.abstractmethod
+    def extend_lease(self, delivery_id: int, owner: str, lease_seconds: float) -> bool:
+        """Renew ``owner``'s lease on a pending delivery to now + ``lease_seconds``.
+
+        False when ``owner`` no longer holds it (another worker claimed it after the lease ran out,
+        or it is done): the caller must then not handle it.
+        """
+
+    @abc.abstractmethod
     def ack(self, delivery_id: int, owner: str) -> bool:
         """Mark a delivery done. False when ``owner`` no longer holds its lease (it is still done)."""
 

@@ -359,6 +359,13 @@ class SQLStore(StateStore):
 
         return self._run_bookkeeping(go)
 
+    def extend_lease(self, delivery_id: int, owner: str, lease_seconds: float) -> bool:
+        """Renew a lease still held (a claim by another worker changes ``lease_owner`` atomically)."""
+        now = self.clock()
+        return self._run_bookkeeping(lambda cur: self._x(
+            cur, "UPDATE {deliveries} SET lease_until = ? WHERE id = ? AND lease_owner = ? "
+                 "AND status = 'pending'", (now + lease_seconds, delivery_id, owner)).rowcount == 1)
+
     def ack(self, delivery_id: int, owner: str) -> bool:
         """Mark done."""
         now = self.clock()

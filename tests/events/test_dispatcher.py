@@ -254,3 +254,28 @@ def test_two_dispatchers_on_one_mysql_store_handle_each_delivery_once(mysql_serv
     finally:
         for s in stores:
             s.close()
+
+
+def test_a_delivery_whose_lease_ran_out_in_the_batch_is_not_handled_by_two_workers(store, clock):
+    # worker 1 claimed a batch; its handlers are slow, so the lease of the batch's last delivery runs
+    # out before worker 1 reaches it, and worker 2 takes and handles it meanwhile
+    handled: list[tuple[str, str]] = []
+    workers: dict[str, Dispatcher] = {}
+
+    class Slow(Recorder):
+        @hookimpl
+        def ext_on_record_change(self, event, ctx):
+            handled.append((event.key, "busy"))
+            clock.now += 200  # each delivery takes 200 s of a 300 s lease
+            if len(handled) == 2:
+                workers["w2"].run_once()
+
+    p = Slow([WatchSpec("Accounts")])
+    workers["w1"] = make(store, clock, {"good": p}, lease_seconds=300, batch_size=10)
+    workers["w2"] = make(store, clock, {"good": p}, lease_seconds=300, batch_size=1)
+    workers["w2"].worker_id = "w2"
+    store.enqueue([ev(i) for i in range(3)])
+    workers["w1"].run_once()
+    keys = [k for k, _ in handled]
+    assert sorted(keys) == sorted(ev(i).key for i in range(3))  # each once, none twice
+    assert store.queue_stats().done == 3
