@@ -157,7 +157,7 @@ def event_from_push(doc: Mapping[str, Any], *, received_at: dt.datetime) -> Even
     else:
         try:
             when = parse_datetime(raw_time) if isinstance(raw_time, str) else None
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: year 1 moved to UTC
             when = None
         if when is None:
             raise BadRequest(f"date_modified: not a SuiteCRM datetime: {str(raw_time)[:40]!r}")
@@ -165,7 +165,7 @@ def event_from_push(doc: Mapping[str, Any], *, received_at: dt.datetime) -> Even
         # the poller times (and keys) a creation by date_entered; do the same so both de-duplicate
         try:
             when = parse_datetime(doc["date_entered"]) or when
-        except ValueError:
+        except (ValueError, OverflowError):
             raise BadRequest(f"date_entered: not a SuiteCRM datetime: {doc['date_entered'][:40]!r}") from None
     changes = {}
     for name, ch in _obj(doc, "changes").items():
@@ -174,6 +174,11 @@ def event_from_push(doc: Mapping[str, Any], *, received_at: dt.datetime) -> Even
         changes[name] = FieldChange(before=ch.get("before"), after=ch.get("after"))
     link = _opt_str(doc, "link")
     related_id = _opt_str(doc, "related_id")
+    raw_values = _obj(doc, "values")
+    try:
+        values = normalize_values(raw_values, {})
+    except (ValueError, OverflowError) as exc:  # e.g. values.date_modified that is not a datetime
+        raise BadRequest(f"values: {str(exc)[:200]}") from None
     if relation:
         if not link:
             raise BadRequest(f"link: required for {kind.value}")
@@ -186,7 +191,7 @@ def event_from_push(doc: Mapping[str, Any], *, received_at: dt.datetime) -> Even
         time=when.replace(microsecond=0),
         source="push",
         changes=changes,
-        values=normalize_values(_obj(doc, "values"), {}),
+        values=values,
         user_id=_opt_str(doc, "user_id"),
         link=link,
         related_module=_opt_str(doc, "related_module"),

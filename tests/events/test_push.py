@@ -193,6 +193,11 @@ def test_missing_content_length_is_refused(h):
     (json.dumps(dict(UPDATE, kind="related")).encode(), "link: required for related"),
     (json.dumps(dict(UPDATE, kind="unrelated", link="contacts")).encode(), "related_id: required"),
     (b"\xff\xfe", "body: not UTF-8"),
+    (json.dumps(dict(UPDATE, date_modified="0001-01-01T00:00:00+01:00")).encode(),
+     "date_modified: not a SuiteCRM datetime"),
+    (json.dumps(dict(UPDATE, kind="created", date_entered="0001-01-01T00:30:00+05:00")).encode(),
+     "date_entered: not a SuiteCRM datetime"),
+    (json.dumps(dict(UPDATE, values={"date_modified": "garbage"})).encode(), "values: "),
     pytest.param(b"[" * 2000 + b"]" * 2000, "body: not valid JSON", id="deeply-nested"),
 ])
 def test_bad_bodies_get_400_naming_the_field(h, body, field):
