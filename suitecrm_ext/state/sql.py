@@ -389,7 +389,7 @@ class SQLStore(StateStore):
         self._run_bookkeeping(lambda cur: self._x(
             cur, "UPDATE {deliveries} SET attempts = attempts + 1, last_error = ?, status = ?, "
                  "next_attempt_at = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? "
-                 "WHERE id = ? AND lease_owner = ?",
+                 "WHERE id = ? AND lease_owner = ? AND status = 'pending'",  # a late ack made it done
             ((error or "")[:MAX_ERROR], status, retry_at if retry_at is not None else now, now,
              delivery_id, owner)))
 

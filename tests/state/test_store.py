@@ -211,6 +211,21 @@ def test_ack_by_a_worker_that_lost_its_lease_still_marks_done(store, clock):
     assert store.get_delivery(d.id).status == "done"
 
 
+def test_the_new_holders_failure_does_not_undo_a_late_ack(store, clock):
+    # w1's handler succeeded after its lease ran out and w2 had claimed the delivery; w2's attempt then
+    # fails: the delivery was handled, so it stays done (not dead-lettered, not retried)
+    store.enqueue([ev(1)])
+    store.fan_out(lambda e: ["p"])
+    (d,) = store.claim("w1", lease_seconds=5)
+    clock.advance(6)
+    assert [x.id for x in store.claim("w2")] == [d.id]
+    assert store.ack(d.id, "w1") is False
+    store.fail(d.id, "w2", "CRM said no", retry_at=None)
+    got = store.get_delivery(d.id)
+    assert (got.status, got.attempts) == ("done", 0)
+    assert store.dead_letters() == []
+
+
 def test_dead_letters_and_replay(store, clock):
     store.enqueue([ev(1), ev(2)])
     store.fan_out(lambda e: ["a", "b"])
