@@ -118,3 +118,24 @@ def test_package_build_gives_the_hook_more_time_than_the_configured_validation_b
     with zipfile.ZipFile(tmp_path / "out" / "collegial_actions-0.1.0.zip") as zf:
         hook = next(zf.read(n).decode() for n in zf.namelist() if "/logic_hooks/" in n)
     assert "'validate_timeout_ms' => 6000" in hook
+
+
+def test_collegial_doctor_with_suitecrm_unreachable_asks_once_and_points_at_the_connection():
+    import plugins.collegial_actions.plugin as collegial
+    from suitecrm_ext.testing import build_app, build_config, build_registry
+
+    class Unreachable:
+        calls = 0
+
+        def fields(self, module):
+            Unreachable.calls += 1
+            raise TransientError("REST login: cannot connect")
+
+    config = build_config()
+    reg = build_registry({"collegial_actions": collegial}, config)
+    app = build_app(reg, config=config, crm=Unreachable())
+    checks = reg.call_one("collegial_actions", "ext_doctor_checks", ctx=app.for_plugin("collegial_actions"))
+    assert Unreachable.calls == 1  # not once per module, each with its own retries
+    assert len(checks) == 1 and not checks[0].ok
+    assert "REST login: cannot connect" in checks[0].detail
+    assert "package build" not in checks[0].hint and "suitecrm" in checks[0].hint

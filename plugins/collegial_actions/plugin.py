@@ -15,7 +15,17 @@ from pydantic import BaseModel
 from plugins.collegial_actions.records import ACTION_FIELDS, DEPUTY_FIELDS
 from plugins.collegial_actions.settings import Settings
 from plugins.collegial_actions.workflow import workflow_for
-from suitecrm_ext import Check, Event, EventKind, PluginContext, RecordChange, WatchSpec, hookimpl
+from suitecrm_ext import (
+    AuthError,
+    Check,
+    Event,
+    EventKind,
+    PluginContext,
+    RecordChange,
+    TransientError,
+    WatchSpec,
+    hookimpl,
+)
 
 SCHEMA_FILE = Path(__file__).with_name("schema.yaml")
 
@@ -79,6 +89,12 @@ def ext_doctor_checks(ctx: PluginContext) -> list[Check]:
     for module, fields in wanted.items():
         try:
             have = ctx.crm.fields(module)
+        except (TransientError, AuthError) as exc:
+            # SuiteCRM cannot be asked at all: one line, not one (with retries) per module
+            checks.append(Check(f"collegial_actions modules {', '.join(wanted)}", False, str(exc),
+                                "SuiteCRM is unreachable or refused the login: fix the suitecrm "
+                                "transport check above first"))
+            break
         except Exception as exc:  # noqa: BLE001 - any failure is reported as a failed check
             checks.append(Check(f"collegial_actions module {module}", False, str(exc), hint))
             continue
