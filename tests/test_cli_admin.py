@@ -139,3 +139,29 @@ def test_collegial_doctor_with_suitecrm_unreachable_asks_once_and_points_at_the_
     assert len(checks) == 1 and not checks[0].ok
     assert "REST login: cannot connect" in checks[0].detail
     assert "package build" not in checks[0].hint and "suitecrm" in checks[0].hint
+
+
+@pytest.mark.parametrize("exit_code, mailed", [(0, False), (1, True), (75, True)])
+def test_crontab_lines_print_something_for_cron_to_mail_only_when_the_command_fails(
+        tmp_path, exit_code, mailed):
+    """cron mails what a line prints, whatever its exit status: a failure must print something."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    if shutil.which("flock") is None:
+        pytest.skip("flock not installed")
+    stub = tmp_path / "suitecrm-ext"
+    stub.write_text(f"#!/bin/sh\necho progress\nexit {exit_code}\n")
+    stub.chmod(0o755)
+    (tmp_path / "var").mkdir()
+    text = (Path(__file__).parent.parent / "docs" / "deploy" / "suitecrm-ext.cron").read_text()
+    lines = [line.split(None, 6)[6] for line in text.splitlines()
+             if line.strip() and not line.startswith("#") and "=" not in line.split()[0]]
+    assert len(lines) == 2
+    for command in lines:
+        command = command.replace("/opt/suitecrm-ext/venv/bin/suitecrm-ext", str(stub))
+        command = command.replace("cd /opt/suitecrm-ext", f"cd {tmp_path}")
+        out = subprocess.run(["/bin/sh", "-c", command], capture_output=True, text=True)
+        assert bool(out.stdout + out.stderr) is mailed, (command, out.stdout, out.stderr)
+        assert "progress" in (tmp_path / "var" / "cron.log").read_text()
