@@ -97,7 +97,7 @@ def install(tmp_path: Path, url: str, **kw) -> Path:
 
 def run_hook(tmp_path: Path, hook_file: Path, method: str, *, module="Accounts", values=None,
              fetched_row=None, arguments=None, secret=SECRET, request=None, api=False, transport="curl",
-             url=None) -> dict:
+             url=None, field_defs=None) -> dict:
     config = {"suitecrm_ext": {"secret": secret}} if secret is not None else {}
     if url:
         config.setdefault("suitecrm_ext", {})["url"] = url
@@ -105,7 +105,8 @@ def run_hook(tmp_path: Path, hook_file: Path, method: str, *, module="Accounts",
         "hook_file": str(hook_file), "method": method, "event": method, "arguments": arguments or {},
         "sugar_config": config, "user_id": "seed_will_id", "request": request or {}, "api": api,
         "no_curl": transport == "streams",
-        "bean": {"module": module, "field_defs": DOC_DEFS if module == "Documents" else ACCOUNT_DEFS,
+        "bean": {"module": module,
+                 "field_defs": field_defs or (DOC_DEFS if module == "Documents" else ACCOUNT_DEFS),
                  "fetched_row": fetched_row,
                  "values": values or {}},
     }
@@ -187,6 +188,40 @@ def test_after_save_create_delete_and_relationships(tmp_path, h):
     assert deleted.kind is EventKind.DELETED and deleted.record_id == AID
     assert (related.kind, related.link, related.related_id) == (EventKind.RELATED, "contacts", "c1")
     assert unrelated.kind is EventKind.UNRELATED
+
+
+USER_DEFS = {
+    "id": {"name": "id", "type": "id"},
+    "user_name": {"name": "user_name", "type": "user_name"},
+    "user_hash": {"name": "user_hash", "type": "varchar", "sensitive": True},  # as in Users/vardefs.php
+    "mail_pass": {"name": "mail_pass", "type": "password"},
+    "api_token": {"name": "api_token", "type": "encrypt"},
+    "status": {"name": "status", "type": "enum"},
+}
+USER_ROW = {"id": "u1", "user_name": "sally", "user_hash": "$2y$10$secret.hash", "mail_pass": "smtp-pw",
+            "api_token": "tok-123", "status": "Active"}
+
+
+def test_password_hashes_and_secret_fields_never_leave_suitecrm(tmp_path):
+    gate = Gatekeeper(modules=("Users",))
+    h = make_harness(tmp_path, {"gate": gate})
+    try:
+        hook_file = tmp_path / "suitecrm" / HOOK_FILE
+        hook_file.parent.mkdir(parents=True)
+        hook_file.write_text(render_logic_hook(["Users"], h.url, validate_modules=["Users"]).class_file,
+                             encoding="utf-8")
+        changed = dict(USER_ROW, user_hash="$2y$10$new.hash", mail_pass="smtp-pw2", status="Inactive")
+        for method in ("beforeSave", "afterSave"):
+            out = run_hook(tmp_path, hook_file, method, module="Users", values=changed, fetched_row=USER_ROW,
+                           arguments={"isUpdate": True}, field_defs=USER_DEFS)
+            assert out["outcome"] == "returned"
+        [ev] = h.queued()
+        [change] = gate.asked
+    finally:
+        h.server.stop()
+    assert ev.changes["status"].after == "Inactive" and change.after["status"] == "Inactive"
+    for seen in (ev.values, ev.changes, change.before, change.after):
+        assert not {"user_hash", "mail_pass", "api_token"} & set(seen), seen
 
 
 def test_unwatched_module_sends_nothing(tmp_path, h):
