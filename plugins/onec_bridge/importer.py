@@ -9,7 +9,9 @@
 4. makes sure every unmatched payment has one Task for the responsible manager (the configured
    ``task_user_id``, else the assigned user of an Account with the payer's INN, else ``user_id``):
    a payment with a Task — open, done or deleted — gets no second one, so retries and re-runs never
-   duplicate Tasks and a crash between writing a batch and creating its Tasks loses none;
+   duplicate Tasks and a crash between writing a batch and creating its Tasks loses none; a payment
+   the API writer saved but could not link to its Account yet (noted in the state store around the
+   write) is written again by the next run, not taken for unchanged;
 5. saves a resumable cursor (the index of the next batch) in the state store, when a cursor name is given.
 
 A crash between batches loses nothing: a re-run resumes from the cursor, and a batch written before the
@@ -35,6 +37,8 @@ from .writers import MODULE, same_values
 log = logging.getLogger("suitecrm_ext.plugins.onec_bridge")
 
 MATCHED, UNMATCHED, IGNORED = "matched", "unmatched", "ignored"
+#: state kv (namespace, key): onec_keys of payments being saved whose Account link may not be made yet
+LINKS_PENDING = ("onec_bridge", "links-pending")
 
 
 @dataclass
@@ -97,6 +101,9 @@ def _done(result: list[str]) -> Future[list[str]]:
 class PaymentImporter:
     """Runs payments through matching and into a writer. ``crm`` reads Accounts and writes Tasks."""
 
+    _track = False  # see run(): links noted in the state store around each write
+    _relink: set[str] = set()
+
     def __init__(self, crm: CRM, writer: Any, options: ImportOptions | None = None, state: Any = None,
                  progress: Callable[[int], None] | None = None):
         self.crm = crm
@@ -136,6 +143,12 @@ class PaymentImporter:
         pool = (ThreadPoolExecutor(1, thread_name_prefix="onec-write")
                 if not dry_run and getattr(self.writer, "writes_in_background", False) else None)
         pending: tuple[_Plan, Future[list[str]] | None, int] | None = None
+        # A writer that saves payments and links them in separate steps (the API): the keys of a batch's
+        # matched payments are noted before its write and cleared after it, so a payment saved but not
+        # linked (crash, SuiteCRM down) is written again by the next run instead of found unchanged
+        self._track = (self.state is not None and not dry_run
+                       and not getattr(self.writer, "links_atomic", False))
+        self._relink: set[str] = set(self.state.kv_get(*LINKS_PENDING) or []) if self._track else set()
         try:
             for pos in range(start, len(payments), size):
                 batch = payments[pos:pos + size]
@@ -147,6 +160,7 @@ class PaymentImporter:
                     self.progress(len(batch))
                     continue
                 write = None
+                self._note_links(plan, add=True)
                 if plan.rows and pool is not None:
                     # rendered here, so the writer thread only waits on the server (no GIL contention)
                     prepared = self.writer.prepare(plan.rows, plan.accounts)
@@ -177,7 +191,7 @@ class PaymentImporter:
             old = stored.get(p.key)
             if old is None:
                 summary.new += 1
-            elif same_values(old.values, row):
+            elif same_values(old.values, row) and p.key not in self._relink:
                 summary.unchanged += 1
                 plan.id_of[p.key] = old.id
                 continue
@@ -194,6 +208,7 @@ class PaymentImporter:
         if write is not None:
             ids = write.result()
             plan.id_of.update((row["onec_key"], rid) for row, rid in zip(plan.rows, ids, strict=True))
+            self._note_links(plan, add=False)
         if self.opt.create_tasks and plan.unmatched:
             # every unmatched payment without a Task gets one — also one whose Task was lost to a crash
             # between writing the batch and creating its Tasks (the re-run finds the payment unchanged)
@@ -201,6 +216,20 @@ class PaymentImporter:
         if cursor and self.state is not None:
             self.state.set_cursor(cursor, {"next": next_pos, "total": total, "done": next_pos >= total})
         self.progress(plan.size)
+
+    def _note_links(self, plan: _Plan, add: bool) -> None:
+        """Note (before the write) or clear (after it) the batch's payments that get an Account link."""
+        if not self._track:
+            return
+        keys = {row["onec_key"] for row in plan.rows} if not add else {
+            row["onec_key"] for row in plan.rows if plan.accounts.get(row["onec_key"])}
+        before = len(self._relink)
+        if add:
+            self._relink |= keys
+        else:
+            self._relink -= keys
+        if len(self._relink) != before:
+            self.state.kv_set(*LINKS_PENDING, sorted(self._relink))
 
     def row(self, p: Payment, match: Match) -> dict[str, Any]:
         """The Payments record values for one payment and its match."""

@@ -138,6 +138,8 @@ class MySQLPaymentWriter:
     #: :meth:`prepare` handle the next batch here: the owned writer's connection is used by that one
     #: thread at a time (preparing never touches it)
     writes_in_background = True
+    #: a payment and its Account link are written in one transaction (the importer need not track links)
+    links_atomic = True
 
     def __init__(self, reader: CRM, owned: Any, *, user_id: str = "1", module: str = MODULE,
                  clock: Any = None):
