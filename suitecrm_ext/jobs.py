@@ -253,9 +253,15 @@ class _Heartbeat:
     def _run(self) -> None:
         while not self._stop.wait(self.ttl / 3):
             try:
-                if not self.store.renew_lock(self.lock, self.owner, self.ttl):
-                    log.error("lost the lock %s while the job runs (lease expired)", self.lock)
+                if self.store.renew_lock(self.lock, self.owner, self.ttl):
+                    continue
+                # the lease ran out before this renewal (a stalled store): take it back unless another
+                # process took it meanwhile
+                if not self.store.acquire_lock(self.lock, self.owner, self.ttl):
+                    log.error("lost the lock %s while the job runs (lease expired and taken by another "
+                              "process)", self.lock)
                     return
+                log.warning("lock %s: lease had expired before its renewal; taken back", self.lock)
             except Exception as exc:  # noqa: BLE001 - keep trying; the lease covers a blip
                 log.warning("could not renew lock %s: %s", self.lock, exc)
 

@@ -177,6 +177,27 @@ def test_heartbeat_keeps_the_lock_while_a_long_job_runs(tmp_path):
         store.close()
 
 
+def test_heartbeat_that_renews_late_takes_back_a_lease_nobody_else_took(store, clock):
+    # the store stalled past the lease (the heartbeat's renewal came late), but no one took the lock:
+    # the running job keeps it instead of running on unprotected for a second run to start
+    from suitecrm_ext.jobs import _Heartbeat
+
+    assert store.acquire_lock("job:long", "host-a", 0.3)
+    clock.now += 10  # lease expired, nobody else took it
+    beat = _Heartbeat(store, "job:long", "host-a", 0.3)
+    beat.start()
+    try:
+        for _ in range(100):
+            if store.lock_info("job:long") is not None:
+                break
+            time.sleep(0.05)
+        held = store.lock_info("job:long")
+        assert held is not None and held.owner == "host-a"
+        assert store.acquire_lock("job:long", "host-b", 60) is False
+    finally:
+        beat.stop()
+
+
 HOLDER = textwrap.dedent("""
     import sys, time
     from suitecrm_ext import JobSpec, hookimpl
