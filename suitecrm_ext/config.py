@@ -143,6 +143,12 @@ class StateSettings(StrictModel):
     path: str = "var/state.sqlite3"
     mysql: MySQLSettings | None = None
 
+    @model_validator(mode="after")
+    def _mysql_backend_has_its_section(self) -> StateSettings:
+        if self.backend == "mysql" and self.mysql is None:
+            raise ValueError("backend: mysql needs a state.mysql: section (host, user, password, database)")
+        return self
+
 
 class PushSettings(StrictModel):
     """HTTP endpoint receiving events from the generated SuiteCRM logic hook."""

@@ -165,3 +165,11 @@ def test_crontab_lines_print_something_for_cron_to_mail_only_when_the_command_fa
         out = subprocess.run(["/bin/sh", "-c", command], capture_output=True, text=True)
         assert bool(out.stdout + out.stderr) is mailed, (command, out.stdout, out.stderr)
         assert "progress" in (tmp_path / "var" / "cron.log").read_text()
+
+
+def test_config_check_refuses_a_mysql_state_backend_without_its_section(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("suitecrm:\n  url: http://crm\nstate:\n  backend: mysql\n")
+    r = CliRunner().invoke(cli, ["--config", str(cfg), "config", "check"], catch_exceptions=False)
+    assert r.exit_code == 2, r.output
+    assert f"{cfg}:" in r.output and "state" in r.output and "state.mysql" in r.output
