@@ -321,7 +321,9 @@ class ChangeFeed:
                 wm, wm_id = dm, rec.id
             ev, snap = self._decide(watch, rec, dm, known.get(key), floor)
             if snap is not None:
-                snaps[key] = snap
+                # a record read twice in one chunk (paged while it was saved again): its second
+                # version is compared with the first, not with the snapshot from before this chunk
+                snaps[key] = known[key] = snap
             if ev is not None and ev.kind in watch.kinds:
                 events.append(ev)
         return events, snaps, wm, wm_id

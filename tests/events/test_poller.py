@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from suitecrm_ext import EventKind, WatchSpec
+from suitecrm_ext import Cond, EventKind, WatchSpec
 from suitecrm_ext.events.codec import event_to_dict
 from suitecrm_ext.events.model import make_key
 from suitecrm_ext.events.poller import SNAPSHOT_NS, ChangeFeed
@@ -465,3 +465,36 @@ def test_crash_after_the_queue_commit_loses_no_later_change(crm, store, clock):
     ev = queued(store)[-1]
     assert ev.kind is EventKind.UPDATED and ev.record_id == aid
     assert ev.changes["name"].before == "Acme" and ev.changes["name"].after == "Acme Corp"
+
+
+class PagingCRM:
+    """The FakeCRM read the way offset paging reads a table that changes meanwhile: a record saved
+    again while the feed pages through the rows is returned a second time, in its newer version."""
+
+    def __init__(self, crm, clock, record_id, values):
+        self.crm, self.clock, self.record_id, self.values = crm, clock, record_id, values
+
+    def __getattr__(self, name):
+        return getattr(self.crm, name)
+
+    def find(self, module, **kw):
+        yield from list(self.crm.find(module, **kw))
+        if self.values is not None:
+            self.clock.tick()
+            self.crm.save(module, {"id": self.record_id, **self.values})
+            self.values = None
+            yield from self.crm.find(module, where=Cond("id", "eq", self.record_id), include_deleted=True)
+
+
+def test_a_record_read_twice_in_one_chunk_is_compared_with_its_first_version(crm, store, clock):
+    f = feed(crm, store, clock)
+    f.poll_once()
+    clock.tick()
+    aid = crm.save("Accounts", {"name": "A"})
+    f.poll_once()
+    clock.tick()
+    crm.save("Accounts", {"id": aid, "name": "B"})
+    paging = feed(PagingCRM(crm, clock, aid, {"name": "C"}), store, clock)
+    assert paging.poll_once() == 2
+    changes = [(e.changes["name"].before, e.changes["name"].after) for e in queued(store)[1:]]
+    assert changes == [("A", "B"), ("B", "C")]
