@@ -191,8 +191,9 @@ class ChangeFeed:
         """Poll every watched module once; returns how many new events were queued.
 
         With a ``lock_owner``, only one feed polls at a time among the processes sharing the store:
-        the feed holds the lease ``change-feed`` (renewed on every poll, ``lock_ttl_seconds``; a
-        crashed holder's lease expires, at once when it restarts with the same owner name); while
+        the feed holds the lease ``change-feed`` (renewed on every poll, after every chunk stored
+        and before every module, ``lock_ttl_seconds``; a crashed holder's lease expires, at once when
+        it restarts with the same owner name); while
         another feed holds it, this returns 0 without reading anything. Without one, every feed
         polls (events still de-duplicate by key; the work is done twice).
         A module whose read fails is logged and skipped (the others are still polled); the error of
@@ -203,7 +204,9 @@ class ChangeFeed:
             return 0
         total = 0
         first_error: Exception | None = None
-        for module in self.watches:
+        for i, module in enumerate(self.watches):
+            if i and not self._keep_lease():
+                break
             try:
                 total += self.poll_module(module)
             except Exception as exc:  # noqa: BLE001 - one module's failure must not stop the others
@@ -270,9 +273,19 @@ class ChangeFeed:
                      "floor": iso_utc(floor) if floor else None}
             # events + watermark + snapshots in one transaction (see "Crash safety")
             new += self.store.enqueue(events, cursor=(name, value), kv=(SNAPSHOT_NS, snaps))
+            if not self._keep_lease():
+                break
         return new
 
     # --- internals --------------------------------------------------------------------------
+
+    def _keep_lease(self) -> bool:
+        """Renew the polling lease during a long poll; False (stop polling) when another feed took it."""
+        if not self.lock_owner or self.store.acquire_lock(LOCK_NAME, self.lock_owner, self.lock_ttl):
+            return True
+        log.warning("change feed: the %s lease ran out during a long poll and another worker took it; "
+                    "stopping here (it continues from the saved watermark)", LOCK_NAME)
+        return False
 
     def _initial_cursor(self) -> dict:
         if self.start == "beginning":

@@ -498,3 +498,33 @@ def test_a_record_read_twice_in_one_chunk_is_compared_with_its_first_version(crm
     assert paging.poll_once() == 2
     changes = [(e.changes["name"].before, e.changes["name"].after) for e in queued(store)[1:]]
     assert changes == [("A", "B"), ("B", "C")]
+
+
+def test_a_long_poll_keeps_its_lease_so_no_second_feed_polls_meanwhile(crm, tmp_path, clock):
+    now = {"t": 1_000.0}
+    store = SQLiteStore(tmp_path / "lease.sqlite3", clock=lambda: now["t"])
+    taken_meanwhile = []
+
+    class SlowCRM:
+        """Each row takes 40 s to read; the third one is read after the first lease (60 s) ran out."""
+
+        def __getattr__(self, name):
+            return getattr(crm, name)
+
+        def find(self, module, **kw):
+            for rec in crm.find(module, **kw):
+                now["t"] += 40
+                if rec.get("name") == "C":
+                    taken_meanwhile.append(store.acquire_lock("change-feed", "worker-b", 60))
+                yield rec
+
+    try:
+        a = feed(SlowCRM(), store, clock, lock_owner="worker-a", lock_ttl_seconds=60, batch_size=1)
+        a.poll_once()
+        for name in "ABC":
+            clock.tick()
+            crm.save("Accounts", {"name": name})
+        assert a.poll_once() == 3
+        assert taken_meanwhile == [False]
+    finally:
+        store.close()
