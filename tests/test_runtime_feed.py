@@ -174,7 +174,7 @@ def test_a_push_wakes_the_idle_dispatcher_and_feed_leases_only_with_a_shared_sto
         rt.wake()
         t.join(10)
     assert not t.is_alive()
-    shared = build_config(state={"backend": "mysql"})
+    shared = build_config(state={"backend": "mysql", "mysql": {"user": "u", "database": "d"}})
     rt2 = Runtime(build_app(reg, shared, crm=crm, state=store), reg, worker_id="w9", poll=False, push=False)
     assert runtime_mod._default_feed(rt2).lock_owner == "w9"
     store.close()
