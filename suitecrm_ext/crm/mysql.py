@@ -127,6 +127,22 @@ STOCK_TABLES: frozenset[str] = frozenset("""
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*\Z")
 
+#: Columns of stock 7.14.6 tables holding password hashes or stored credentials (vardefs marked
+#: ``sensitive`` or of type password/encrypt). SuiteCRM's APIs never return them; neither does this
+#: reader (they are left out of ``fields``, records and filters), so they cannot reach events or logs.
+SECRET_COLUMNS: dict[str, frozenset[str]] = {
+    "users": frozenset({"user_hash"}),
+    "users_password_link": frozenset({"keyhash"}),
+    "inbound_email": frozenset({"email_password"}),
+    "outbound_email": frozenset({"mail_smtppass"}),
+    "oauth2clients": frozenset({"secret"}),
+    "oauth2tokens": frozenset({"access_token", "refresh_token"}),
+    "oauth_consumer": frozenset({"c_secret"}),
+    "oauth_tokens": frozenset({"secret"}),
+    "external_oauth_connections": frozenset({"client_secret", "access_token", "refresh_token"}),
+    "external_oauth_providers": frozenset({"client_secret"}),
+}
+
 
 # --- the SQL guard -------------------------------------------------------------------------------
 
@@ -716,7 +732,8 @@ class MySQLCRM(CRM):
             if not _IDENT.match(table):
                 raise ValidationError(f"{module}: {table!r} is not a valid table name", transport="mysql",
                                       module=module)
-            cols = self._columns(table)
+            secret = SECRET_COLUMNS.get(table.lower(), frozenset())
+            cols = {n: c for n, c in self._columns(table).items() if n.lower() not in secret}
             if not cols:
                 self._meta[table] = None
             else:

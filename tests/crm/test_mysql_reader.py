@@ -508,3 +508,19 @@ def test_threads_sharing_one_reader_each_get_their_own_connection(db, crm):
     assert len(set(seen)) == 4
     crm.close()
     assert crm._open_conns == set()
+
+
+@pytest.mark.mysql
+def test_password_hashes_and_credentials_are_not_read(db, crm):
+    """SuiteCRM's APIs never hand out users.user_hash or stored mail/OAuth credentials; nor does the reader
+    (so a poller watching Users does not copy password hashes into events)."""
+    uid = db.row("users", user_name="sally", user_hash="$2y$10$secret.hash", status="Active",
+                 date_modified=T0, deleted=0)
+    rec = crm.get("Users", uid)
+    assert rec["user_name"] == "sally" and "user_hash" not in rec.values
+    assert "user_hash" not in crm.fields("Users")
+    assert all("user_hash" not in r.values for r in crm.find("Users"))
+    with pytest.raises(ValidationError):
+        list(crm.find("Users", {"user_hash": "$2y$10$secret.hash"}))
+    with pytest.raises(ValidationError):
+        crm.get("Users", uid, ["user_name", "user_hash"])
