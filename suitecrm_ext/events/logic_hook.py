@@ -41,8 +41,9 @@ PUSH_HOOKS: tuple[tuple[str, str], ...] = (
 )
 VALIDATE_HOOK = ("before_save", "beforeSave")
 
-_MODULE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}$")
-_URL_RE = re.compile(r"^https?://[^\s'\"\\]+$")
+# \Z, not $: "$" also matches before a final newline
+_MODULE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}\Z")
+_URL_RE = re.compile(r"^https?://[^\s'\"\\]+\Z")
 DEFAULT_UNAVAILABLE = "This change cannot be checked right now; please try again later."
 
 

@@ -323,6 +323,8 @@ def test_php_and_python_compute_the_same_signature():
     ({"modules": []}, "name at least one module"),
     ({"sidecar_url": "ftp://x"}, "sidecar_url"),
     ({"sidecar_url": "http://x/'; phpinfo(); '"}, "sidecar_url"),
+    ({"sidecar_url": "http://sidecar:8765\n"}, "sidecar_url"),
+    ({"modules": ["Accounts\n"]}, "modules: not a SuiteCRM module name"),
     ({"fail_modes": {"Accounts": "maybe"}}, "fail mode of Accounts"),
     ({"push_timeout_ms": 10}, "push_timeout_ms"),
 ])
