@@ -521,7 +521,7 @@ class _Validator:
         if not isinstance(name, str) or not name:
             self.err(loc, f"{what} name is required (text)")
             return ""
-        if not pattern.match(name):
+        if not pattern.fullmatch(name):  # not match(): its "$" also matches before a final newline
             rule = (
                 "lower-case letters, digits and _, starting with a letter"
                 if pattern is _FIELD_NAME

@@ -107,6 +107,10 @@ def test_unknown_type_names_plugin_file_line_and_field():
             "field name 'order' is a reserved SQL word",
         ),
         (lambda d: d["modules"][0]["fields"][0].update(name="x" * 65), "is 65 characters; the limit is 64"),
+        # a trailing newline (a YAML block scalar) is not a name: "$" alone would let it through
+        (lambda d: d["modules"][0]["fields"][0].update(name="code\n"), "name 'code\\n' may only contain"),
+        (lambda d: d["modules"][0].update(name="t_Things\n"), "module name 't_Things\\n' may only contain"),
+        (lambda d: d["package"].update(id="sxt_t\n"), "package id name 'sxt_t\\n' may only contain"),
         (lambda d: d["modules"][0].update(table="t" * 60), "leaves no room for its"),
         (lambda d: d["modules"][0].update(name="t_" + "A" * 24), "is 26 characters; the limit is 25"),
         (
