@@ -173,3 +173,12 @@ def test_config_check_refuses_a_mysql_state_backend_without_its_section(tmp_path
     r = CliRunner().invoke(cli, ["--config", str(cfg), "config", "check"], catch_exceptions=False)
     assert r.exit_code == 2, r.output
     assert f"{cfg}:" in r.output and "state" in r.output and "state.mysql" in r.output
+
+
+def test_jobs_run_of_a_disabled_plugins_job_says_the_plugin_is_disabled(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("suitecrm:\n  url: http://127.0.0.1:9\nstate:\n  path: " + str(tmp_path / "s.db")
+                   + "\nplugins:\n  onec_bridge:\n    enabled: false\n")
+    r = CliRunner().invoke(cli, ["--config", str(cfg), "jobs", "run", "onec-import"], catch_exceptions=False)
+    assert r.exit_code == 1
+    assert f"job 'onec-import' belongs to plugin onec_bridge, which is disabled in {cfg}" in r.output

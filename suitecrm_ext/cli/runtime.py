@@ -248,6 +248,21 @@ def jobs_list(state: CliState, as_json: bool) -> None:
                    f"next: {r['next_due']}")
 
 
+def _disabled_owner(state: CliState, job: str) -> str | None:
+    """The disabled plugin that declares ``job``, if one does."""
+    reg = _registry(state)
+    for plugin, info in sorted(reg.infos.items()):
+        if not info.loaded or plugin in reg.enabled:
+            continue
+        try:
+            specs = reg.call_one(plugin, "ext_jobs", settings=state.config.plugin_settings.get(plugin)) or []
+        except Exception:  # noqa: BLE001 - only used to word an error message
+            continue
+        if any(getattr(s, "name", None) == job for s in specs):
+            return plugin
+    return None
+
+
 @jobs.command("run")
 @click.argument("name")
 @click.option("--worker-id", default=None, help="Owner name recorded in the lock and the run history.")
@@ -258,6 +273,10 @@ def jobs_run(state: CliState, name: str, worker_id: str | None) -> None:
     try:
         out = sched.run_job(name, force=True)
     except KeyError as exc:
+        owner = _disabled_owner(state, name)
+        if owner:
+            raise click.ClickException(f"job {name!r} belongs to plugin {owner}, which is disabled in "
+                                       f"{state.config.path} (plugins.{owner}.enabled)") from None
         raise click.ClickException(exc.args[0]) from None
     click.echo(f"{name}: {out.status}" + (f": {out.summary}" if out.summary else ""))
     if out.status == "failed":
