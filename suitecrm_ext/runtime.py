@@ -175,6 +175,10 @@ class Runtime:
             try:
                 push_server = self._push_factory(self)
                 push_server.start()
+            except OSError as exc:  # the address is taken or not ours: say which, and where it is set
+                log.error("push receiver could not listen on %s (events.push.listen): %s; is another "
+                          "sidecar running there?", self.settings.push.listen, exc.strerror or exc)
+                return 1
             except Exception as exc:  # noqa: BLE001 - reported, exit status 1
                 log.error("push receiver could not start: %s: %s", type(exc).__name__, exc)
                 return 1

@@ -182,3 +182,29 @@ def test_jobs_run_of_a_disabled_plugins_job_says_the_plugin_is_disabled(tmp_path
     r = CliRunner().invoke(cli, ["--config", str(cfg), "jobs", "run", "onec-import"], catch_exceptions=False)
     assert r.exit_code == 1
     assert f"job 'onec-import' belongs to plugin onec_bridge, which is disabled in {cfg}" in r.output
+
+
+def test_run_with_the_push_address_taken_names_the_address_and_the_key(tmp_path, caplog):
+    import errno
+
+    from suitecrm_ext.runtime import Runtime
+    from suitecrm_ext.state.sqlite import SQLiteStore
+    from suitecrm_ext.testing import build_app, build_config, build_registry
+
+    class Taken:
+        def start(self):
+            raise OSError(errno.EADDRINUSE, "Address already in use")
+
+    config = build_config(events={"push": {"enabled": True, "listen": "127.0.0.1:8765"}})
+    reg = build_registry({}, config)
+    store = SQLiteStore(tmp_path / "state.sqlite3")
+    try:
+        rt = Runtime(build_app(reg, config, state=store), reg, worker_id="w1", poll=False,
+                     push_factory=lambda rt: Taken())
+        with caplog.at_level("ERROR", logger="suitecrm_ext.runtime"):
+            assert rt.run_forever() == 1
+    finally:
+        store.close()
+    message = " ".join(r.getMessage() for r in caplog.records)
+    assert "127.0.0.1:8765" in message and "events.push.listen" in message
+    assert "Address already in use" in message
