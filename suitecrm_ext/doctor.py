@@ -41,6 +41,11 @@ def core_checks(app) -> list[Check]:
     from suitecrm_ext.crm.gateway import transport_checks  # imported here: the gateway imports Check
 
     checks.extend(transport_checks(app.config.settings.suitecrm))
+    from suitecrm_ext.events.push import push_settings_problems
+
+    for _key, message in push_settings_problems(app.config.settings.events.push):
+        checks.append(Check("push receiver", False, message, "fix events.push in the config, or set "
+                            "events.push.enabled: false"))
     try:
         from suitecrm_ext.state import open_store  # noqa: F401
     except ImportError:

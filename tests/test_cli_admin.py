@@ -208,3 +208,25 @@ def test_run_with_the_push_address_taken_names_the_address_and_the_key(tmp_path,
     message = " ".join(r.getMessage() for r in caplog.records)
     assert "127.0.0.1:8765" in message and "events.push.listen" in message
     assert "Address already in use" in message
+
+
+@pytest.mark.parametrize("push, needle", [
+    ("{enabled: true}", "events.push.secret: required"),
+    ("{enabled: true, secret: short}", "events.push.secret: at least 16 characters"),
+    ("{enabled: true, secret: 0123456789abcdef0123, listen: localhost}", "events.push.listen: expected"),
+])
+def test_config_check_refuses_an_enabled_push_receiver_that_could_not_start(tmp_path, push, needle):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"suitecrm:\n  url: http://crm\nevents:\n  push: {push}\n")
+    r = CliRunner().invoke(cli, ["--config", str(cfg), "config", "check"], catch_exceptions=False)
+    assert r.exit_code == 2, r.output
+    assert needle in r.output
+    r = CliRunner().invoke(cli, ["--config", str(cfg), "doctor"], catch_exceptions=False)
+    assert f"FAIL  push receiver: {needle}" in r.output
+
+
+def test_config_check_accepts_a_disabled_push_receiver_without_a_secret(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("suitecrm:\n  url: http://crm\nevents:\n  push: {enabled: false}\n")
+    r = CliRunner().invoke(cli, ["--config", str(cfg), "config", "check"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output

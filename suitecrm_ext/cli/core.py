@@ -36,6 +36,14 @@ def config_check(state: CliState) -> None:
         for line in exc.problems:
             click.echo(f"config error: {line}", err=True)
         raise click.exceptions.Exit(2) from None
+    from suitecrm_ext.events.push import push_settings_problems
+
+    # checks of what the schema cannot see on its own: an enabled push receiver must be able to start
+    problems = push_settings_problems(cfg.settings.events.push)
+    for key, message in problems:
+        click.echo(f"config error: {cfg.where(('events', 'push', key))}: {message}", err=True)
+    if problems:
+        raise click.exceptions.Exit(2)
     click.echo(f"ok: {cfg.path} is valid")
 
 

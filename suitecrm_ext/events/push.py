@@ -322,6 +322,25 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+def push_settings_problems(push: Any) -> list[tuple[str, str]]:
+    """What keeps the push receiver of ``events.push`` settings from starting, as (key, message)
+    pairs; empty when it is disabled or fine (``config check`` and ``doctor`` report them)."""
+    if not push.enabled:
+        return []
+    out = []
+    secret = push.secret.get_secret_value() if push.secret else ""
+    if not secret:
+        out.append(("secret", "events.push.secret: required for the push receiver (the same value as "
+                    "$sugar_config['suitecrm_ext']['secret'] in SuiteCRM's config_override.php)"))
+    elif len(secret) < _MIN_SECRET:
+        out.append(("secret", f"events.push.secret: at least {_MIN_SECRET} characters, please"))
+    try:
+        parse_listen(push.listen)
+    except PushConfigError as exc:
+        out.append(("listen", str(exc)))
+    return out
+
+
 class PushServer:
     """The push receiver and validation endpoint, served from a background thread.
 
@@ -346,13 +365,10 @@ class PushServer:
         events = app.config.settings.events
         self.settings = events.push
         secret = self.settings.secret.get_secret_value() if self.settings.secret else ""
-        if not secret:
-            raise PushConfigError(
-                "events.push.secret: required for the push receiver (the same value as "
-                "$sugar_config['suitecrm_ext']['secret'] in SuiteCRM's config_override.php)"
-            )
-        if len(secret) < _MIN_SECRET:
-            raise PushConfigError(f"events.push.secret: at least {_MIN_SECRET} characters, please")
+        problems = [m for key, m in push_settings_problems(self.settings.model_copy(update={"enabled": True}))
+                    if key == "secret"]
+        if problems:
+            raise PushConfigError(problems[0])
         self._secret = secret
         self.app = app
         self.store = store if store is not None else app.state
