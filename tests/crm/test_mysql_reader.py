@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from pathlib import Path
 
 import pymysql
 import pytest
+from mariadb import SUITECRM_SCHEMA, load_sql
 
 from suitecrm_ext import (
     AuthError,
@@ -60,17 +60,11 @@ class DB:
         return values["id"]
 
 
-SCHEMA = Path(__file__).parent.parent / "fixtures" / "suitecrm_schema.sql"
-
-
 @pytest.fixture(scope="module")
 def shared_db(mysql_server):
     """One schema load for the module (DDL is the slow part); tests that change the schema use suitecrm_db."""
     name = mysql_server.create_database()
-    with mysql_server.connect(name) as conn, conn.cursor() as cur:
-        for stmt in SCHEMA.read_text(encoding="utf-8").split(";\n"):  # as tests/conftest.py load_sql
-            if stmt.strip() and not all(x.startswith("--") for x in stmt.strip().splitlines()):
-                cur.execute(stmt)
+    load_sql(mysql_server, name, SUITECRM_SCHEMA)
     yield name
     mysql_server.drop_database(name)
 

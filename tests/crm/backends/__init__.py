@@ -110,6 +110,24 @@ class Backend:
 _REGISTRY: dict[str, Backend] = {}
 
 
+def rest_family_faults(emulator: Any) -> tuple[Callable[..., None], Callable[[str], None]]:
+    """``fail_next`` / ``lose_next_answer`` for the REST v4_1 emulator and the SOAP one built on it."""
+
+    def fail_next(*kinds: str) -> None:
+        for kind in kinds:
+            if kind == "drop":
+                emulator.drop_next()
+            elif kind == "429":
+                emulator.fail_next(429, retry_after="3")
+            else:
+                emulator.fail_next(int(kind))
+
+    def lose_next_answer(op: str) -> None:
+        emulator.lose_next_answer({"create": "set_entry", "save_many": "set_entries"}[op])
+
+    return fail_next, lose_next_answer
+
+
 def register(name: str) -> Callable[[Callable[[Options], Any]], Callable[[Options], Any]]:
     """Decorator registering a backend start function (a context manager yielding a Harness)."""
 

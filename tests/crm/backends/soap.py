@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import responses
-from crm.backends import Harness, Options, register
+from crm.backends import Harness, Options, register, rest_family_faults
 from crm.emulators.soap import SoapEmulator
 
 from suitecrm_ext.crm.fake import FakeCRM
@@ -27,18 +27,7 @@ def start(opts: Options) -> Iterator[Harness]:
         emulator = SoapEmulator(store, base_url=URL, username=USER, password=PASSWORD).install(rsps)
         crm = SoapCRM(URL, USER, PASSWORD, page_size=opts.page_size,
                       retry_policy=RetryPolicy(retries=opts.retries, sleep=sleeps.append, rng=lambda: 0.5))
-
-        def fail_next(*kinds: str) -> None:
-            for kind in kinds:
-                if kind == "drop":
-                    emulator.drop_next()
-                elif kind == "429":
-                    emulator.fail_next(429, retry_after="3")
-                else:
-                    emulator.fail_next(int(kind))
-
-        def lose_next_answer(op: str) -> None:
-            emulator.lose_next_answer({"create": "set_entry", "save_many": "set_entries"}[op])
+        fail_next, lose_next_answer = rest_family_faults(emulator)
 
         harness = Harness(
             "soap", crm, store,
