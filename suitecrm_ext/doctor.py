@@ -47,10 +47,6 @@ def core_checks(app) -> list[Check]:
         checks.append(Check("push receiver", False, message, "fix events.push in the config, or set "
                             "events.push.enabled: false"))
     try:
-        from suitecrm_ext.state import open_store  # noqa: F401
-    except ImportError:
-        return checks
-    try:
         app.state.ping()
         checks.append(Check("state store", True, app.config.settings.state.backend))
     except Exception as exc:  # noqa: BLE001

@@ -1510,9 +1510,7 @@ def _converter(ftype: str | None) -> Any:
 
 
 def _stock_fields(module: str) -> dict[str, FieldInfo]:
-    """Stock 7.14 field metadata of a module, when the gateway ships it."""
-    try:
-        from suitecrm_ext.crm.stock_modules import STOCK_FIELDS
-    except ImportError:  # pragma: no cover - metadata module absent
-        return {}
+    """Stock 7.14 field metadata of a module."""
+    from suitecrm_ext.crm.stock_modules import STOCK_FIELDS
+
     return {f.name: f for f in STOCK_FIELDS.get(module, ())}
