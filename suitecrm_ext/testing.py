@@ -10,6 +10,10 @@ Fixtures:
 - ``fake_crm`` → an empty :class:`FakeCRM`, the in-memory CRM implementing the gateway interface.
 - ``make_app(registry, config=None, crm=None)`` → an :class:`~suitecrm_ext.context.AppContext` wired
   to the fake CRM, ready to hand ``app.for_plugin(name)`` to hooks.
+- ``live_lab`` → the real SuiteCRM named by ``$SUITECRM_EXT_LIVE_ENV`` (a ``lab.sh`` env file) as a
+  :class:`~suitecrm_ext.lab.LabInstance` (``.suitecrm_section()``, ``.transport("v8")``, ``.gateway()``);
+  ``live_crm`` → its gateway over REST v4_1. Both skip the test when the variable is not set (and fail
+  it when ``$SUITECRM_EXT_LIVE_REQUIRED=1``).
 
 Example::
 
@@ -32,6 +36,15 @@ import yaml
 
 from suitecrm_ext.config import Config, load_config_text
 from suitecrm_ext.context import AppContext
+from suitecrm_ext.lab import (
+    LIVE_ENV_VAR,
+    LIVE_REQUIRED_VAR,
+    LabEnvError,
+    LabInstance,
+    live_instance,
+    live_required,
+    read_lab_env,
+)
 from suitecrm_ext.plugins import PluginRegistry
 
 DEFAULT_SUITECRM = {"url": "http://suitecrm.test", "write_via": "rest"}
@@ -110,6 +123,36 @@ def make_app():
     return build_app
 
 
+def require_live_instance(var: str = LIVE_ENV_VAR) -> LabInstance:
+    """The live instance named by ``var``; skips the calling test when it is not set (fails under
+    ``$SUITECRM_EXT_LIVE_REQUIRED=1``), fails it when the env file is broken."""
+    try:
+        inst = live_instance(var)
+    except LabEnvError as exc:
+        pytest.fail(str(exc))
+    if inst is None:
+        reason = (f"live layer: ${var} is not set (point it at the env file printed by "
+                  "`../shared/suitecrm/lab.sh up`)")
+        if live_required():
+            pytest.fail(reason + f", but ${LIVE_REQUIRED_VAR} says the live layer must run")
+        pytest.skip(reason)
+    return inst
+
+
+@pytest.fixture(scope="session")
+def live_lab() -> LabInstance:
+    """The real SuiteCRM of ``$SUITECRM_EXT_LIVE_ENV`` (skips without it)."""
+    return require_live_instance(LIVE_ENV_VAR)
+
+
+@pytest.fixture
+def live_crm(live_lab: LabInstance):
+    """A gateway over REST v4_1 to the live SuiteCRM; closed after the test."""
+    gw = live_lab.gateway("rest")
+    yield gw
+    gw.close()
+
+
 from suitecrm_ext.crm.fake import FakeCRM  # noqa: E402
 from suitecrm_ext.packaging.ddl import create_tables as create_plugin_tables  # noqa: E402
 from suitecrm_ext.packaging.fake import register_schema  # noqa: E402
@@ -120,6 +163,6 @@ from suitecrm_ext.packaging.source import load_plugin_schema  # noqa: E402
 # modules/fields/links to a FakeCRM, ``create_plugin_tables(conn, schema)`` creates its MariaDB tables.
 
 __all__ = [
-    "FakeCRM", "build_app", "build_config", "build_registry", "create_plugin_tables", "load_plugin_schema",
-    "register_schema",
+    "FakeCRM", "LabInstance", "build_app", "build_config", "build_registry", "create_plugin_tables",
+    "load_plugin_schema", "read_lab_env", "register_schema", "require_live_instance",
 ]
