@@ -111,7 +111,8 @@ class LabInstance:
         from suitecrm_ext.crm.gateway import build_transport
 
         if flavour not in TRANSPORT_FLAVOURS:
-            raise ValueError(f"unknown transport {flavour!r}; expected one of {', '.join(TRANSPORT_FLAVOURS)}")
+            raise ValueError(f"unknown transport {flavour!r}; expected one of "
+                             f"{', '.join(TRANSPORT_FLAVOURS)}")
         if flavour == "mysql":
             return build_transport(self.settings("rest", mysql=True, **kw), "mysql")
         grant = "password" if flavour == "v8_password" else "client_credentials"

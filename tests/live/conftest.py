@@ -34,7 +34,10 @@ def live_portal() -> LabInstance:
 
 @pytest.fixture(scope="session")
 def live_stock() -> LabInstance:
-    """A real SuiteCRM whose SOAP is stock (broken on PHP 8, SuiteCRM#9741): ``$SUITECRM_EXT_LIVE_STOCK_ENV``."""
+    """A real SuiteCRM whose SOAP is stock (broken on PHP 8, SuiteCRM#9741).
+
+    From ``$SUITECRM_EXT_LIVE_STOCK_ENV``.
+    """
     return require_live_instance(LIVE_STOCK_ENV_VAR)
 
 
