@@ -279,7 +279,8 @@ def _default_feed(rt: Runtime) -> Any:
     """The polling change feed over the configured CRM (events/poller.py)."""
     from suitecrm_ext.events.poller import ChangeFeed
 
-    specs = [s for plugin_specs in rt.dispatcher.specs.values() for s in plugin_specs]
+    # specs of a second CRM (``origin``) are polled by the plugin that watches it, not here
+    specs = [s for plugin_specs in rt.dispatcher.specs.values() for s in plugin_specs if not s.origin]
     # With a MySQL state store several workers (hosts) share the work: one feed polls at a time under a
     # lease. With SQLite (one host) no lease: a SIGKILLed worker's lease would hold its replacement back,
     # and a second poller only re-finds events that enqueue de-duplicates by key.

@@ -62,7 +62,8 @@ def _describe(reg: PluginRegistry, name: str, settings: object) -> dict[str, str
         out["jobs"] = ", ".join(f"{j.name} ({j.schedule})" for j in jobs)
         specs = reg.call_one(name, "ext_watch", settings=settings) or []
         out["watch"] = ", ".join(
-            s.module + (f"[{','.join(s.fields)}]" if s.fields else "") for s in specs
+            (f"{s.origin}:" if s.origin else "") + s.module + (f"[{','.join(s.fields)}]" if s.fields else "")
+            for s in specs
         )
         cmds = reg.call_one(name, "ext_cli_commands") or []
         out["commands"] = ", ".join(c.name for c in cmds)

@@ -8,6 +8,7 @@ Form (version 1)::
      "values": {"name": "New", "date_modified": {"$dt": "2026-11-23T09:10:00Z"}},
      "user_id": "1", "link": null, "related_module": null, "related_id": null}
 
+An event from a second CRM also has ``"origin": "<name>"`` (absent for the main CRM).
 ``time`` is ISO 8601 in UTC with a ``Z`` suffix. Values that JSON has no type for are tagged so they
 come back with their type: ``{"$dt": iso-utc}`` (datetime), ``{"$date": "YYYY-MM-DD"}``,
 ``{"$dec": "12.50"}`` (Decimal); other non-JSON values are refused with an error naming the field.
@@ -92,7 +93,7 @@ def decode_value(value: Any, where: str = "value") -> Any:
 
 def event_to_dict(event: Event) -> dict[str, Any]:
     """The JSON-able dict of an event (see the module docstring)."""
-    return {
+    doc = {
         "v": CODEC_VERSION,
         "key": event.key,
         "module": event.module,
@@ -111,6 +112,9 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         "related_module": event.related_module,
         "related_id": event.related_id,
     }
+    if event.origin:
+        doc["origin"] = event.origin
+    return doc
 
 
 def _opt_str(doc: Mapping[str, Any], name: str) -> str | None:
@@ -171,6 +175,7 @@ def event_from_dict(doc: Mapping[str, Any]) -> Event:
         link=_opt_str(doc, "link"),
         related_module=_opt_str(doc, "related_module"),
         related_id=_opt_str(doc, "related_id"),
+        origin=_opt_str(doc, "origin") or "",
         key=key,
     )
 

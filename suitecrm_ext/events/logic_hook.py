@@ -187,7 +187,7 @@ def render_for_plugins(registry: Any, config: Any, sidecar_url: str | None = Non
         if not (handles or validates):
             continue
         specs = registry.call_one(name, "ext_watch", settings=config.plugin_settings.get(name)) or []
-        modules = [s.module for s in specs]
+        modules = [s.module for s in specs if not s.origin]  # a second CRM's specs: not this SuiteCRM
         if handles:
             push_modules.extend(m for m in modules if m not in push_modules)
         if validates:

@@ -36,6 +36,9 @@ class Event:
     has the same key, so handlers can record what they did under it and skip repeats.
     ``values`` holds the record's values as seen with the event (may be partial).
     For related/unrelated: ``link`` is the link name and ``related_module``/``related_id`` the other side.
+    ``origin`` names the SuiteCRM the change happened in: ``""`` for the one in the ``suitecrm`` section,
+    else a name a plugin gave a second CRM it watches (e.g. portal_sync's ``"portal"``); it is part of
+    the key, so the same record id in two CRMs never collides.
     """
 
     module: str
@@ -49,6 +52,7 @@ class Event:
     link: str | None = None
     related_module: str | None = None
     related_id: str | None = None
+    origin: str = ""
     key: str = ""
 
     def __post_init__(self) -> None:
@@ -65,11 +69,15 @@ class Event:
 
 
 def make_key(ev: Event) -> str:
-    """Idempotency key from what identifies a change: module, id, kind, second of change, other side."""
+    """Idempotency key from what identifies a change: module, id, kind, second of change, other side
+    (and the origin, for a change in a second CRM: ``<origin>|<module>:<id>:...``)."""
     stamp = ev.time.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
     parts = [ev.module, ev.record_id, ev.kind.value, stamp, ev.link or "", ev.related_id or ""]
+    if ev.origin:
+        parts.append(ev.origin)
     digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
-    return f"{ev.module}:{ev.record_id}:{ev.kind.value}:{digest}"
+    key = f"{ev.module}:{ev.record_id}:{ev.kind.value}:{digest}"
+    return f"{ev.origin}|{key}" if ev.origin else key
 
 
 @dataclass(frozen=True)
@@ -104,16 +112,20 @@ class WatchSpec:
     """What a plugin wants to hear about: a module, optionally only some kinds and fields.
 
     ``fields`` are the fields whose before/after values the poller keeps so it can report
-    field-level changes; an empty tuple means "any change to the record".
+    field-level changes; an empty tuple means "any change to the record". ``origin`` is ``""`` for
+    the CRM of the ``suitecrm`` section (the core's change feed and ``POST /events`` serve it); a
+    plugin that watches a second CRM names it here, runs a ``ChangeFeed(..., origin=...)`` over it
+    and may have it push to ``POST /o/<origin>/events`` (docs/events.md, "Second CRMs").
     """
 
     module: str
     fields: tuple[str, ...] = ()
     kinds: frozenset[EventKind] = frozenset(EventKind)
+    origin: str = ""
 
     def matches(self, event: Event) -> bool:
         """Whether this spec wants ``event``."""
-        if event.module != self.module or event.kind not in self.kinds:
+        if event.module != self.module or event.kind not in self.kinds or event.origin != self.origin:
             return False
         if self.fields and event.kind is EventKind.UPDATED:
             return any(f in event.changes for f in self.fields)

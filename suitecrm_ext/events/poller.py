@@ -47,6 +47,11 @@ store, see :meth:`ChangeFeed.poll_once`); the others take over when its lease ex
 
 First start: the feed begins "now" (history is not replayed); ``start="beginning"`` or a datetime
 changes that. The start is saved in the cursor (``floor``) so a restart does not move it.
+
+A second CRM (``origin="portal"``): a plugin that watches another SuiteCRM runs its own feed over it
+with an origin name. Its cursors are ``poller:<origin>:<Module>``, its snapshots keyed
+``<origin>:<Module>:<id>``, and its events carry the origin (and so a key of their own); only specs
+with that origin are given to it.
 """
 
 from __future__ import annotations
@@ -147,7 +152,9 @@ class ChangeFeed:
     ``overlap_seconds``: how far behind the watermark to re-scan; ``clock``: "now" as an aware UTC
     datetime; ``start``: ``"now"`` (default), ``"beginning"`` or a datetime, used when a module has
     no cursor yet; ``batch_size``: rows per store transaction; ``lock_owner``/``lock_ttl_seconds``:
-    this feed's name in the polling lease (pass the worker id; None: no lease) and its length.
+    this feed's name in the polling lease (pass the worker id; None: no lease) and its length;
+    ``origin``: ``""`` for the main CRM, else the name of the second CRM ``crm`` is (see the module
+    docstring; its lease is ``change-feed:<origin>``).
     """
 
     def __init__(
@@ -162,6 +169,7 @@ class ChangeFeed:
         batch_size: int = 500,
         lock_owner: str | None = None,
         lock_ttl_seconds: float = 60.0,
+        origin: str = "",
     ):
         if overlap_seconds < 0:
             raise ValueError("overlap_seconds must be >= 0")
@@ -171,7 +179,16 @@ class ChangeFeed:
             raise ValueError(f"start must be 'now', 'beginning' or a datetime, got {start!r}")
         self.crm = crm
         self.store = store
-        self.watches = ModuleWatch.merge(list(watch))
+        self.origin = origin
+        specs = list(watch)
+        foreign = sorted({s.origin for s in specs if s.origin != origin})
+        if foreign:
+            raise ValueError(f"specs of origin(s) {', '.join(map(repr, foreign))} given to the feed of "
+                             f"origin {origin!r}")
+        self.watches = ModuleWatch.merge(specs)
+        self._prefix = CURSOR_PREFIX + (f"{origin}:" if origin else "")
+        self._snap_prefix = f"{origin}:" if origin else ""
+        self._lock_name = LOCK_NAME + (f":{origin}" if origin else "")
         self.overlap = dt.timedelta(seconds=overlap_seconds)
         self.clock = clock
         self.start = start
@@ -199,8 +216,8 @@ class ChangeFeed:
         A module whose read fails is logged and skipped (the others are still polled); the error of
         the first failing module is re-raised at the end so a caller can back off.
         """
-        if self.lock_owner and not self.store.acquire_lock(LOCK_NAME, self.lock_owner, self.lock_ttl):
-            log.debug("change feed: another worker holds the %s lease; not polling", LOCK_NAME)
+        if self.lock_owner and not self.store.acquire_lock(self._lock_name, self.lock_owner, self.lock_ttl):
+            log.debug("change feed: another worker holds the %s lease; not polling", self._lock_name)
             return 0
         total = 0
         first_error: Exception | None = None
@@ -233,19 +250,19 @@ class ChangeFeed:
         if not self.lock_owner:
             return
         try:
-            self.store.release_lock(LOCK_NAME, self.lock_owner)
+            self.store.release_lock(self._lock_name, self.lock_owner)
         except Exception as exc:  # noqa: BLE001 - the lease expires by itself anyway
-            log.warning("change feed: could not release the %s lease: %s", LOCK_NAME, exc)
+            log.warning("change feed: could not release the %s lease: %s", self._lock_name, exc)
 
     def cursor(self, module: str) -> dict | None:
         """The saved watermark of a module (``{"date_modified", "id", "floor"}``), or None."""
-        return self.store.get_cursor(CURSOR_PREFIX + module)
+        return self.store.get_cursor(self._prefix + module)
 
     def poll_module(self, module: str) -> int:
         """Poll one module; returns how many new events were queued."""
         watch = self.watches[module]
         self._check_fields(watch)
-        name = CURSOR_PREFIX + module
+        name = self._prefix + module
         cur = self.store.get_cursor(name)
         if cur is None:
             cur = self._initial_cursor()
@@ -281,10 +298,10 @@ class ChangeFeed:
 
     def _keep_lease(self) -> bool:
         """Renew the polling lease during a long poll; False (stop polling) when another feed took it."""
-        if not self.lock_owner or self.store.acquire_lock(LOCK_NAME, self.lock_owner, self.lock_ttl):
+        if not self.lock_owner or self.store.acquire_lock(self._lock_name, self.lock_owner, self.lock_ttl):
             return True
         log.warning("change feed: the %s lease ran out during a long poll and another worker took it; "
-                    "stopping here (it continues from the saved watermark)", LOCK_NAME)
+                    "stopping here (it continues from the saved watermark)", self._lock_name)
         return False
 
     def _initial_cursor(self) -> dict:
@@ -320,7 +337,7 @@ class ChangeFeed:
         self, watch: ModuleWatch, chunk: list[Record], wm: dt.datetime | None, wm_id: str,
         floor: dt.datetime | None,
     ) -> tuple[list[Event], dict[str, dict], dt.datetime | None, str]:
-        keys = [f"{watch.module}:{r.id}" for r in chunk]
+        keys = [f"{self._snap_prefix}{watch.module}:{r.id}" for r in chunk]
         known = self.store.kv_get_many(SNAPSHOT_NS, keys)
         events: list[Event] = []
         snaps: dict[str, dict] = {}
@@ -354,7 +371,7 @@ class ChangeFeed:
         def event(kind: EventKind, changes: Mapping[str, FieldChange], when: dt.datetime = dm) -> Event:
             return Event(module=watch.module, record_id=rec.id, kind=kind, time=when, source="poll",
                          changes=changes, values={k: _storable(v) for k, v in rec.values.items()},
-                         user_id=rec.get("modified_user_id") or None)
+                         user_id=rec.get("modified_user_id") or None, origin=self.origin)
 
         follow_up = False
         seq = int(snap.get("n", 0)) if snap is not None else 0

@@ -29,6 +29,11 @@ Endpoints (stdlib ``ThreadingHTTPServer``, HTTP/1.1, JSON in and out):
     (by plugin name) wins; when no plugin refused but one failed or ran out of time, the module's
     ``events.validation_fail_mode`` (default open) decides and ``fail_mode`` says so.
 
+``POST /o/<origin>/events``
+    The same, from a second CRM a plugin watches under that origin name (e.g. portal_sync's client
+    portal, whose ``$sugar_config['suitecrm_ext']['url']`` is ``http://sidecar:8765/o/portal``). The
+    event carries the origin; an origin no enabled plugin watches is 404. Same signing and secret.
+
 ``GET /health``
     ``{"ok": true}`` when the state store answers (503 otherwise). Unsigned; reveals nothing.
 
@@ -65,6 +70,8 @@ log = logging.getLogger("suitecrm_ext.events.push")
 NONCE_NS = "push.nonce"
 VALIDATE_HOOK = "ext_validate_record_change"
 _MODULE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}$")
+#: ``/o/<origin>/events``: an event from a second CRM (see WatchSpec.origin)
+_ORIGIN_PATH = re.compile(r"^/o/([A-Za-z][A-Za-z0-9_.-]{0,63})/events$")
 _MIN_SECRET = 16
 
 
@@ -134,8 +141,9 @@ def _load_json(body: bytes) -> dict[str, Any]:
     return doc
 
 
-def event_from_push(doc: Mapping[str, Any], *, received_at: dt.datetime) -> Event:
+def event_from_push(doc: Mapping[str, Any], *, received_at: dt.datetime, origin: str = "") -> Event:
     """The Event for a pushed body (see the module docstring). Raises BadRequest naming the field.
+    ``origin``: the second CRM it came from (``/o/<origin>/events``), "" for the main one.
 
     ``values`` are kept as sent (strings), except the well-known ``date_entered``/``date_modified``
     (aware UTC datetimes) and ``deleted`` (bool), as the poller reports them.
@@ -196,6 +204,7 @@ def event_from_push(doc: Mapping[str, Any], *, received_at: dt.datetime) -> Even
         link=link,
         related_module=_opt_str(doc, "related_module"),
         related_id=related_id,
+        origin=origin,
     )
 
 
@@ -259,7 +268,7 @@ class Validator:
                 continue
             try:
                 specs = self.registry.call_one(name, "ext_watch", settings=settings.get(name)) or []
-                out[name] = {s.module for s in specs if isinstance(s, WatchSpec)}
+                out[name] = {s.module for s in specs if isinstance(s, WatchSpec) and not s.origin}
             except Exception as exc:  # noqa: BLE001 - one plugin's mistake must not stop the others
                 log.error("plugin %r: ext_watch failed; it validates nothing: %s", name, exc)
         return out
@@ -379,6 +388,11 @@ class PushServer:
             app, registry, budget_ms=self.settings.validation_budget_ms,
             fail_modes=events.validation_fail_mode,
         )
+        from suitecrm_ext.events.dispatcher import collect_watch_specs
+
+        #: second CRMs the plugins watch (accepted at /o/<origin>/events)
+        self.origins = frozenset(s.origin for specs in collect_watch_specs(
+            registry, getattr(app.config, "plugin_settings", {})).values() for s in specs if s.origin)
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -426,10 +440,10 @@ class PushServer:
         if not self.store.kv_add(NONCE_NS, nonce, int(self.clock()), ttl_seconds=ttl):
             raise SignatureError(f"{NONCE_HEADER}: this nonce was already used (replayed request)")
 
-    def receive_event(self, body: bytes) -> dict[str, Any]:
-        """Parse and queue one pushed event; returns the answer body."""
+    def receive_event(self, body: bytes, origin: str = "") -> dict[str, Any]:
+        """Parse and queue one pushed event (of a second CRM when ``origin``); returns the answer body."""
         received = dt.datetime.fromtimestamp(int(self.clock()), dt.timezone.utc)
-        event = event_from_push(_load_json(body), received_at=received)
+        event = event_from_push(_load_json(body), received_at=received, origin=origin)
         new = self.store.enqueue([event])
         log.debug("push: queued %s (%s)", event.key, "new" if new else "duplicate")
         if new and self.on_queued is not None:
@@ -494,7 +508,8 @@ def _make_handler(server: PushServer) -> type[BaseHTTPRequestHandler]:
 
         def handle_expect_100(self) -> bool:
             # refuse an oversized body before the client sends it
-            if self.command == "POST" and self.path in ("/events", "/validate"):
+            if self.command == "POST" and (self.path in ("/events", "/validate")
+                                            or _ORIGIN_PATH.match(self.path)):
                 raw = (self.headers.get("Content-Length") or "").strip()
                 if raw.isdigit() and int(raw) > max_body:
                     self._length()
@@ -515,7 +530,16 @@ def _make_handler(server: PushServer) -> type[BaseHTTPRequestHandler]:
             self._send(200, {"ok": True})
 
         def do_POST(self) -> None:  # noqa: N802 - stdlib naming
-            if self.path not in ("/events", "/validate"):
+            origin = ""
+            m = _ORIGIN_PATH.match(self.path)
+            if m:
+                origin = m.group(1)
+                if origin not in server.origins:
+                    known = ", ".join(sorted(server.origins)) or "none"
+                    self._send(404, {"error": f"no origin {origin!r} is watched by an enabled plugin "
+                                              f"(watched: {known})"}, close=True)
+                    return
+            elif self.path not in ("/events", "/validate"):
                 self._send(404 if self.path != "/health" else 405, {"error": f"no POST {self.path[:60]}"},
                            close=True)
                 return
@@ -537,7 +561,9 @@ def _make_handler(server: PushServer) -> type[BaseHTTPRequestHandler]:
                 self._send(503, {"error": "state store unavailable"})
                 return
             try:
-                if self.path == "/events":
+                if origin:
+                    answer = server.receive_event(body, origin)
+                elif self.path == "/events":
                     answer = server.receive_event(body)
                 else:
                     answer = server.validate(body)
