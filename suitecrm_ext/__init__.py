@@ -43,6 +43,7 @@ from suitecrm_ext.doctor import Check  # noqa: E402
 from suitecrm_ext.events.model import Event, EventKind, FieldChange, RecordChange, WatchSpec  # noqa: E402
 from suitecrm_ext.jobs_spec import JobSpec  # noqa: E402
 from suitecrm_ext.state.base import StateError, StateStore  # noqa: E402
+from suitecrm_ext.state.idmap import IdMap, IdMapConflict, IdPair  # noqa: E402
 
 __all__ = [
     "AppContext",
@@ -58,6 +59,9 @@ __all__ = [
     "FieldChange",
     "FieldInfo",
     "Filter",
+    "IdMap",
+    "IdMapConflict",
+    "IdPair",
     "JobSpec",
     "NotFound",
     "PermissionDenied",
