@@ -24,6 +24,7 @@ from suitecrm_ext.config import ConfigError  # noqa: E402
 from suitecrm_ext.context import AppContext, PluginContext  # noqa: E402
 from suitecrm_ext.crm.base import (  # noqa: E402
     CRM,
+    Attachment,
     AuthError,
     Cond,
     CRMError,
@@ -39,6 +40,7 @@ from suitecrm_ext.crm.base import (  # noqa: E402
     all_of,
     any_of,
 )
+from suitecrm_ext.crm.guid import new_guid  # noqa: E402
 from suitecrm_ext.doctor import Check  # noqa: E402
 from suitecrm_ext.events.model import Event, EventKind, FieldChange, RecordChange, WatchSpec  # noqa: E402
 from suitecrm_ext.jobs_spec import JobSpec  # noqa: E402
@@ -47,6 +49,7 @@ from suitecrm_ext.state.idmap import IdMap, IdMapConflict, IdPair  # noqa: E402
 
 __all__ = [
     "AppContext",
+    "Attachment",
     "AuthError",
     "CRM",
     "CRMError",
@@ -79,4 +82,5 @@ __all__ = [
     "all_of",
     "any_of",
     "hookimpl",
+    "new_guid",
 ]

@@ -100,6 +100,15 @@ class Record:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """The file of a Note: its name, content and MIME type ("" when the transport does not say)."""
+
+    filename: str
+    content: bytes
+    mime_type: str = ""
+
+
+@dataclass(frozen=True)
 class FieldInfo:
     """Metadata of one field, as ``get_module_fields`` / ``meta/fields`` / vardefs describe it."""
 
@@ -301,7 +310,8 @@ class CRM(abc.ABC):
     ``filter_nested`` (AND inside OR and so on), ``order_multi`` (several sort fields),
     ``datetime_seconds`` (datetimes keep their seconds; V8 truncates them to :00),
     ``batch_save`` (save_many is one request per batch), ``server_version``, ``nul_values``
-    (a NUL character survives a round trip).
+    (a NUL character survives a round trip), ``create_with_id`` (:meth:`create` takes the caller's
+    id), ``attachments`` (:meth:`get_attachment` / :meth:`set_attachment` on Notes).
     """
 
     name: str = "crm"
@@ -342,6 +352,31 @@ class CRM(abc.ABC):
     def save_many(self, module: str, rows: Sequence[Mapping[str, Any]]) -> list[str]:
         """Save several records (batched where the transport can); returns their ids in order."""
         return [self.save(module, row) for row in rows]
+
+    def create(self, module: str, values: Mapping[str, Any], *, id: str) -> str:
+        """Create a record under an id the caller chose (and kept, e.g. in an id map, beforehand).
+
+        Repeating it is safe: when a live record with that id exists already (a create that went
+        through before a crash), it is updated with ``values`` instead, so there is never a second
+        record. NotFound when the id belongs to a deleted record; ValidationError when ``id`` is not
+        a SuiteCRM id (36 characters, ``8-4-4-4-12`` hex; ``suitecrm_ext.new_guid()`` makes one).
+        Capability ``create_with_id`` (REST, SOAP, FakeCRM; V8 refuses client ids).
+        """
+        raise Unsupported(f"{self.name} transport cannot create with a client-chosen id",
+                          transport=self.name, module=module)
+
+    def get_attachment(self, note_id: str) -> Attachment | None:
+        """The file attached to a Note (None when it has none). NotFound when there is no such Note.
+        Capability ``attachments``."""
+        raise Unsupported(f"{self.name} transport cannot read attachments", transport=self.name,
+                          module="Notes")
+
+    def set_attachment(self, note_id: str, filename: str, content: bytes) -> None:
+        """Attach a file to an existing Note (replacing its file; SuiteCRM sets ``filename`` and
+        ``file_mime_type`` and saves the Note). NotFound when there is no such Note.
+        Capability ``attachments``."""
+        raise Unsupported(f"{self.name} transport cannot write attachments", transport=self.name,
+                          module="Notes")
 
     @abc.abstractmethod
     def delete(self, module: str, id: str) -> None:

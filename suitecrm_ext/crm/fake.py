@@ -43,6 +43,7 @@ from typing import Any
 
 from suitecrm_ext.crm.base import (
     CRM,
+    Attachment,
     Cond,
     FieldInfo,
     Filter,
@@ -157,7 +158,7 @@ class FakeCRM(CRM):
     name = "fake"
     capabilities = CRM.capabilities | {
         "include_deleted", "filter_in", "filter_null", "filter_nested", "order_multi", "datetime_seconds",
-        "batch_save", "server_version", "nul_values",
+        "batch_save", "server_version", "nul_values", "create_with_id", "attachments",
     }
 
     def __init__(
@@ -177,6 +178,7 @@ class FakeCRM(CRM):
         self._denied: dict[str, set[str]] = {}
         self._modules: dict[str, _Module] = {}
         self._links: dict[str, dict[str, _LinkEnd]] = {}
+        self._files: dict[str, bytes] = {}  # Note id -> attachment content (upload/<id> in SuiteCRM)
         wanted = set(STOCK_FIELDS) if modules is None else set(modules)
         unknown = wanted - set(STOCK_FIELDS)
         if unknown:
@@ -458,6 +460,50 @@ class FakeCRM(CRM):
         row["modified_user_id"] = self.user_id
         row["deleted"] = bool(row.get("deleted"))
         return rid
+
+    def create(self, module: str, values: Mapping[str, Any], *, id: str) -> str:
+        """Create under the caller's id; a live record with that id is updated instead (``CRM.create``)."""
+        from suitecrm_ext.crm.guid import is_guid
+
+        self.calls.append(("create", module, id))
+        mod = self._module(module)
+        self._acl(module, "save")
+        if not isinstance(id, str) or not is_guid(id):
+            raise ValidationError(f"{module}: {str(id)[:40]!r} is not a SuiteCRM id (8-4-4-4-12 lowercase hex)",
+                                  fields=["id"], transport=self.name, module=module)
+        values = {k: v for k, v in values.items() if k != "id"}
+        if id in mod.rows:
+            self._live_row(mod, id)
+            return self._save(mod, {"id": id, **values})
+        self._prepare(mod, values)
+        return self.insert(module, {"id": id, **values})
+
+    def get_attachment(self, note_id: str) -> Attachment | None:
+        """The file set with :meth:`set_attachment` (None when the Note has none)."""
+        self.calls.append(("get_attachment", note_id))
+        self._acl("Notes", "read")
+        row = self._live_row(self._module("Notes"), note_id)
+        stored = self._files.get(note_id)
+        if stored is None or not row.get("filename"):
+            return None
+        return Attachment(row["filename"], stored, str(row.get("file_mime_type") or ""))
+
+    def set_attachment(self, note_id: str, filename: str, content: bytes) -> None:
+        """Store a Note's file; sets ``filename`` / ``file_mime_type`` and saves the Note, as SuiteCRM does."""
+        self.calls.append(("set_attachment", note_id))
+        mod = self._module("Notes")
+        self._acl("Notes", "save")
+        self._live_row(mod, note_id)
+        if not isinstance(filename, str) or not filename.strip() or "/" in filename or "\\" in filename:
+            raise ValidationError(f"Notes {note_id}: bad attachment file name {str(filename)[:60]!r}",
+                                  fields=["filename"], transport=self.name, module="Notes")
+        if not content:
+            raise ValidationError(f"Notes {note_id}: an attachment needs content (SuiteCRM ignores an empty "
+                                  "file)", fields=["filecontents"], transport=self.name, module="Notes")
+        self._files[note_id] = bytes(content)
+        # what SuiteCRM 7.14.6 records for a file set through the API (UploadFile::getMimeSoap; seen live
+        # for a .pdf too)
+        self._save(mod, {"id": note_id, "filename": filename, "file_mime_type": "application/octet-stream"})
 
     def delete(self, module: str, id: str) -> None:
         """Soft delete (``deleted=1``); its relationship rows are soft-deleted too."""

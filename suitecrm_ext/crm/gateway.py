@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from suitecrm_ext.crm.base import (
     CRM,
+    Attachment,
     FieldInfo,
     Record,
     Unsupported,
@@ -44,7 +45,7 @@ TRANSPORTS: dict[str, tuple[str, str]] = {
 API_TRANSPORTS = ("rest", "v8", "soap")
 READS = ("get", "find", "count", "related")
 #: capabilities only the writer can give (save_many batching, NUL surviving a write, server_info())
-_WRITER_FEATURES = frozenset({"batch_save", "nul_values", "server_version"})
+_WRITER_FEATURES = frozenset({"batch_save", "nul_values", "server_version", "create_with_id", "attachments"})
 
 
 class Gateway(CRM):
@@ -135,6 +136,18 @@ class Gateway(CRM):
     def save_many(self, module: str, rows: Sequence[Mapping[str, Any]]) -> list[str]:
         """Batched save through the write API."""
         return self.writer.save_many(module, rows)
+
+    def create(self, module: str, values: Mapping[str, Any], *, id: str) -> str:
+        """Create under a client-chosen id through the write API (see ``CRM.create``)."""
+        return self.writer.create(module, values, id=id)
+
+    def get_attachment(self, note_id: str) -> Attachment | None:
+        """A Note's file, through the write API (files are not in the database)."""
+        return self.writer.get_attachment(note_id)
+
+    def set_attachment(self, note_id: str, filename: str, content: bytes) -> None:
+        """Attach a file to a Note through the write API."""
+        self.writer.set_attachment(note_id, filename, content)
 
     def delete(self, module: str, id: str) -> None:
         """Soft delete through the write API."""

@@ -43,6 +43,7 @@ import requests
 
 from suitecrm_ext.crm.base import (
     CRM,
+    Attachment,
     AuthError,
     Cond,
     CRMError,
@@ -60,7 +61,7 @@ from suitecrm_ext.crm.base import (
     to_crm,
 )
 from suitecrm_ext.crm.fake import parse_order
-from suitecrm_ext.crm.guid import new_guid
+from suitecrm_ext.crm.guid import is_guid, new_guid
 from suitecrm_ext.crm.http import RetryPolicy, classify, excerpt, make_session, send
 from suitecrm_ext.crm.sqlfilter import check_identifier, compile_order, compile_where, sql_string
 
@@ -118,7 +119,7 @@ class RestV4CRM(CRM):
     name = "rest"
     capabilities = CRM.capabilities | {
         "include_deleted", "filter_in", "filter_null", "filter_nested", "order_multi", "datetime_seconds",
-        "batch_save", "server_version", "nul_values",
+        "batch_save", "server_version", "nul_values", "create_with_id", "attachments",
     }
 
     def __init__(
@@ -476,8 +477,23 @@ class RestV4CRM(CRM):
         self._check_set_entry(module, payload)
         return rid
 
-    def _create(self, module: str, values: Mapping[str, Any]) -> str:
-        rid = new_guid()
+    def create(self, module: str, values: Mapping[str, Any], *, id: str) -> str:
+        """Create under the caller's id (``new_with_id``); a live record with that id is updated instead."""
+        self._meta(module)
+        self._check_values(module, values)
+        if not isinstance(id, str) or not is_guid(id):
+            raise ValidationError(f"{module}: {str(id)[:40]!r} is not a SuiteCRM id (8-4-4-4-12 lowercase hex)",
+                                  fields=["id"], transport=self.name, module=module)
+        values = {k: v for k, v in values.items() if k != "id"}
+        if self._existing(module, [id], include_deleted=True):
+            self._require_live(module, [id])
+            payload = self._call("set_entry", [module, name_value_list({"id": id, **values})])
+            self._check_set_entry(module, payload)
+            return id
+        return self._create(module, values, id)
+
+    def _create(self, module: str, values: Mapping[str, Any], rid: str | None = None) -> str:
+        rid = rid or new_guid()
         nvl = name_value_list({"id": rid, "new_with_id": True, **values})
         attempts = 0
 
@@ -500,6 +516,52 @@ class RestV4CRM(CRM):
             return rid
 
         return self.policy.call(once)
+
+    def get_attachment(self, note_id: str) -> Attachment | None:
+        """``get_note_attachment``: the Note's file (base64 on the wire), None when it has none."""
+        import base64
+        import binascii
+
+        self._meta("Notes")
+        self._require_live("Notes", [note_id])
+        payload = self._call("get_note_attachment", [note_id])
+        try:
+            att = payload["note_attachment"]
+            filename, data = att.get("filename") or "", att.get("file") or ""
+        except (TypeError, KeyError, AttributeError):
+            raise ProtocolError("REST get_note_attachment: unexpected answer", excerpt=str(payload),
+                                transport=self.name) from None
+        if not filename:
+            return None
+        try:
+            content = base64.b64decode(data, validate=True) if data else b""
+        except (binascii.Error, ValueError):
+            raise ProtocolError("REST get_note_attachment: the file is not base64", excerpt=str(data)[:100],
+                                transport=self.name) from None
+        mime = ""
+        try:
+            mime = str(self.get("Notes", note_id, ["file_mime_type"]).get("file_mime_type") or "")
+        except NotFound:
+            pass
+        return Attachment(filename, content, mime)
+
+    def set_attachment(self, note_id: str, filename: str, content: bytes) -> None:
+        """``set_note_attachment`` (SuiteCRM stores the file under the Note's id and saves the Note)."""
+        import base64
+
+        if not isinstance(filename, str) or not filename.strip() or "/" in filename or "\\" in filename:
+            raise ValidationError(f"Notes {note_id}: bad attachment file name {str(filename)[:60]!r}",
+                                  fields=["filename"], transport=self.name, module="Notes")
+        if not content:
+            raise ValidationError(f"Notes {note_id}: an attachment needs content (SuiteCRM ignores an empty "
+                                  "file)", fields=["filecontents"], transport=self.name, module="Notes")
+        self._meta("Notes")
+        self._require_live("Notes", [note_id])
+        payload = self._call("set_note_attachment", [{"id": note_id, "filename": filename,
+                                                      "file": base64.b64encode(content).decode("ascii")}])
+        if not isinstance(payload, dict) or payload.get("id") in (None, "", "-1", -1):
+            raise ProtocolError(f"REST set_note_attachment: SuiteCRM did not store the file of Note {note_id}",
+                                excerpt=str(payload), transport=self.name)
 
     def _check_set_entry(self, module: str, payload: Any) -> None:
         if not isinstance(payload, dict) or not payload.get("id"):

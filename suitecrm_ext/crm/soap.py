@@ -37,7 +37,7 @@ import zeep.helpers
 import zeep.transports
 from lxml import etree
 
-from suitecrm_ext.crm.base import AuthError, NotFound, PermissionDenied, ProtocolError, ValidationError
+from suitecrm_ext.crm.base import CRM, AuthError, NotFound, PermissionDenied, ProtocolError, ValidationError
 from suitecrm_ext.crm.http import RetryPolicy, classify, excerpt, send
 from suitecrm_ext.crm.rest_v4 import AUTH_ERRORS, RestV4CRM, _DatabaseFailure, _InvalidSession
 
@@ -119,7 +119,10 @@ class SoapCRM(RestV4CRM):
     name = "soap"
     #: REST's, less nul_values (XML 1.0 cannot carry NUL: ValidationError before sending) and
     #: server_version (the WSDL's get_server_info result has no suitecrm_version).
-    capabilities = RestV4CRM.capabilities - {"nul_values", "server_version"}
+    #: and attachments: the REST transport's get/set_note_attachment are not wired for SOAP's structs.
+    capabilities = RestV4CRM.capabilities - {"nul_values", "server_version", "attachments"}
+    get_attachment = CRM.get_attachment
+    set_attachment = CRM.set_attachment
 
     def __init__(
         self,

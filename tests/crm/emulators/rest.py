@@ -82,6 +82,8 @@ SIGNATURES: dict[str, list[tuple[str, Any]]] = {
     "set_entries": [("session", ...), ("module_name", ...), ("name_value_lists", ...)],
     "set_relationship": [("session", ...), ("module_name", ...), ("module_id", ...), ("link_field_name", ...),
                          ("related_ids", ...), ("name_value_list", ...), ("delete", 0)],
+    "get_note_attachment": [("session", ...), ("id", ...)],
+    "set_note_attachment": [("session", ...), ("note", ...)],
     "get_relationships": [("session", ...), ("module_name", ...), ("module_id", ...),
                           ("link_field_name", ...), ("related_module_query", ...), ("related_fields", ...),
                           ("related_module_link_name_to_fields_array", ...), ("deleted", ...),
@@ -437,6 +439,35 @@ class RestV4Emulator:
         else:
             echo = {i["name"]: {"name": i["name"], "value": i.get("value")} for i in name_value_list}
         return {"id": rid, "entry_list": echo}
+
+    def _m_get_note_attachment(self, session, id):
+        """NoteSoap::retrieveFile: the file base64-encoded, '' when the Note has none."""
+        import base64
+
+        self._session(session)
+        try:
+            note = self.crm.get("Notes", id)
+            att = self.crm.get_attachment(id)
+        except NotFound:  # retrieve() of a missing Note leaves an empty bean
+            return {"note_attachment": {"id": id, "filename": "", "file": "", "related_module_id": "",
+                                        "related_module_name": ""}}
+        return {"note_attachment": {
+            "id": id, "filename": note.get("filename") or "",
+            "file": base64.b64encode(att.content).decode() if att else "",
+            "related_module_id": note.get("parent_id") or "", "related_module_name": note.get("parent_type") or ""}}
+
+    def _m_set_note_attachment(self, session, note):
+        """NoteSoap::newSaveFile: '-1' for a missing Note; an empty file saves nothing."""
+        import base64
+
+        self._session(session)
+        note_id = (note or {}).get("id") or ""
+        if not note_id or not self.crm.exists("Notes", note_id):
+            return {"id": "-1"}
+        data = (note or {}).get("file") or ""
+        if data:
+            self.crm.set_attachment(note_id, str(note.get("filename") or ""), base64.b64decode(data))
+        return {"id": note_id}
 
     def _m_set_entries(self, session, module_name, name_value_lists):
         self._session(session)
