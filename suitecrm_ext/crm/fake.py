@@ -469,7 +469,7 @@ class FakeCRM(CRM):
         mod = self._module(module)
         self._acl(module, "save")
         if not isinstance(id, str) or not is_guid(id):
-            raise ValidationError(f"{module}: {str(id)[:40]!r} is not a SuiteCRM id (8-4-4-4-12 lowercase hex)",
+            raise ValidationError(f"{module}: {str(id)[:40]!r} is not a SuiteCRM id (8-4-4-4-12 hex)",
                                   fields=["id"], transport=self.name, module=module)
         values = {k: v for k, v in values.items() if k != "id"}
         if id in mod.rows:
@@ -489,7 +489,7 @@ class FakeCRM(CRM):
         return Attachment(row["filename"], stored, str(row.get("file_mime_type") or ""))
 
     def set_attachment(self, note_id: str, filename: str, content: bytes) -> None:
-        """Store a Note's file; sets ``filename`` / ``file_mime_type`` and saves the Note, as SuiteCRM does."""
+        """Store a Note's file; sets ``filename`` / ``file_mime_type`` and saves the Note like SuiteCRM."""
         self.calls.append(("set_attachment", note_id))
         mod = self._module("Notes")
         self._acl("Notes", "save")

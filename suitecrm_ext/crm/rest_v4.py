@@ -482,7 +482,7 @@ class RestV4CRM(CRM):
         self._meta(module)
         self._check_values(module, values)
         if not isinstance(id, str) or not is_guid(id):
-            raise ValidationError(f"{module}: {str(id)[:40]!r} is not a SuiteCRM id (8-4-4-4-12 lowercase hex)",
+            raise ValidationError(f"{module}: {str(id)[:40]!r} is not a SuiteCRM id (8-4-4-4-12 hex)",
                                   fields=["id"], transport=self.name, module=module)
         values = {k: v for k, v in values.items() if k != "id"}
         if self._existing(module, [id], include_deleted=True):
@@ -560,7 +560,7 @@ class RestV4CRM(CRM):
         payload = self._call("set_note_attachment", [{"id": note_id, "filename": filename,
                                                       "file": base64.b64encode(content).decode("ascii")}])
         if not isinstance(payload, dict) or payload.get("id") in (None, "", "-1", -1):
-            raise ProtocolError(f"REST set_note_attachment: SuiteCRM did not store the file of Note {note_id}",
+            raise ProtocolError(f"REST set_note_attachment: SuiteCRM did not store the file of {note_id}",
                                 excerpt=str(payload), transport=self.name)
 
     def _check_set_entry(self, module: str, payload: Any) -> None:

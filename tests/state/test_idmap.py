@@ -14,7 +14,8 @@ def test_link_is_readable_both_ways_and_from_another_connection(open_store):
     other = IdMap(open_store(), "sync.ids")  # another process
     assert other.right("Accounts", "int-1") == "por-1"
     assert other.left("Accounts", "por-1") == "int-1"
-    assert other.entry("Accounts", "int-1") == IdPair("Accounts", "int-1", "por-1", {"base": {"name": "Acme"}})
+    expected = IdPair("Accounts", "int-1", "por-1", {"base": {"name": "Acme"}})
+    assert other.entry("Accounts", "int-1") == expected
     assert other.entry_by_right("Accounts", "por-1").left == "int-1"
     assert other.right("Contacts", "int-1") is None  # kinds are separate
     assert other.left("Accounts", "int-1") is None  # and so are the directions

@@ -454,7 +454,8 @@ class RestV4Emulator:
         return {"note_attachment": {
             "id": id, "filename": note.get("filename") or "",
             "file": base64.b64encode(att.content).decode() if att else "",
-            "related_module_id": note.get("parent_id") or "", "related_module_name": note.get("parent_type") or ""}}
+            "related_module_id": note.get("parent_id") or "",
+            "related_module_name": note.get("parent_type") or ""}}
 
     def _m_set_note_attachment(self, session, note):
         """NoteSoap::newSaveFile: '-1' for a missing Note; an empty file saves nothing."""
