@@ -443,6 +443,9 @@ def _format_errors(exc: ValidationError, path, lines, prefix: tuple = ()) -> lis
     out = []
     for err in exc.errors():
         loc = prefix + tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        inner = (err.get("ctx") or {}).get("loc")
+        if isinstance(inner, tuple):  # a validator that checked nested data names where inside (workflow)
+            loc += inner
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling; see config/suitecrm-ext.example.yaml)"
@@ -452,3 +455,38 @@ def _format_errors(exc: ValidationError, path, lines, prefix: tuple = ()) -> lis
             msg = msg[len("Value error, "):]
         out.append(f"{_where(path, lines, loc)}: {_dotted(loc)}: {msg}")
     return out
+
+
+def load_yaml_model(path: str | os.PathLike, model: type[BaseModel], *, prefix: tuple = (),
+                    env: Mapping[str, str] | None = None) -> BaseModel:
+    """Read a YAML file of definitions (e.g. ``config/routes/*.yaml``) and validate it with ``model``.
+
+    Raises ConfigError whose lines name the file, the line and the key, like the main config's errors
+    (``prefix`` is put before every key path in the messages).
+    """
+    p = Path(path)
+    name = str(p)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{name}: cannot read: {exc}"]) from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError([f"{name}{line}: not valid YAML: {getattr(exc, 'problem', None) or exc}"]) from None
+    if node is None:
+        raise ConfigError([f"{name}: the file is empty"])
+    lines: dict[tuple, int] = {}
+    problems: list[str] = []
+    try:
+        data = _construct(node, prefix, lines, os.environ if env is None else env, problems, name, set())
+    except _DuplicateKey as exc:
+        raise ConfigError([str(exc)]) from None
+    if problems:
+        raise ConfigError(problems)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, p, lines, prefix=prefix)) from None

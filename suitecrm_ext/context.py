@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     from suitecrm_ext.config import Config
     from suitecrm_ext.crm.base import CRM
     from suitecrm_ext.mail import Mailer
+    from suitecrm_ext.workflow.services import Workflow
 
 
 class AppContext:
@@ -104,3 +105,11 @@ class PluginContext:
     def mailer(self) -> Mailer:
         """The mailer."""
         return self.app.mailer
+
+    @property
+    def workflow(self) -> Workflow:
+        """The core workflow services (roles, groups, deputies, decision log, notices, calendar), fresh
+        caches on every access: keep one per hook call (``wf = ctx.workflow``). See docs/workflow.md."""
+        from suitecrm_ext.workflow.services import Workflow
+
+        return Workflow.for_context(self)

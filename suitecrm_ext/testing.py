@@ -158,11 +158,22 @@ from suitecrm_ext.packaging.ddl import create_tables as create_plugin_tables  # 
 from suitecrm_ext.packaging.fake import register_schema  # noqa: E402
 from suitecrm_ext.packaging.source import load_plugin_schema  # noqa: E402
 
+
+def install_workflow(crm: FakeCRM) -> None:
+    """Give a FakeCRM the core workflow package's modules (sx_Deputies, sx_Decisions), as ``package install
+    workflow`` gives SuiteCRM."""
+    from suitecrm_ext.workflow import plugin as workflow_plugin
+
+    if "sx_Deputies" not in crm.modules():
+        register_schema(crm, load_plugin_schema(workflow_plugin))
+
+
 # Plugin schemas in tests (the same schema.yaml the SuiteCRM package is built from):
 # ``load_plugin_schema("account_opening")`` → Schema, ``register_schema(fake_crm, schema)`` adds its
 # modules/fields/links to a FakeCRM, ``create_plugin_tables(conn, schema)`` creates its MariaDB tables.
 
 __all__ = [
     "FakeCRM", "LabInstance", "build_app", "build_config", "build_registry", "create_plugin_tables",
+    "install_workflow",
     "load_plugin_schema", "read_lab_env", "register_schema", "require_live_instance",
 ]

@@ -106,7 +106,7 @@ STOCK_LINKS: tuple[tuple[str, str, str, str, bool, str | None], ...] = (
     ("Tasks", "notes", "Notes", "tasks", True, None),
     ("Users", "SecurityGroups", "SecurityGroups", "users", False, None),
     ("Users", "aclroles", "ACLRoles", "users", False, None),
-    ("SecurityGroups", "aclroles", "ACLRoles", "securitygroups", False, None),
+    ("SecurityGroups", "aclroles", "ACLRoles", "SecurityGroups", False, None),
     ("Users", "reportees", "Users", "reports_to_link", True, "reports_to_id"),
 )
 
