@@ -15,10 +15,13 @@ from .odata import OneCError
 from .statement import StatementError
 
 PLUGIN = "onec_bridge"
-ROWS = (("new", "new"), ("updated", "updated"), ("unchanged", "unchanged"), ("matched", "matched"),
+ROWS = (("new", "new"), ("updated", "updated"), ("unchanged", "unchanged"),
+        ("joined", "joined (the other source's record: kept once)"), ("matched", "matched"),
         ("unmatched", "unmatched"), ("ignored", "ignored (deleted / not posted in 1C)"),
-        ("skipped", "skipped (outgoing / other operations)"), ("tasks", "tasks created"),
-        ("vanished", "no longer in 1C"), ("resumed_at", "resumed at payment"))
+        ("skipped", "skipped (outgoing / other operations)"), ("transfers", "transfers between own accounts"),
+        ("tasks", "tasks created"), ("vanished", "no longer in 1C"), ("resumed_at", "resumed at payment"))
+#: rows shown only when not zero
+OPTIONAL_ROWS = ("joined", "vanished", "resumed_at")
 
 
 def _context() -> Any:
@@ -34,7 +37,7 @@ def summary_table(summary: ImportSummary, title: str) -> Table:
     table.add_column("count", justify="right")
     values = summary.as_dict()
     for key, label in ROWS:
-        if key in ("vanished", "resumed_at") and not values[key]:
+        if key in OPTIONAL_ROWS and not values[key]:
             continue
         table.add_row(label, str(values[key]))
     return table
@@ -79,7 +82,10 @@ def import_cmd(file: str | None, since: dt.datetime | None, dry_run: bool) -> No
         except (OneCError, ConfigProblem) as exc:
             raise click.ClickException(str(exc)) from None
     title = f"{'dry run: ' if dry_run else ''}payments from {file or '1C OData'}"
-    Console().print(summary_table(summary, title))
+    out = Console()
+    out.print(summary_table(summary, title))
+    for note in summary.notes:
+        out.print(f"note: {note}", markup=False, highlight=False)
 
 
 @onec.command("rematch")

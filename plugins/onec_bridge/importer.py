@@ -4,7 +4,9 @@
 
 1. matches each to an Account (:mod:`.matching`; status ``matched`` / ``unmatched`` with the reason in
    ``status_note``; a payment 1C marks deleted or not posted is ``ignored`` with that note);
-2. compares with what is stored (:meth:`existing`) → counts *new*, *updated*, *unchanged*;
+2. compares with what is stored (:meth:`existing`) → counts *new*, *updated*, *unchanged*; a payment
+   without a record of its own that the other source already brought (same identity, :mod:`.twins`)
+   joins that record instead (counted *joined*);
 3. writes new and changed payments (API or bulk SQL writer) and relates matched ones to their Account;
 4. makes sure every unmatched payment has one Task for the responsible manager (the configured
    ``task_user_id``, else the assigned user of an Account with the payer's INN, else ``user_id``):
@@ -32,7 +34,8 @@ from suitecrm_ext import CRM, Cond, all_of
 
 from .matching import AccountIndex, Match
 from .payment import Payment
-from .writers import MODULE, same_values
+from .twins import BOTH, combine, is_twin
+from .writers import MODULE, Stored, same_values
 
 log = logging.getLogger("suitecrm_ext.plugins.onec_bridge")
 
@@ -43,28 +46,40 @@ LINKS_PENDING = ("onec_bridge", "links-pending")
 
 @dataclass
 class ImportSummary:
-    """Counts of one import run (``skipped``: outgoing / filtered documents that are not payments in)."""
+    """Counts of one import run (``skipped``: outgoing / filtered documents that are not payments in;
+    ``transfers``: documents between the organisation's own accounts; ``joined``: payments that joined
+    the record the other source made). ``notes``: what the reader should know (e.g. an unusual
+    ``Кодировка=`` spelling), not counted."""
 
     total: int = 0
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+    joined: int = 0
     matched: int = 0
     unmatched: int = 0
     ignored: int = 0
     skipped: int = 0
+    transfers: int = 0
     tasks: int = 0
     vanished: int = 0
     resumed_at: int = 0
+    notes: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, int]:
-        """The counts as a dict (for job summaries and the CLI table)."""
-        return asdict(self)
+    def as_dict(self) -> dict[str, Any]:
+        """The counts as a dict (for job summaries and the CLI table); ``notes`` only when there are some."""
+        out: dict[str, Any] = asdict(self)
+        if not out["notes"]:
+            del out["notes"]
+        return out
 
     def add(self, other: ImportSummary) -> None:
-        """Add another summary's counts into this one."""
+        """Add another summary's counts (and notes) into this one."""
         for k, v in asdict(other).items():
-            setattr(self, k, getattr(self, k) + v)
+            if k == "notes":
+                self.notes.extend(v)
+            else:
+                setattr(self, k, getattr(self, k) + v)
 
 
 @dataclass
@@ -86,6 +101,7 @@ class _Plan:
     size: int
     summary: ImportSummary
     rows: list[dict[str, Any]] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)  # each row's payment key (a joined one's: its twin_key)
     accounts: dict[str, str | None] = field(default_factory=dict)
     unmatched: list[tuple[Payment, Match]] = field(default_factory=list)
     id_of: dict[str, str] = field(default_factory=dict)
@@ -115,7 +131,7 @@ class PaymentImporter:
     # --- the pipeline --------------------------------------------------------------------
 
     def run(self, payments: Sequence[Payment], *, cursor: str | None = None, dry_run: bool = False,
-            skipped: int = 0) -> ImportSummary:
+            skipped: int = 0, transfers: int = 0) -> ImportSummary:
         """Import ``payments``; with ``cursor``, resume after the last batch a previous run finished.
 
         The same payment twice in the input (same key) is imported once; the repeat counts as skipped.
@@ -123,7 +139,9 @@ class PaymentImporter:
         unique = list({p.key: p for p in payments}.values())
         skipped += len(payments) - len(unique)
         payments = unique
-        summary = ImportSummary(total=len(payments), skipped=skipped)
+        summary = ImportSummary(total=len(payments), skipped=skipped, transfers=transfers)
+        self._present: dict[str, bool] = {}  # per source: does any stored payment come from it?
+        self._claimed: set[str] = set()  # records a payment of this run joined
         start = 0
         if cursor and self.state is not None and not dry_run:
             saved = self.state.get_cursor(cursor) or {}
@@ -179,19 +197,31 @@ class PaymentImporter:
 
     def _plan(self, batch: Sequence[Payment], index: AccountIndex, summary: ImportSummary) -> _Plan:
         """Match a batch, compare it with what is stored and count it; nothing is written here."""
-        stored = self.writer.existing([p.key for p in batch])
+        stored = self.writer.existing([p.key for p in batch], twin_keys=self._has(BOTH))
+        twins = self._twins([p for p in batch if p.key not in stored])
         plan = _Plan(size=len(batch), summary=summary)
         for p in batch:
-            match = index.match(p.payer_inn, p.payer_kpp)
-            row = self.row(p, match)
+            old = stored.get(p.key)
+            joining = old is None and p.key in twins
+            if joining:
+                old = twins[p.key]
+                summary.joined += 1
+            if old is not None and (joining or old.values.get("source") == BOTH):
+                both = combine(p, payment_from_record(old.values))
+                match = index.match(both.payer_inn, both.payer_kpp)
+                row = self.row(both, match)
+                row.update(onec_key=str(old.values.get("onec_key")), source=BOTH,
+                           twin_key=str(old.values.get("twin_key") or p.key))
+            else:
+                match = index.match(p.payer_inn, p.payer_kpp)
+                row = self.row(p, match)
             status = row["status"]
             setattr(summary, status, getattr(summary, status) + 1)
             if status == UNMATCHED:
                 plan.unmatched.append((p, match))
-            old = stored.get(p.key)
             if old is None:
                 summary.new += 1
-            elif same_values(old.values, row) and p.key not in self._relink:
+            elif same_values(old.values, row) and row["onec_key"] not in self._relink:
                 summary.unchanged += 1
                 plan.id_of[p.key] = old.id
                 continue
@@ -199,15 +229,43 @@ class PaymentImporter:
                 summary.updated += 1
                 row = {"id": old.id, **row}
             plan.rows.append(row)
-            plan.accounts[p.key] = match.account.id if match.account else None
+            plan.keys.append(p.key)
+            plan.accounts[row["onec_key"]] = match.account.id if match.account else None
         return plan
+
+    def _has(self, source: str) -> bool:
+        """Whether any stored payment has ``source`` (asked once per run: the look-ups it saves scan)."""
+        if source not in self._present:
+            self._present[source] = self.writer.any_from(source)
+        return self._present[source]
+
+    def _twins(self, payments: Sequence[Payment]) -> dict[str, Stored]:
+        """Stored records of the other source that payments without a record of their own join."""
+        wanted = [p for p in payments if p.identity and p.source in ("odata", "file")
+                  and self._has("file" if p.source == "odata" else "odata")]
+        if not wanted:
+            return {}
+        found = self.writer.by_identity(sorted({p.identity for p in wanted}))
+        out: dict[str, Stored] = {}
+        for p in wanted:
+            for cand in found.get(p.identity, ()):
+                v = cand.values
+                if cand.id in self._claimed or v.get("twin_key"):
+                    continue
+                if is_twin(p, str(v.get("source") or ""), str(v.get("payer_account") or ""),
+                           str(v.get("payer_bik") or "")):
+                    out[p.key] = cand
+                    self._claimed.add(cand.id)
+                    self._present[BOTH] = True
+                    break
+        return out
 
     def _finish(self, plan: _Plan, write: Future[list[str]] | None, next_pos: int, cursor: str | None,
                 total: int) -> None:
         """After a batch's write committed: its Tasks, then the cursor past it."""
         if write is not None:
             ids = write.result()
-            plan.id_of.update((row["onec_key"], rid) for row, rid in zip(plan.rows, ids, strict=True))
+            plan.id_of.update(zip(plan.keys, ids, strict=True))
             self._note_links(plan, add=False)
         if self.opt.create_tasks and plan.unmatched:
             # every unmatched payment without a Task gets one — also one whose Task was lost to a crash
@@ -245,8 +303,9 @@ class PaymentImporter:
             "name": p.title()[:255], "onec_key": p.key, "payment_number": p.number[:30],
             "payment_date": p.date.isoformat(), "amount": f"{p.amount:.2f}", "currency": p.currency[:3],
             "payer_inn": p.payer_inn[:12], "payer_kpp": p.payer_kpp[:9], "payer_name": p.payer_name[:255],
-            "payer_account": p.payer_account[:34], "purpose": p.purpose, "status": status,
-            "status_note": note, "source": p.source, "assigned_user_id": owner,
+            "payer_account": p.payer_account[:34], "payer_bik": p.payer_bik[:9], "purpose": p.purpose,
+            "status": status, "status_note": note, "source": p.source, "payment_identity": p.identity,
+            "twin_key": "", "assigned_user_id": owner,
         }
 
     def _manager(self, match: Match) -> str:
@@ -306,7 +365,8 @@ class PaymentImporter:
 
 
 _PAYMENT_FIELDS = ("source", "payment_number", "payment_date", "amount", "currency", "payer_inn", "payer_kpp",
-                   "payer_name", "payer_account", "purpose")
+                   "payer_name", "payer_account", "payer_bik", "purpose", "status", "status_note",
+                   "payment_identity", "twin_key")
 
 
 def payment_from_record(rec: Any) -> Payment:
@@ -314,11 +374,13 @@ def payment_from_record(rec: Any) -> Payment:
     date = rec.get("payment_date")
     if not isinstance(date, dt.date):
         date = dt.date.fromisoformat(str(date)[:10])
+    ignored = str(rec.get("status_note") or "") if rec.get("status") == IGNORED else ""
     return Payment(
         key=str(rec.get("onec_key")), source=str(rec.get("source") or "file"),  # type: ignore[arg-type]
         number=str(rec.get("payment_number") or ""), date=date,
         amount=Decimal(str(rec.get("amount") or "0")), currency=str(rec.get("currency") or "RUB"),
         payer_inn=str(rec.get("payer_inn") or ""), payer_kpp=str(rec.get("payer_kpp") or ""),
         payer_name=str(rec.get("payer_name") or ""), payer_account=str(rec.get("payer_account") or ""),
-        purpose=str(rec.get("purpose") or ""))
+        payer_bik=str(rec.get("payer_bik") or ""), purpose=str(rec.get("purpose") or ""),
+        ignored_reason=ignored, identity=str(rec.get("payment_identity") or ""))
 

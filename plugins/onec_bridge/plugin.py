@@ -57,8 +57,27 @@ class Settings(BaseModel):
     task_user_id: str = Field("", description="who gets Tasks for unmatched payments ('' = Account owner)")
     create_tasks: bool = True
     statement_dir: str | None = Field(None, description="the job imports statement files dropped here")
+    own_inn: list[str] = Field(default_factory=list, description="the organisation's own INN(s): incoming "
+                               "documents from them are transfers between own accounts, not payments")
     odata: ODataSettings | None = None
     export_counterparties: bool = False
+
+    @field_validator("own_inn", mode="before")
+    @classmethod
+    def _own_inn(cls, v: Any) -> Any:
+        from .matching import inn_problem
+
+        values = [v] if isinstance(v, (str, int)) else v
+        if not isinstance(values, list):
+            return v
+        out = []
+        for item in values:
+            inn = str(item).strip()
+            problem = inn_problem(inn)
+            if problem:
+                raise ValueError(problem.replace("payer INN", "INN"))
+            out.append(inn)
+        return out
 
     @field_validator("schedule")
     @classmethod

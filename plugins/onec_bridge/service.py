@@ -70,12 +70,16 @@ def import_file(ctx: Any, path: str | Path, *, dry_run: bool = False,
                 on_parsed: Callable[[int], None] | None = None) -> ImportSummary:
     """Import one 1CClientBankExchange file. A malformed file raises StatementError and writes nothing."""
     path = Path(path)
-    statement = parse_statement_file(path)
+    statement = parse_statement_file(path, own_inns=ctx.settings.own_inn)
     if on_parsed:
         on_parsed(len(statement.payments))
     cursor = "onec_bridge.file." + file_digest(path)
-    return make_importer(ctx, progress).run(statement.payments, cursor=cursor, dry_run=dry_run,
-                                            skipped=statement.outgoing)
+    summary = make_importer(ctx, progress).run(statement.payments, cursor=cursor, dry_run=dry_run,
+                                               skipped=statement.outgoing, transfers=statement.transfers)
+    if statement.encoding_note:
+        log.info("%s: %s", path.name, statement.encoding_note)
+        summary.notes.append(f"{path.name}: {statement.encoding_note}")
+    return summary
 
 
 def file_digest(path: Path) -> str:
@@ -109,13 +113,14 @@ def import_odata(ctx: Any, *, since: dt.date | dt.datetime | None = None, dry_ru
     o = ctx.settings.odata
     client = client or make_client(ctx)
     source = ODataPaymentSource(client, page_size=o.page_size, operation_kinds=o.operation_kinds,
-                                default_currency=o.default_currency)
+                                default_currency=o.default_currency, own_inns=ctx.settings.own_inn)
     start = odata_since(ctx, since)
     result = source.fetch(start)
     if on_parsed:
         on_parsed(len(result.payments))
     importer = make_importer(ctx, progress)
-    summary = importer.run(result.payments, dry_run=dry_run, skipped=result.skipped)
+    summary = importer.run(result.payments, dry_run=dry_run, skipped=result.skipped,
+                           transfers=result.transfers)
     if not dry_run:
         # only whole days were read again: a document earlier on the window's first day than its
         # start time was not asked for, which does not make it vanished

@@ -12,17 +12,28 @@ The format (1C's "standard of exchange with client-bank systems") is a text file
     КонецФайла
 
 The physical encoding is found by decoding the start of the file as UTF-8, windows-1251 and cp866 and
-seeing in which one the ``Кодировка=`` line reads; the declared value must be one of ``Windows``,
-``DOS``, ``UTF-8``. Any problem raises :class:`StatementError` with the line number and what is wrong;
-nothing is returned for a file with an error, so a malformed file imports nothing.
+seeing in which one the ``Кодировка=`` line reads. The declared value is 1C's ``Windows`` or ``DOS``, or
+any spelling Python's codec registry knows for windows-1251, cp866 or UTF-8 (``windows-1251``,
+``cp1251``, ``1251``, ``ibm866``, ``utf8``, ...; banks write all of them): the bytes decide anyway, and
+:attr:`Statement.encoding_note` says when a spelling other than the standard's was met. A file whose
+Cyrillic was destroyed by a wrong conversion (replacement characters ``U+FFFD``, ``?`` in place of
+letters, bytes that are text in no known encoding) is refused naming the first bad line.
+Any problem raises :class:`StatementError` with the line number and what is wrong; nothing is returned
+for a file with an error, so a malformed file imports nothing.
 
 Direction: a document is **incoming** when its ``ПолучательСчет`` is one of the file's own accounts
 (header or ``СекцияРасчСчет`` ``РасчСчет``), **outgoing** when its ``ПлательщикСчет`` is; otherwise a
 set ``ДатаПоступило`` means incoming and anything else outgoing. Outgoing documents are skipped (counted).
+
+Transfers between the organisation's own accounts are neither: a document whose payer and receiver
+accounts are both the file's own, whose payer INN equals the receiver's INN, or — incoming — whose
+payer INN is one of the organisation's own INNs (``own_inns``, from the plugin's ``own_inn`` setting)
+is skipped and counted in :attr:`Statement.transfers`.
 """
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import gc
 import io
@@ -33,12 +44,18 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from .payment import Payment, file_payment_key
+from .payment import Payment, file_payment_key, payment_identity
 
 HEADER = "1CClientBankExchange"
 FORMAT_VERSIONS = ("1.00", "1.01", "1.02", "1.03")
-#: declared Кодировка value -> Python codec
+#: 1C's own names in Кодировка= -> Python codec (other spellings: see :func:`codec_for`)
 ENCODINGS = {"windows": "cp1251", "dos": "cp866", "utf-8": "utf-8", "utf8": "utf-8"}
+#: the codecs a statement may be in -> how messages name them, and the standard's spelling
+CODEC_NAMES = {"cp1251": "windows-1251", "cp866": "cp866 (DOS)", "utf-8": "UTF-8"}
+STANDARD_SPELLING = {"cp1251": "Windows", "cp866": "DOS", "utf-8": "UTF-8"}
+_KNOWN_SPELLINGS = "windows-1251, cp1251, 1251, cp866, ibm866, utf-8, utf8"
+#: a key as 1C writes them (letters, digits); anything else in a key means destroyed text
+_KEY_CHARS_RE = re.compile(r"^[0-9A-Za-zА-Яа-яЁё]+$")
 _KEY_PREFIX = "Кодировка="
 _AMOUNT_RE = re.compile(r"^\d{1,15}(\.\d{1,2})?$")
 _DATE_RE = re.compile(r"^\d{2}\.\d{2}\.\d{4}$")
@@ -72,7 +89,56 @@ class Statement:
     payments: list[Payment]
     documents: int = 0
     outgoing: int = 0
+    transfers: int = 0
     balances: list[dict[str, str]] = field(default_factory=list)
+    declared_encoding: str = ""  # the Кодировка= value as written in the file
+
+    @property
+    def encoding_note(self) -> str:
+        """How the file was read when ``Кодировка=`` is not the standard's ``Windows`` / ``DOS`` / ``UTF-8``
+        (another spelling, or a declaration the bytes contradict); "" otherwise."""
+        declared = self.declared_encoding
+        read_as = CODEC_NAMES.get(self.encoding, self.encoding)
+        if not declared:
+            return ""
+        if codec_for(declared) != self.encoding:
+            return f"Кодировка={declared}, but the bytes are {read_as}: read as {read_as}"
+        standard = STANDARD_SPELLING[self.encoding]
+        if declared.lower() == standard.lower():
+            return ""
+        return f"Кодировка={declared} (the standard spells it {standard}) accepted: read as {read_as}"
+
+
+def codec_for(declared: str) -> str | None:
+    """The codec a ``Кодировка=`` value names: 1C's ``Windows`` / ``DOS``, or any spelling Python's codec
+    registry has for windows-1251, cp866 or UTF-8 (``windows-1251``, ``CP1251``, ``1251``, ``ibm866``,
+    ``utf8``, ``UTF-8`` with or without BOM); ``win-1251`` / ``cp-1251`` too. None for anything else."""
+    name = declared.strip().lower()
+    if name in ENCODINGS:
+        return ENCODINGS[name]
+    tries = [name, name.replace("-", "").replace("_", "")]
+    if name.startswith("win") and not name.startswith("windows"):
+        tries.append("windows-" + name[3:].lstrip("-_"))
+    for candidate in tries:
+        try:
+            codec = codecs.lookup(candidate).name
+        except LookupError:
+            continue
+        codec = "utf-8" if codec == "utf-8-sig" else codec
+        return codec if codec in CODEC_NAMES else None
+    return None
+
+
+def unreadable(line: str) -> str:
+    """Why a decoded line shows text destroyed by a wrong conversion ("" when it looks fine)."""
+    if "\ufffd" in line:
+        return "replacement characters (U+FFFD) where letters were"
+    key = line.partition("=")[0].strip()
+    if "?" in key:
+        return "'?' in place of letters"
+    if key and not _KEY_CHARS_RE.match(key):
+        return "characters no key of the format has"
+    return ""
 
 
 def detect_encoding(data: bytes, source: str = "") -> str:
@@ -80,6 +146,11 @@ def detect_encoding(data: bytes, source: str = "") -> str:
 
     Raises StatementError when no ``Кодировка=`` line is found, or its value is not a known encoding.
     """
+    return read_encoding(data, source)[0]
+
+
+def read_encoding(data: bytes, source: str = "") -> tuple[str, str]:
+    """``(codec, declared spelling)`` of a statement file; see :func:`detect_encoding`."""
     head = data[:8192]
     for codec in ("utf-8", "cp1251", "cp866"):
         text = head.decode(codec, errors="replace")
@@ -87,43 +158,71 @@ def detect_encoding(data: bytes, source: str = "") -> str:
             line = line.lstrip("\ufeff").strip()
             if line.startswith(_KEY_PREFIX):
                 declared = line[len(_KEY_PREFIX):].strip()
-                known = ENCODINGS.get(declared.lower())
+                known = codec_for(declared)
                 if known is None:
                     raise StatementError(
-                        f"unknown encoding {declared!r} in Кодировка= (expected Windows, DOS or UTF-8)",
-                        lineno, source)
+                        f"unknown encoding {declared!r} in Кодировка= (expected Windows, DOS or UTF-8, or "
+                        f"a spelling of them: {_KNOWN_SPELLINGS})", lineno, source)
                 if codec == "utf-8" or codec == known:
                     # A file re-saved as UTF-8 keeps its old header line; its bytes decide.
-                    return codec
+                    return codec, declared
                 raise StatementError(
                     f"Кодировка={declared} but the file's bytes are {codec} (a re-encoded file?)",
                     lineno, source)
     if not head.lstrip(b"\xef\xbb\xbf").startswith(HEADER.encode()):
         raise StatementError(f"not a 1CClientBankExchange file: the first line must be {HEADER!r}", 1, source)
-    raise StatementError("header has no Кодировка= line (Windows, DOS or UTF-8)", 0, source)
+    raise _destroyed(head, source) or StatementError(
+        "header has no Кодировка= line (Windows, DOS or UTF-8)", 0, source)
 
 
-def parse_statement(data: bytes, source: str = "") -> Statement:
-    """Parse a whole statement file (bytes); raises StatementError naming the line on any problem."""
-    codec = detect_encoding(data, source)
-    return _parse_stream(io.BytesIO(data), codec, source)
+def _destroyed(head: bytes, source: str) -> StatementError | None:
+    """The Кодировка= line reads in no encoding: if the text is destroyed, where it first is."""
+    found: list[tuple[int, str, str]] = []  # (first bad line, why, the line) per codec
+    for codec in ("utf-8", "cp1251", "cp866"):
+        lines = head.decode(codec, errors="replace").splitlines()[:40]
+        for lineno, line in enumerate(lines, start=1):
+            line = line.lstrip("\ufeff").strip()
+            why = unreadable(line) if lineno > 1 and line else ""
+            if why:
+                found.append((lineno, why, line))
+                break
+        else:
+            return None  # readable in this codec: the line is just not there
+    # the line no known encoding gets past (on a tie the first codec's view: UTF-8 shows U+FFFD as such)
+    lineno, why, line = max(found, key=lambda f: f[0])
+    return StatementError(
+        f"the text is not valid in any of the known encodings (UTF-8, windows-1251, cp866): the Cyrillic "
+        f"was destroyed by a wrong conversion ({why}), so Кодировка= cannot be read; first bad line "
+        f"{lineno}: {line[:60]!r} — ask the bank (or whoever converted the file) for the original",
+        lineno, source)
 
 
-def parse_statement_file(path: str | Path) -> Statement:
+def parse_statement(data: bytes, source: str = "", own_inns: Iterable[str] = ()) -> Statement:
+    """Parse a whole statement file (bytes); raises StatementError naming the line on any problem.
+
+    ``own_inns``: the organisation's INNs (incoming documents from them are transfers, not payments)."""
+    codec, declared = read_encoding(data, source)
+    return _parse_stream(io.BytesIO(data), codec, source, declared, own_inns)
+
+
+def parse_statement_file(path: str | Path, own_inns: Iterable[str] = ()) -> Statement:
     """Parse a statement file from disk, streaming it line by line (memory stays near the payments')."""
     path = Path(path)
     with path.open("rb") as f:
-        codec = detect_encoding(f.read(8192), str(path))
+        codec, declared = read_encoding(f.read(8192), str(path))
         f.seek(0)
-        return _parse_stream(f, codec, str(path))
+        return _parse_stream(f, codec, str(path), declared, own_inns)
 
 
-def _parse_stream(raw: BinaryIO, codec: str, source: str) -> Statement:
+def _parse_stream(raw: BinaryIO, codec: str, source: str, declared: str = "",
+                  own_inns: Iterable[str] = ()) -> Statement:
     was_enabled = gc.isenabled()
     gc.disable()  # millions of small strings: the cyclic GC would only slow the parse down
     text = io.TextIOWrapper(raw, encoding=codec, errors="strict", newline=None)
     try:
-        return _Parser(text, codec, source).parse()
+        statement = _Parser(text, codec, source, own_inns).parse()
+        statement.declared_encoding = declared
+        return statement
     except UnicodeDecodeError:
         raw.seek(0)
         data = raw.read()
@@ -132,7 +231,9 @@ def _parse_stream(raw: BinaryIO, codec: str, source: str) -> Statement:
             line = 0  # pragma: no cover - the stream decoder and bytes.decode agree
         except UnicodeDecodeError as exc:
             line = data[: exc.start].count(b"\n") + 1
-        raise StatementError(f"bytes not valid in the declared encoding {codec}", line, source) from None
+        raise StatementError(
+            f"bytes not valid in {CODEC_NAMES.get(codec, codec)}, the encoding the header is in (mixed "
+            f"encodings, or Cyrillic destroyed by a wrong conversion?)", line, source) from None
     finally:
         text.detach()
         if was_enabled:
@@ -172,10 +273,11 @@ def parse_amount(value: str, key: str, line: int, source: str = "") -> Decimal:
 class _Parser:
     """Reads lines one by one; each document becomes a Payment as soon as its section ends."""
 
-    def __init__(self, lines: Iterable[str], codec: str, source: str):
+    def __init__(self, lines: Iterable[str], codec: str, source: str, own_inns: Iterable[str] = ()):
         self.it = iter(lines)
         self.codec = codec
         self.source = source
+        self.own_inns = frozenset(i.strip() for i in own_inns if i and i.strip())
         self.lineno = 0
 
     def err(self, message: str, line: int | None = None) -> StatementError:
@@ -189,8 +291,15 @@ class _Parser:
                 return self.lineno, line
         return None
 
+    def destroyed(self, line: str, lineno: int | None = None) -> StatementError:
+        return self.err(f"the Cyrillic text was destroyed by a wrong conversion ({unreadable(line)}): "
+                        f"{line[:60]!r} — ask the bank (or whoever converted the file) for the original",
+                        lineno)
+
     def split(self, lineno: int, line: str) -> tuple[str, str]:
         key, eq, value = line.partition("=")
+        if "\ufffd" in line or "?" in key:
+            raise self.destroyed(line, lineno)
         if not eq:
             raise self.err(f"expected key=value, got {line[:60]!r}", lineno)
         key = key.strip()
@@ -208,7 +317,7 @@ class _Parser:
         kinds: list[str] = []
         balances: list[dict[str, str]] = []
         payments: list[Payment] = []
-        documents = outgoing = 0
+        documents = outgoing = transfers = 0
         header_done = False
         own: set[str] = set()
         while True:
@@ -240,11 +349,15 @@ class _Parser:
                 values, raw = self.section(lineno, "КонецДокумента", "СекцияДокумент")
                 documents += 1
                 payment = self.document(lineno, kind, values, raw, own)
-                if payment is None:
+                if payment is OUTGOING:
                     outgoing += 1
+                elif payment is TRANSFER:
+                    transfers += 1
                 else:
-                    payments.append(payment)
+                    payments.append(payment)  # type: ignore[arg-type]
                 continue
+            if "\ufffd" in line:
+                raise self.destroyed(line, lineno)
             if line in ("КонецДокумента", "КонецРасчСчет"):
                 raise self.err(f"{line} without a section start", lineno)
             key, value = self.split(lineno, line)
@@ -269,7 +382,7 @@ class _Parser:
             self.check_header(header, header_lines)
         return Statement(version=header["ВерсияФормата"], encoding=self.codec, header=header,
                          accounts=accounts, payments=payments, documents=documents, outgoing=outgoing,
-                         balances=balances)
+                         transfers=transfers, balances=balances)
 
     def check_header(self, header: dict[str, str], lines: dict[str, int]) -> None:
         version = header.get("ВерсияФормата", "")
@@ -290,6 +403,8 @@ class _Parser:
             if not line:
                 continue
             key, eq, value = line.partition("=")
+            if "\ufffd" in line or "?" in key:
+                raise self.destroyed(line)
             if not eq:
                 if line == end:
                     return values, raw_lines
@@ -307,7 +422,8 @@ class _Parser:
         raise self.err(f"{name} started at line {start} has no {end}", self.lineno)
 
     def document(self, start: int, kind: str, doc: dict[str, str], raw_lines: list[str],
-                 own: set[str]) -> Payment | None:
+                 own: set[str]) -> Payment | object:
+        """The incoming Payment of one document, or OUTGOING / TRANSFER (see the module docstring)."""
         def line_of(key: str) -> int:
             """Line of ``key=`` inside this document (looked up only when reporting an error)."""
             prefix = key + "="
@@ -339,6 +455,11 @@ class _Parser:
             typed(parse_date, "ДатаСписано", doc["ДатаСписано"])
         payer_acc = doc.get("ПлательщикСчет") or doc.get("ПлательщикРасчСчет", "")
         recipient_acc = doc.get("ПолучательСчет") or doc.get("ПолучательРасчСчет", "")
+        payer_inn = doc.get("ПлательщикИНН", "")
+        if payer_acc in own and recipient_acc in own and payer_acc:
+            return TRANSFER
+        if payer_inn and payer_inn == doc.get("ПолучательИНН", ""):
+            return TRANSFER  # the organisation paid itself (its account elsewhere is not in this file)
         if recipient_acc and recipient_acc in own:
             incoming = True
         elif payer_acc and payer_acc in own:
@@ -346,12 +467,19 @@ class _Parser:
         else:
             incoming = received is not None
         if not incoming:
-            return None
-        payer_inn = doc.get("ПлательщикИНН", "")
+            return OUTGOING
+        if payer_inn in self.own_inns:
+            return TRANSFER
         name = doc.get("Плательщик1") or _PAYER_NAME_INN_RE.sub("", doc.get("Плательщик", ""))
         purpose = doc.get("НазначениеПлатежа") or " ".join(
             doc[k] for k in (f"НазначениеПлатежа{i}" for i in range(1, 7)) if doc.get(k))
         key = file_payment_key(number, date, amount, payer_acc, payer_inn, recipient_acc, received)
         return Payment(key=key, source="file", number=number, date=date, amount=amount, currency="RUB",
                        payer_inn=payer_inn, payer_kpp=doc.get("ПлательщикКПП", ""), payer_name=name.strip(),
-                       payer_account=payer_acc, purpose=purpose, line=start)
+                       payer_account=payer_acc, payer_bik=doc.get("ПлательщикБИК", ""), purpose=purpose,
+                       line=start, identity=payment_identity(number, date, amount, payer_inn))
+
+
+#: what :meth:`_Parser.document` returns for a document that is not an incoming payment
+OUTGOING = object()
+TRANSFER = object()

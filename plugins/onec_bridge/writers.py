@@ -1,8 +1,10 @@
 """Where payments go: through the CRM API (default) or bulk into the plugin's own tables (``write: mysql``).
 
-Both writers answer :meth:`existing` (what is stored now, to tell new / updated / unchanged apart) and
-:meth:`write` (create or update records and their Account relationship), and both are idempotent:
-writing the same payments again leaves one record per payment.
+Both writers answer :meth:`existing` (what is stored now, to tell new / updated / unchanged apart — by
+``onec_key``, and by ``twin_key`` for payments that joined the other source's record),
+:meth:`by_identity` / :meth:`any_from` (to find that record: see ``twins.py``) and :meth:`write`
+(create or update records and their Account relationship), and both are idempotent: writing the same
+payments again leaves one record per payment.
 
 - :class:`ApiPaymentWriter` finds stored payments by their ``onec_key`` and saves through
   ``crm.save_many`` in batches (updates carry the stored id; the transport itself makes creates safe to
@@ -36,8 +38,8 @@ REL_RHS = "accounts_onec_paymentsonec_payments_idb"
 
 #: fields of a payment record the importer sets (and compares to decide "unchanged")
 FIELDS = ("name", "onec_key", "payment_number", "payment_date", "amount", "currency", "payer_inn",
-          "payer_kpp", "payer_name", "payer_account", "purpose", "status", "status_note", "source",
-          "assigned_user_id")
+          "payer_kpp", "payer_name", "payer_account", "payer_bik", "purpose", "status", "status_note",
+          "source", "payment_identity", "twin_key", "assigned_user_id")
 CHUNK = 500
 
 
@@ -77,6 +79,15 @@ def same_values(stored: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     return True
 
 
+def _by_identity(crm: CRM, module: str, identities: Sequence[str]) -> dict[str, list[Stored]]:
+    out: dict[str, list[Stored]] = {}
+    for start in range(0, len(identities), CHUNK):
+        part = list(identities[start:start + CHUNK])
+        for rec in crm.find(module, Cond("payment_identity", "in", part), fields=["id", *FIELDS]):
+            out.setdefault(str(rec.get("payment_identity")), []).append(Stored(rec.id, dict(rec.values)))
+    return out
+
+
 class ApiPaymentWriter:
     """Payments through the CRM interface (SuiteCRM's logic hooks, workflows and audit run)."""
 
@@ -88,14 +99,25 @@ class ApiPaymentWriter:
         self.link = link
         self.batch_size = batch_size
 
-    def existing(self, keys: Sequence[str]) -> dict[str, Stored]:
-        """Stored payments by ``onec_key``."""
+    def existing(self, keys: Sequence[str], *, twin_keys: bool = True) -> dict[str, Stored]:
+        """Stored payments by ``onec_key`` (and, with ``twin_keys``, by the ``twin_key`` of joined ones)."""
         out: dict[str, Stored] = {}
-        for start in range(0, len(keys), CHUNK):
-            part = list(keys[start:start + CHUNK])
-            for rec in self.crm.find(self.module, Cond("onec_key", "in", part), fields=["id", *FIELDS]):
-                out[str(rec.get("onec_key"))] = Stored(rec.id, dict(rec.values))
+        for name in ("onec_key", "twin_key") if twin_keys else ("onec_key",):
+            left = [k for k in keys if k not in out]
+            for start in range(0, len(left), CHUNK):
+                part = left[start:start + CHUNK]
+                for rec in self.crm.find(self.module, Cond(name, "in", part), fields=["id", *FIELDS]):
+                    out[str(rec.get(name))] = Stored(rec.id, dict(rec.values))
         return out
+
+    def by_identity(self, identities: Sequence[str]) -> dict[str, list[Stored]]:
+        """Stored payments by ``payment_identity``."""
+        return _by_identity(self.crm, self.module, identities)
+
+    def any_from(self, source: str) -> bool:
+        """Whether any stored payment has this ``source``."""
+        return next(iter(self.crm.find(self.module, Cond("source", "eq", source), fields=["id"], limit=1)),
+                    None) is not None
 
     def write(self, rows: Sequence[dict[str, Any]], accounts: Mapping[str, str | None]) -> list[str]:
         """Save rows (``id`` present = update) in batches; relate matched ones. Returns ids in order.
@@ -160,8 +182,9 @@ class MySQLPaymentWriter:
     def _now(self) -> str:
         return self._clock().astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
-    def existing(self, keys: Sequence[str]) -> dict[str, Stored]:
-        """Stored payments by key, looked up by their derived ids (the primary key)."""
+    def existing(self, keys: Sequence[str], *, twin_keys: bool = True) -> dict[str, Stored]:
+        """Stored payments by key, looked up by their derived ids (the primary key); with ``twin_keys``
+        the rest by ``twin_key`` (payments that joined the other source's record)."""
         by_id = {record_id(k): k for k in keys}
         out: dict[str, Stored] = {}
         ids = list(by_id)
@@ -169,7 +192,21 @@ class MySQLPaymentWriter:
             part = ids[start:start + CHUNK]
             for rec in self.reader.find(self.module, Cond("id", "in", part), fields=["id", *FIELDS]):
                 out[by_id[rec.id]] = Stored(rec.id, dict(rec.values))
+        left = [k for k in keys if k not in out] if twin_keys else []
+        for start in range(0, len(left), CHUNK):
+            part = left[start:start + CHUNK]
+            for rec in self.reader.find(self.module, Cond("twin_key", "in", part), fields=["id", *FIELDS]):
+                out[str(rec.get("twin_key"))] = Stored(rec.id, dict(rec.values))
         return out
+
+    def by_identity(self, identities: Sequence[str]) -> dict[str, list[Stored]]:
+        """Stored payments by ``payment_identity``."""
+        return _by_identity(self.reader, self.module, identities)
+
+    def any_from(self, source: str) -> bool:
+        """Whether any stored payment has this ``source``."""
+        return next(iter(self.reader.find(self.module, Cond("source", "eq", source), fields=["id"], limit=1)),
+                    None) is not None
 
     def write(self, rows: Sequence[dict[str, Any]], accounts: Mapping[str, str | None]) -> list[str]:
         """Upsert payment rows and their relationship rows in one transaction."""

@@ -69,3 +69,25 @@ def ctx_factory(crm: FakeCRM, tmp_path: Path):
 def add_account(crm: FakeCRM, name: str, inn: str, kpp: str = "", user: str = "u-manager") -> str:
     """Create an Account with INN/KPP; returns its id."""
     return crm.save("Accounts", {"name": name, "ao_inn_c": inn, "ao_kpp_c": kpp, "assigned_user_id": user})
+
+
+SAMPLES_DIR = Path(__file__).parents[3] / "examples" / "1c"
+#: the shipped sample statement in each encoding (examples/1c/)
+SAMPLES = {"cp1251": SAMPLES_DIR / "statement-windows-1251.txt", "utf-8": SAMPLES_DIR / "statement-utf-8.txt"}
+#: the sample's organisation and its two own accounts
+ORG_INN = "7736207543"
+SAMPLE_ACCOUNTS = ["40702810938000012345", "40702810300000054321"]
+
+
+def sample_text(codec: str = "utf-8") -> str:
+    """The sample statement as text (its CRLF line ends kept)."""
+    return SAMPLES[codec].read_bytes().decode(codec)
+
+
+def write_statement(path: Path, text: str, codec: str) -> Path:
+    """``text`` as a statement file in ``codec``, its Кодировка= line saying so the 1C way."""
+    declared = {"cp1251": "Windows", "utf-8": "UTF-8", "cp866": "DOS"}[codec]
+    for old in ("Кодировка=Windows", "Кодировка=UTF-8", "Кодировка=DOS"):
+        text = text.replace(old, f"Кодировка={declared}")
+    path.write_bytes(text.encode(codec))
+    return path

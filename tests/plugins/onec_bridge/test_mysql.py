@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from mysqlkit import SplitCRM, add_accounts, install_tables
-from onec_kit import FIXTURES, PLUGIN
+from onec_kit import FIXTURES, PLUGIN, SAMPLES
 
 import plugins.onec_bridge.plugin as plugin_module
 from plugins.onec_bridge.payment import record_id
@@ -84,6 +84,33 @@ def test_bulk_rows_are_filled_as_suitecrm_fills_them_and_rerun_is_idempotent(mys
     assert len(rows(mysql_server, db, f"SELECT id FROM {REL_TABLE} WHERE deleted = 0")) == 2
     assert rows(mysql_server, db, f"SELECT date_entered FROM {TABLE} WHERE payment_number = '418'")[0][0] \
         == first_entered
+
+
+def test_a_payment_from_1c_and_a_statement_is_one_row_on_the_bulk_path_too(mysql_server, db, tmp_path):
+    import responses
+    from odata_kit import BANK_ACCOUNTS, BANKS, ODATA, FakeOneC, receipt
+
+    from plugins.onec_bridge.service import import_odata
+
+    with mysql_server.connect(db) as conn:
+        add_accounts(conn, [("acc-rtk", 'ПАО "Ростелеком"', "7707049388", "770701001")])
+    tasks = FakeCRM(["Tasks", "Users"])
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        FakeOneC(rsps, [receipt()], bank_accounts=BANK_ACCOUNTS, banks=BANKS)
+        for _ in range(2):  # the second round finds everything as it is
+            ctx = mysql_ctx(mysql_server, db, tmp_path, tasks, odata={**ODATA, "retries": 0})
+            file_run = import_file(ctx, SAMPLES["cp1251"])
+            odata_run = import_odata(ctx)
+        assert (file_run.unchanged, odata_run.unchanged, odata_run.joined) == (4, 1, 0)
+    got = rows(mysql_server, db, f"SELECT source, onec_key, twin_key, payer_bik, id FROM {TABLE} "
+                                 "WHERE payer_inn = '7707049388'")
+    assert len(got) == 1
+    source, key, twin, bik, rid = got[0]
+    assert (source, key.split(":")[0], twin.split(":")[0], bik) == ("both", "file", "odata", "044525555")
+    assert rid == record_id(key)
+    assert rows(mysql_server, db, f"SELECT COUNT(*) FROM {TABLE}") == ((4,),)
+    assert rows(mysql_server, db, f"SELECT {REL_LHS} FROM {REL_TABLE} WHERE {REL_RHS} = %s AND deleted = 0",
+                (rid,)) == (("acc-rtk",),)
 
 
 def test_owned_writer_is_refused_without_mysql(ctx_factory):

@@ -4,17 +4,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 import responses
+from odata_kit import BASE, COUNTERPARTIES, CP_PERSON, ODATA, FakeOneC, doc, ref
 from onec_kit import FIXTURES, add_account
 
 import plugins.onec_bridge.plugin as plugin_module
 from plugins.onec_bridge.odata import (
     COUNTERPARTIES_ENTITY,
-    CURRENCIES_ENTITY,
     PAYMENTS_ENTITY,
     ODataClient,
     OneCAuthError,
@@ -23,76 +21,6 @@ from plugins.onec_bridge.odata import (
 )
 from plugins.onec_bridge.service import ODATA_CURSOR, import_odata
 from plugins.onec_bridge.writers import LINK, MODULE
-
-BASE = "http://1c.test/bp/odata/standard.odata"
-RUB = "f1a17773-5488-11e0-91e9-00e04c771318"
-ORG = "6a8c1f1a-1f3e-11e8-80d3-0cc47a7d2c7f"
-CP_RTK = "b2a0e0c4-8f3d-11e9-80c4-0cc47a7d2c7f"
-CP_PERSON = "c7d2e1f0-8f3d-11e9-80c4-0cc47a7d2c7f"
-ODATA = {"url": BASE, "username": "odata.user", "password": "s3cret-pass", "page_size": 2,
-         "overlap_days": 3, "start_date": "2026-03-01"}
-
-
-def doc(ref: str, number: str, date: str, amount: float, *, posted: bool = True, deleted: bool = False,
-        cp: str = CP_RTK, cp_type: str = "StandardODATA.Catalog_Контрагенты") -> dict:
-    """A Document_ПоступлениеНаРасчетныйСчет entity as 1C БП 3.0 returns it."""
-    return {
-        "Ref_Key": ref, "DataVersion": "AAAAAQAAAAA=", "DeletionMark": deleted, "Number": number,
-        "Date": date, "Posted": posted, "Организация_Key": ORG, "ВидОперации": "ОплатаПокупателя",
-        "СчетОрганизации_Key": "9d2b3a0e-1f3e-11e8-80d3-0cc47a7d2c7f", "Контрагент": cp,
-        "Контрагент_Type": cp_type, "СчетКонтрагента_Key": "00000000-0000-0000-0000-000000000000",
-        "ВалютаДокумента_Key": RUB, "СуммаДокумента": amount,
-        "НазначениеПлатежа": f"Оплата по счету {number}",
-        "НомерВходящегоДокумента": number, "ДатаВходящегоДокумента": date, "Комментарий": "",
-        "Ответственный_Key": "3b1c9d2e-1f3e-11e8-80d3-0cc47a7d2c7f",
-    }
-
-
-def ref(n: int) -> str:
-    return f"{n:08x}-8f3d-11e9-80c4-0cc47a7d2c7f"
-
-
-COUNTERPARTIES = [
-    {"Ref_Key": CP_RTK, "Description": "Ростелеком ПАО", "НаименованиеПолное": 'ПАО "Ростелеком"',
-     "ИНН": "7707049388", "КПП": "770701001", "DeletionMark": False},
-]
-
-
-class FakeOneC:
-    """Serves the three entity sets with $filter on Date / Ref_Key and $top/$skip, like 1C does."""
-
-    def __init__(self, rsps: responses.RequestsMock, docs: list[dict]):
-        self.docs = docs
-        self.requests: list[tuple[str, dict]] = []
-        self.fail_next: list[int] = []
-        client = ODataClient(BASE, "u", "p")
-        for entity in (PAYMENTS_ENTITY, COUNTERPARTIES_ENTITY, CURRENCIES_ENTITY):
-            rsps.add_callback(responses.GET, client.url(entity), callback=self.answer)
-
-    def answer(self, request):
-        parts = urlsplit(request.url)
-        entity = unquote(parts.path.rsplit("/", 1)[-1])
-        q = {k: v[0] for k, v in parse_qs(parts.query).items()}
-        self.requests.append((entity, q))
-        if self.fail_next:
-            return (self.fail_next.pop(0), {}, json.dumps(
-                {"odata.error": {"code": "-1", "message": {"lang": "ru", "value": "Сервис недоступен"}}}))
-        assert q["$format"] == "json"
-        assert request.headers["Authorization"].startswith("Basic ")
-        if entity == PAYMENTS_ENTITY:
-            since = q["$filter"].split("datetime'")[1].rstrip("'")
-            rows = sorted((d for d in self.docs if d["Date"] >= since),
-                          key=lambda d: (d["Date"], d["Ref_Key"]))
-        elif entity == COUNTERPARTIES_ENTITY:
-            rows = [c for c in COUNTERPARTIES if c["Ref_Key"] in q["$filter"]]
-        else:
-            rows = [{"Ref_Key": RUB, "Code": "643", "Description": "руб."}]
-        skip, top = int(q.get("$skip", 0)), int(q.get("$top", 1000))
-        body = {"odata.metadata": f"{BASE}/$metadata#{entity}", "value": rows[skip:skip + top]}
-        return (200, {"Content-Type": "application/json;charset=utf-8"}, json.dumps(body, ensure_ascii=False))
-
-    def payment_queries(self):
-        return [q for e, q in self.requests if e == PAYMENTS_ENTITY]
 
 
 @pytest.fixture

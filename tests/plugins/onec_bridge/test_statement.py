@@ -181,4 +181,4 @@ def test_document_without_a_number():
 
 def test_bytes_invalid_in_the_declared_encoding_name_their_line():
     data = TEXT.encode("utf-8").replace("Оплата поставщику".encode(), b"\xff\xfe")
-    expect_error(data, line_no(TEXT, "НазначениеПлатежа=Оплата поставщику"), "utf-8")
+    expect_error(data, line_no(TEXT, "НазначениеПлатежа=Оплата поставщику"), "not valid in UTF-8")
