@@ -1,8 +1,9 @@
 """Collegial actions on documents: voting, approval, signing, acknowledgement, deputies.
 
 Hook implementations of the collegial_actions plugin. They are thin: the process rules are in
-rules.py (configured by processes.yaml), deputies in deputies.py, the behaviour on a change in
-workflow.py, the commands in cli.py. See docs/plugins/collegial_actions.md.
+rules.py (configured by processes.yaml), the behaviour on a change in workflow.py, the commands in
+cli.py. Deputies, Tasks and e-mails are the core workflow services' (suitecrm_ext.workflow; the deputies
+module sx_Deputies comes with the core package). See docs/plugins/collegial_actions.md.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 import click
 from pydantic import BaseModel
 
-from plugins.collegial_actions.records import ACTION_FIELDS, DEPUTY_FIELDS
+from plugins.collegial_actions.records import ACTION_FIELDS
 from plugins.collegial_actions.settings import Settings
 from plugins.collegial_actions.workflow import workflow_for
 from suitecrm_ext import (
@@ -38,25 +39,26 @@ def ext_settings_schema() -> type[BaseModel]:
 
 @hookimpl
 def ext_suitecrm_artifacts() -> Path:
-    """The plugin's package schema: the Collegial Actions and Deputies modules, Documents fields."""
+    """The package schema: the Collegial Actions module, Documents fields (needs the core package)."""
     return SCHEMA_FILE
 
 
 @hookimpl
 def ext_watch(settings: Settings | None) -> list[WatchSpec]:
-    """Documents' status and type fields; the actions module's outcomes (and new actions)."""
+    """Documents' status and type fields; the actions module's outcomes (and new actions). Deputy
+    assignments are watched and validated by the core's built-in plugin ``workflow``."""
     s = settings or Settings()
     kinds = frozenset({EventKind.CREATED, EventKind.UPDATED})
     return [
         WatchSpec(s.documents_module, (s.status_field, s.type_field), kinds),
         WatchSpec(s.actions_module, ("outcome", "kind", "assigned_user_id"), kinds),
-        WatchSpec(s.deputies_module, ("principal_id", "deputy_id", "kind", "start_date", "end_date"), kinds),
     ]
 
 
 @hookimpl
 def ext_validate_record_change(change: RecordChange, ctx: PluginContext) -> str | None:
-    """Refuse a forbidden document status change, an outcome set by someone not entitled, a bad deputy."""
+    """Refuse a forbidden document status change or an outcome set by someone not entitled (also when
+    SuiteCRM cannot be read to check it: a reader error never allows)."""
     return workflow_for(ctx).validate(change)
 
 
@@ -81,7 +83,6 @@ def ext_doctor_checks(ctx: PluginContext) -> list[Check]:
     wanted = {
         s.documents_module: [s.type_field, s.status_field],
         s.actions_module: ACTION_FIELDS,
-        s.deputies_module: DEPUTY_FIELDS,
     }
     checks = []
     hint = ("install the collegial_actions package (suitecrm-ext package build) "

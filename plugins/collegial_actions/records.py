@@ -1,62 +1,48 @@
 """Reading the plugin's data from the CRM: documents, their collegial actions, users, deputies.
 
-Field names of the plugin's modules (see schema.yaml): actions have ``parent_type``/``parent_id``,
+Field names of the plugin's module (see schema.yaml): actions have ``parent_type``/``parent_id``,
 ``kind``, ``stage``, ``assigned_user_id`` (the assignee), ``due_date``, ``outcome``, ``comment``,
-``acted_by_id``, ``acted_at``; deputies have ``principal_id``, ``deputy_id``, ``kind``, ``start_date``,
-``end_date``.
+``acted_by_id``, ``acted_at``. Users and deputies come from the core workflow services
+(``suitecrm_ext.workflow``): the deputies are the core package's ``sx_Deputies``, shared with routing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from plugins.collegial_actions.deputies import DeputyAssignment
 from plugins.collegial_actions.rules import Action
 from plugins.collegial_actions.settings import Settings
-from suitecrm_ext import CRM, NotFound, Record
+from suitecrm_ext import CRM, Record
+from suitecrm_ext.workflow import AccessModel, DeputyAssignment, DeputyBook
 
 ACTION_FIELDS = ["name", "parent_type", "parent_id", "kind", "stage", "assigned_user_id", "due_date",
                  "outcome", "comment", "acted_by_id", "acted_at"]
-DEPUTY_FIELDS = ["name", "principal_id", "deputy_id", "kind", "start_date", "end_date"]
-
-
-@dataclass(frozen=True)
-class UserInfo:
-    """A SuiteCRM user as the plugin shows and mails them."""
-
-    id: str
-    name: str
-    email: str = ""
 
 
 class Directory:
-    """User lookups with a per-instance cache (one per hook call: users rarely change mid-call)."""
+    """User lookups (names and e-mail addresses) through the core access model, cached per instance."""
 
     def __init__(self, crm: CRM):
         self.crm = crm
-        self._cache: dict[str, UserInfo] = {}
+        self.access = AccessModel(crm)
 
-    def user(self, user_id: str) -> UserInfo:
-        """The user's name and e-mail; an unknown id gives a UserInfo named by the id."""
-        if not user_id:
-            return UserInfo("", "nobody")
-        if user_id not in self._cache:
-            try:
-                rec = self.crm.get("Users", user_id, ["user_name", "first_name", "last_name", "email1"])
-            except NotFound:
-                self._cache[user_id] = UserInfo(user_id, user_id)
-            else:
-                full = " ".join(p for p in (rec.get("first_name"), rec.get("last_name")) if p)
-                self._cache[user_id] = UserInfo(user_id, full or rec.get("user_name") or user_id,
-                                                rec.get("email1") or "")
-        return self._cache[user_id]
+    def user(self, user_id: str):
+        """The user (``.name`` for messages, ``.email``); an unknown id gives a user named by the id."""
+        u = self.access.user(user_id)
+        return _Named(u.id, u.display, u.email)
 
     def name(self, user_id: str) -> str:
         """Display name of a user id."""
         return self.user(user_id).name
+
+
+class _Named:
+    __slots__ = ("id", "name", "email")
+
+    def __init__(self, id: str, name: str, email: str):
+        self.id, self.name, self.email = id, name, email
 
 
 def value(change_values: Mapping[str, Any], before: Mapping[str, Any], name: str) -> Any:
@@ -97,26 +83,9 @@ def document_actions(crm: CRM, settings: Settings, parent_id: str, directory: Di
     return actions
 
 
-def to_assignment(rec: Record) -> DeputyAssignment | None:
-    """A deputies record as a DeputyAssignment (None when it has no start date)."""
-    start = _date(rec.get("start_date"))
-    if start is None:
-        return None
-    return DeputyAssignment(
-        id=rec.id, principal_id=str(rec.get("principal_id") or ""), deputy_id=str(rec.get("deputy_id") or ""),
-        kind=str(rec.get("kind") or ""), start=start, end=_date(rec.get("end_date")),
-    )
-
-
-def assignments(crm: CRM, settings: Settings, principal_id: str | None = None) -> list[DeputyAssignment]:
-    """Deputy assignments (of one principal, or all)."""
-    where = {"principal_id": principal_id} if principal_id else None
-    out = []
-    for rec in crm.find(settings.deputies_module, where, DEPUTY_FIELDS):
-        a = to_assignment(rec)
-        if a is not None:
-            out.append(a)
-    return out
+def assignments(book: DeputyBook, principal_id: str | None = None) -> list[DeputyAssignment]:
+    """Deputy assignments (of one principal, or all) from the core deputies module."""
+    return book.assignments(principal_id)
 
 
 def _date(v: Any) -> dt.date | None:

@@ -38,9 +38,9 @@ class Settings(BaseModel):
     documents_module: str = "Documents"
     type_field: str = "ca_doc_type_c"
     status_field: str = "ca_status_c"
-    #: the plugin's own modules (created by its package, schema.yaml)
+    #: the plugin's own module (created by its package, schema.yaml); deputies are the core's
+    #: (plugins.workflow.deputies_module, default sx_Deputies)
     actions_module: str = "ca_CollegialActions"
-    deputies_module: str = "ca_Deputies"
     #: document type (value of ``type_field``) -> process name
     document_types: dict[str, str] = Field(
         default_factory=lambda: {"flexible": "flexible", "classic": "classic", "simplified": "simplified"}
@@ -53,7 +53,7 @@ class Settings(BaseModel):
     polling_only: bool = False
     notify: NotifySettings = Field(default_factory=NotifySettings)
 
-    @field_validator("documents_module", "type_field", "status_field", "actions_module", "deputies_module")
+    @field_validator("documents_module", "type_field", "status_field", "actions_module")
     @classmethod
     def _is_name(cls, v: str) -> str:
         if not _NAME.match(v):

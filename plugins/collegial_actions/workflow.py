@@ -1,7 +1,11 @@
 """What the plugin does on a change: validate it (before save) and keep documents moving (after).
 
 The hooks in plugin.py hand over to :class:`DocumentWorkflow`; the decisions themselves are in rules.py
-(status changes, adding and performing actions) and deputies.py (who may perform an action).
+(status changes, adding and performing actions); who may perform an action (deputies), the Tasks and
+e-mails come from the core workflow services (``suitecrm_ext.workflow``).
+
+A validation that cannot read what it needs from SuiteCRM refuses the change (it never turns into
+"allow"): the user sees why and may save again.
 """
 
 from __future__ import annotations
@@ -10,8 +14,6 @@ import datetime as dt
 from typing import Any
 
 from plugins.collegial_actions import records
-from plugins.collegial_actions.deputies import check_assignment, entitlement
-from plugins.collegial_actions.notify import NS, Notice, ensure_mail, ensure_task, notice_key
 from plugins.collegial_actions.records import Directory, value
 from plugins.collegial_actions.rules import (
     PREPARATION,
@@ -23,7 +25,12 @@ from plugins.collegial_actions.rules import (
     stage_complete,
 )
 from plugins.collegial_actions.settings import Settings
-from suitecrm_ext import Cond, Event, EventKind, NotFound, RecordChange, all_of
+from suitecrm_ext import Cond, CRMError, Event, EventKind, NotFound, RecordChange, all_of
+from suitecrm_ext.workflow import DeputyBook, Notice, Notifier, notice_key
+
+#: state namespace and Task marker (``ref: collegial <key>``) of the plugin's notices
+NS = "collegial_actions"
+MARKER = "collegial"
 
 #: the one-to-many relationship (and link) Documents -> ca_CollegialActions of schema.yaml
 SUBPANEL_LINK = "ca_documents_actions"
@@ -34,7 +41,8 @@ SUBPANEL_ID_FIELD = "ca_documents_actionsdocuments_ida"
 class DocumentWorkflow:
     """The plugin's behaviour over one CRM, state store and mailer."""
 
-    def __init__(self, settings: Settings, crm, state=None, mailer=None, log=None, crm_url: str = ""):
+    def __init__(self, settings: Settings, crm, state=None, mailer=None, log=None, crm_url: str = "",
+                 deputies_module: str = "sx_Deputies"):
         self.s = settings
         self.crm = crm
         self.state = state
@@ -42,6 +50,9 @@ class DocumentWorkflow:
         self.log = log
         self.crm_url = crm_url.rstrip("/")
         self.directory = Directory(crm)
+        self.deputies = DeputyBook(crm, deputies_module)
+        self.notifier = Notifier(crm, state, mailer, state_ns=NS, marker=MARKER,
+                                 subject_prefix=settings.notify.subject_prefix)
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -65,13 +76,18 @@ class DocumentWorkflow:
     # --- before save -----------------------------------------------------------------------
 
     def validate(self, change: RecordChange) -> str | None:
-        """None to allow the change, or the reason to refuse it."""
-        if change.module == self.s.documents_module:
-            return self._validate_document(change)
-        if change.module == self.s.actions_module:
-            return self._validate_action(change)
-        if change.module == self.s.deputies_module:
-            return self._validate_deputy(change)
+        """None to allow the change, or the reason to refuse it (also when SuiteCRM cannot be read)."""
+        try:
+            if change.module == self.s.documents_module:
+                return self._validate_document(change)
+            if change.module == self.s.actions_module:
+                return self._validate_action(change)
+        except CRMError as exc:
+            if self.log:
+                self.log.error("validation of %s %s could not read SuiteCRM: %s", change.module,
+                               change.record_id or "(new)", exc)
+            return ("The change cannot be checked now (reading SuiteCRM failed: "
+                    f"{type(exc).__name__}), so it is refused. Please try again in a moment.")
         return None
 
     def _validate_document(self, change: RecordChange) -> str | None:
@@ -137,10 +153,8 @@ class DocumentWorkflow:
             if outcome and outcome not in s.catalog.kinds[kind].outcomes:
                 return (f"{outcome!r} is not an outcome of a {kind} action; choose one of "
                         f"{', '.join(s.catalog.kinds[kind].outcomes)}.")
-            ent = entitlement(kind, action.assignee_id, change.user_id, records.today(),
-                              records.assignments(self.crm, s, action.assignee_id or None)
-                              if action.assignee_id else [],
-                              self.directory.name)
+            ent = self.deputies.entitlement(kind, action.assignee_id, change.user_id, records.today(),
+                                            self.directory.name)
             if not ent:
                 return ent.reason
             if process is not None:
@@ -148,12 +162,6 @@ class DocumentWorkflow:
                 if not verdict:
                     return verdict.reason
         return None
-
-    def _validate_deputy(self, change: RecordChange) -> str | None:
-        get = lambda name: value(change.after, change.before, name)  # noqa: E731
-        return check_assignment(str(get("principal_id") or ""), str(get("deputy_id") or ""),
-                                str(get("kind") or ""), records._date(get("start_date")),
-                                records._date(get("end_date")), self.s.catalog.kinds)
 
     # --- after the fact ----------------------------------------------------------------------
 
@@ -246,7 +254,7 @@ class DocumentWorkflow:
                              subject, body, self.s.documents_module, doc.id, due or None))
         if not self.s.notify.deputies or not action.assignee_id:
             return
-        for a in records.assignments(self.crm, self.s, action.assignee_id):
+        for a in self.deputies.assignments(action.assignee_id):
             if a.covers(action.kind, event.time.date()):
                 deputy = self.directory.user(a.deputy_id)
                 until = a.end.isoformat() if a.end else "further notice"
@@ -260,10 +268,7 @@ class DocumentWorkflow:
     def _deliver(self, notice: Notice) -> None:
         if not notice.user_id:
             return
-        if self.s.notify.tasks:
-            ensure_task(self.crm, self.state, notice)
-        if self.s.notify.email and self.mailer is not None:
-            ensure_mail(self.mailer, self.state, notice, self.s.notify.subject_prefix)
+        self.notifier.deliver(notice, task=self.s.notify.tasks, email=self.s.notify.email)
 
     def _on_action(self, event: Event) -> None:
         s = self.s
@@ -327,9 +332,7 @@ class DocumentWorkflow:
             return False  # changed again since; the later event decides
         kind = str(rec.get("kind") or "")
         assignee = str(rec.get("assigned_user_id") or "")
-        ent = entitlement(kind, assignee, event.user_id, event.time.date(),
-                          records.assignments(self.crm, self.s, assignee) if assignee else [],
-                          self.directory.name)
+        ent = self.deputies.entitlement(kind, assignee, event.user_id, event.time.date(), self.directory.name)
         reason = ent.reason
         if ent and process is not None and doc is not None:
             action = records.to_action(rec)
@@ -391,4 +394,6 @@ def workflow_for(ctx, settings: Settings | None = None) -> DocumentWorkflow:
         url = ctx.app.config.settings.suitecrm.url
     except AttributeError:
         pass
-    return DocumentWorkflow(settings, ctx.crm, ctx.state, ctx.mailer, ctx.log, url)
+    wf_settings = ctx.app.config.plugin_settings.get("workflow")
+    deputies_module = getattr(wf_settings, "deputies_module", "sx_Deputies")
+    return DocumentWorkflow(settings, ctx.crm, ctx.state, ctx.mailer, ctx.log, url, deputies_module)

@@ -11,11 +11,11 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from suitecrm_ext import hookimpl
-from suitecrm_ext.crm.base import AuthError, TransientError, parse_date
+from suitecrm_ext.crm.base import AuthError, CRMError, TransientError, parse_date
 from suitecrm_ext.doctor import Check
 from suitecrm_ext.events.model import EventKind, RecordChange, WatchSpec
 from suitecrm_ext.workflow.decisions import DECISION_FIELDS
-from suitecrm_ext.workflow.deputies import DEPUTY_FIELDS, check_assignment
+from suitecrm_ext.workflow.deputies import ALL_KINDS, DEPUTY_FIELDS, check_assignment
 from suitecrm_ext.workflow.settings import WorkflowSettings
 
 SCHEMA_FILE = Path(__file__).with_name("schema.yaml")
@@ -59,17 +59,23 @@ def _date(v):
 
 @hookimpl
 def ext_validate_record_change(change: RecordChange, ctx) -> str | None:
-    """Refuse a deputy assignment without principal/deputy/start, for oneself, or ending before it starts."""
+    """Refuse a deputy assignment without principal/deputy/start, for oneself, for a kind the module's
+    dropdown does not offer, or ending before it starts."""
     s: WorkflowSettings = ctx.settings or WorkflowSettings()
     if change.module != s.deputies_module:
         return None
+    try:
+        info = ctx.crm.fields(s.deputies_module).get("kind")
+    except CRMError:
+        info = None  # metadata unreachable: the other rules still apply, the dropdown limits the UI
+    kinds = [k for k in info.options if k and k != ALL_KINDS] if info is not None and info.options else None
     return check_assignment(
         str(_value(change, "principal_id") or ""),
         str(_value(change, "deputy_id") or ""),
         str(_value(change, "kind") or ""),
         _date(_value(change, "start_date")),
         _date(_value(change, "end_date")),
-        None,
+        kinds,
     )
 
 

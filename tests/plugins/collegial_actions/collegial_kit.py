@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import plugins.collegial_actions.plugin as plugin_module
+import suitecrm_ext.workflow.plugin as workflow_plugin
 from suitecrm_ext import Event, EventKind, FieldChange, RecordChange
 from suitecrm_ext.testing import (
     FakeCRM,
     build_app,
     build_config,
     build_registry,
+    install_workflow,
     load_plugin_schema,
     register_schema,
 )
@@ -41,7 +43,9 @@ USERS = {
 
 
 def install_schema(crm: FakeCRM) -> None:
-    """Register the plugin's modules/fields/links from its real schema.yaml in a FakeCRM."""
+    """Register the core package (deputies) and the plugin's modules/fields/links from its real
+    schema.yaml in a FakeCRM."""
+    install_workflow(crm)
     register_schema(crm, load_plugin_schema(plugin_module))
 
 
@@ -88,9 +92,11 @@ class Desk:
             before = dict(self.crm.get(module, rid).values)
         after = {k: v for k, v in values.items() if k != "id"}
         change = RecordChange(module, rid, before, after, user_id=user)
-        message = self.registry.call_one(PLUGIN, "ext_validate_record_change", change=change, ctx=self.ctx)
-        if message:
-            raise Refused(message)
+        for name in (PLUGIN, "workflow"):  # as the validation endpoint: every plugin is asked
+            message = self.registry.call_one(name, "ext_validate_record_change", change=change,
+                                             ctx=self.ctx.app.for_plugin(name))
+            if message:
+                raise Refused(message)
         self.crm.user_id = user
         self.tick()
         new_id = self.crm.save(module, values)
@@ -158,6 +164,6 @@ def make_desk(tmp_path: Path, smtp_port: int | None, events: dict | None = None,
         state={"backend": "sqlite", "path": str(tmp_path / "state.sqlite3")},
         **({"events": events} if events else {}),
     )
-    registry = build_registry({PLUGIN: plugin_module}, config=config)
+    registry = build_registry({PLUGIN: plugin_module, "workflow": workflow_plugin}, config=config)
     app = build_app(registry, config=config, crm=crm)
     return Desk(crm, registry, app.for_plugin(PLUGIN), clock)

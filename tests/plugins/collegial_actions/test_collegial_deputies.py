@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from plugins.collegial_actions.deputies import DeputyAssignment, active, check_assignment, entitlement
+from suitecrm_ext.workflow.deputies import DeputyAssignment, active, check_assignment, entitlement
 
 D = dt.date
 SIGNING_ONLY = DeputyAssignment("d1", "boss", "sub", "signing", D(2026, 11, 1), D(2026, 11, 30))

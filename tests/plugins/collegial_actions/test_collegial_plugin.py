@@ -86,10 +86,10 @@ def test_documents_without_a_mapped_type_are_not_governed(desk):
 def test_expired_deputy_and_other_kind_are_refused(desk):
     doc, ids = planned(desk)
     desk.move("u-author", doc, "Voting")
-    desk.save("u-author", "ca_Deputies", {"name": "old", "principal_id": "u-voter1", "deputy_id": "u-deputy",
+    desk.save("u-author", "sx_Deputies", {"name": "old", "principal_id": "u-voter1", "deputy_id": "u-deputy",
                                           "kind": "all", "start_date": TODAY - dt.timedelta(days=10),
                                           "end_date": TODAY - dt.timedelta(days=1)})
-    desk.save("u-author", "ca_Deputies", {"name": "sign", "principal_id": "u-voter1", "deputy_id": "u-deputy",
+    desk.save("u-author", "sx_Deputies", {"name": "sign", "principal_id": "u-voter1", "deputy_id": "u-deputy",
                                           "kind": "signing", "start_date": TODAY})
     msg = refusal(desk.act, "u-deputy", ids["voting"], "for")
     assert f"Denis Deputatov is not their deputy for voting on {TODAY.isoformat()}" in msg
@@ -104,8 +104,8 @@ def test_expired_deputy_and_other_kind_are_refused(desk):
 def test_bad_deputy_assignment_is_refused(desk, values, needle):
     base = {"name": "d", "principal_id": "u-signer", "deputy_id": "u-deputy", "kind": "signing",
             "start_date": TODAY}
-    assert needle in refusal(desk.save, "u-author", "ca_Deputies", {**base, **values})
-    assert desk.crm.count("ca_Deputies") == 0
+    assert needle in refusal(desk.save, "u-author", "sx_Deputies", {**base, **values})
+    assert desk.crm.count("sx_Deputies") == 0
 
 
 def test_unknown_acting_user_is_refused(desk):
@@ -206,7 +206,9 @@ def test_polling_only_reverts_a_forbidden_status_change_with_a_note(tmp_path, sm
 
 def test_doctor_checks_modules_and_fields(desk):
     checks = desk.registry.call_one(PLUGIN, "ext_doctor_checks", ctx=desk.ctx)
-    assert [c.ok for c in checks] == [True, True, True]
+    assert [c.ok for c in checks] == [True, True]  # the deputies module is checked by the core's plugin:
+    core = desk.registry.call_one("workflow", "ext_doctor_checks", ctx=desk.ctx.app.for_plugin("workflow"))
+    assert [c.name for c in core if c.ok] == ["workflow module sx_Deputies", "workflow module sx_Decisions"]
     bare = FakeCRM()  # SuiteCRM without the plugin's package
     app = build_app(desk.registry, config=desk.ctx.app.config, crm=bare)
     checks = desk.registry.call_one(PLUGIN, "ext_doctor_checks", ctx=app.for_plugin(PLUGIN))
@@ -221,14 +223,20 @@ def test_artifacts_and_watch():
     path = plugin_module.ext_suitecrm_artifacts()
     assert path.name == "schema.yaml" and path.exists()
     specs = plugin_module.ext_watch(None)
-    assert {s.module for s in specs} == {"Documents", "ca_CollegialActions", "ca_Deputies"}
+    # deputies moved to the core: its built-in plugin "workflow" watches (and validates) them
+    assert {s.module for s in specs} == {"Documents", "ca_CollegialActions"}
+    import suitecrm_ext.workflow.plugin as workflow_plugin
+    assert {s.module for s in workflow_plugin.ext_watch(None)} == {"sx_Deputies"}
 
 
 def test_schema_yaml_is_valid_in_the_package_format():
     from suitecrm_ext.packaging.schema import load_schema_file
 
     schema = load_schema_file(plugin_module.ext_suitecrm_artifacts(), PLUGIN)
-    assert {m.name for m in schema.modules} == {"ca_CollegialActions", "ca_Deputies"}
+    assert {m.name for m in schema.modules} == {"ca_CollegialActions"}  # deputies: the core package's
+    import suitecrm_ext.workflow.plugin as workflow_plugin
+    core = load_schema_file(workflow_plugin.ext_suitecrm_artifacts(), "workflow")
+    assert "sx_Deputies" in {m.name for m in core.modules}
     options = {d.name: d.keys for d in schema.dropdowns}
     assert options["ca_status_list"] == ("Preparation", "Voting", "Approval", "Signing", "Acknowledgement",
                                          "Archived", "Rejected")
@@ -261,7 +269,7 @@ def test_cli_status_shows_actions_deputy_and_blocker(desk, smtp):
     desk.move("u-author", doc, "Voting")
     desk.act("u-voter1", ids["voting"], "for")
     desk.move("u-author", doc, "Approval")
-    desk.save("u-author", "ca_Deputies", {"name": "d", "principal_id": "u-approver", "deputy_id": "u-deputy",
+    desk.save("u-author", "sx_Deputies", {"name": "d", "principal_id": "u-approver", "deputy_id": "u-deputy",
                                           "kind": "all", "start_date": TODAY})
     desk.act("u-deputy", ids["approval"], "approved")
     desk.move("u-author", doc, "Signing")
@@ -279,7 +287,7 @@ def test_cli_status_of_unknown_document_and_deputies_list(desk):
     result = run_cli(desk, "status", "nope")
     assert result.exit_code == 1 and "no Documents record with id 'nope'" in result.output
     assert "No deputies in force" in run_cli(desk, "deputies").output
-    desk.save("u-author", "ca_Deputies", {"name": "d", "principal_id": "u-signer", "deputy_id": "u-deputy",
+    desk.save("u-author", "sx_Deputies", {"name": "d", "principal_id": "u-signer", "deputy_id": "u-deputy",
                                           "kind": "signing", "start_date": TODAY,
                                           "end_date": TODAY + dt.timedelta(days=3)})
     out = run_cli(desk, "deputies").output
@@ -420,8 +428,8 @@ def test_through_the_dispatcher_a_mail_outage_is_retried_without_duplicates(tmp_
 
 
 def test_a_crm_outage_during_validation_is_an_error_not_a_wrong_answer(desk, monkeypatch):
-    """'The parent document does not exist' only when it does not; a transport error propagates so the
-    validation endpoint applies the module's fail mode."""
+    """'The parent document does not exist' only when it does not; a transport error refuses the change
+    with its own message (issue 11: a reader error must never turn into "allow", whatever the fail mode)."""
     from suitecrm_ext import TransientError
 
     doc = desk.document("u-author", "D", "flexible")
@@ -433,5 +441,40 @@ def test_a_crm_outage_during_validation_is_an_error_not_a_wrong_answer(desk, mon
     change = RecordChange("ca_CollegialActions", None, {}, {"name": "x", "parent_type": "Documents",
                                                              "parent_id": doc, "kind": "voting",
                                                              "assigned_user_id": "u-voter1"}, "u-author")
-    with pytest.raises(TransientError):
-        desk.registry.call_one(PLUGIN, "ext_validate_record_change", change=change, ctx=desk.ctx)
+    message = desk.registry.call_one(PLUGIN, "ext_validate_record_change", change=change, ctx=desk.ctx)
+    assert message.startswith("The change cannot be checked now (reading SuiteCRM failed: TransientError)")
+    assert "does not exist" not in message
+
+
+def test_a_failing_read_refuses_a_status_change_even_with_fail_open(desk, monkeypatch):
+    """Issue 11: with read_via mysql a read of the actions failed and the save was allowed (fail-open);
+    a reader error in validation now refuses the change, and nothing is saved."""
+    from suitecrm_ext import ValidationError
+
+    doc, _ = planned(desk)
+
+    def broken(*a, **kw):
+        raise ValidationError("Users has no field(s) 'email1'", transport="mysql")
+
+    monkeypatch.setattr(desk.crm, "find", broken)
+    msg = refusal(desk.move, "u-author", doc, "Voting")
+    assert "cannot be checked now" in msg and "refused" in msg
+    monkeypatch.undo()
+    assert desk.status(doc) == "Preparation"
+
+
+def test_user_email_from_the_api_when_the_reader_cannot_give_it(desk):
+    """The MySQL reader has no email1 column: the directory asks the gateway's API writer for it."""
+    from plugins.collegial_actions.records import Directory
+    from suitecrm_ext import ValidationError
+
+    class Reader:
+        def get(self, module, id, fields=None):
+            if "email1" in (fields or []):
+                raise ValidationError("Users has no field(s) 'email1'", transport="mysql")
+            return desk.crm.get(module, id, fields)
+
+    class Gw(Reader):
+        writer = desk.crm
+
+    assert Directory(Gw()).user("u-voter1").email == "voter1@example.test"

@@ -5,14 +5,17 @@ from __future__ import annotations
 import pytest
 
 import plugins.collegial_actions.plugin as plugin_module
-from plugins.collegial_actions.records import ACTION_FIELDS, DEPUTY_FIELDS
+import suitecrm_ext.workflow.plugin as workflow_plugin
+from plugins.collegial_actions.records import ACTION_FIELDS
 from suitecrm_ext.testing import create_plugin_tables, load_plugin_schema
+from suitecrm_ext.workflow.deputies import DEPUTY_FIELDS
 
 
 @pytest.mark.mysql
 def test_schema_creates_the_tables_and_columns_the_plugin_uses(mysql_server, suitecrm_db):
     schema = load_plugin_schema(plugin_module)
     with mysql_server.connect(suitecrm_db) as conn:
+        create_plugin_tables(conn, load_plugin_schema(workflow_plugin))  # the core package (deputies)
         create_plugin_tables(conn, schema)
         with conn.cursor() as cur:
             def columns(table: str) -> set[str]:
@@ -22,7 +25,7 @@ def test_schema_creates_the_tables_and_columns_the_plugin_uses(mysql_server, sui
 
             stored_action_fields = set(ACTION_FIELDS) | {"assigned_user_id", "deleted", "date_modified"}
             assert stored_action_fields <= columns("ca_collegialactions")
-            assert set(DEPUTY_FIELDS) <= columns("ca_deputies")
+            assert set(DEPUTY_FIELDS) <= columns("sx_deputies")
             assert {"id_c", "ca_doc_type_c", "ca_status_c"} <= columns("documents_cstm")
             assert {"ca_documents_actionsdocuments_ida",
                     "ca_documents_actionsca_collegialactions_idb"} <= columns("ca_documents_actions_c")

@@ -88,7 +88,7 @@ def test_classic_document_from_preparation_to_archived(desk, smtp):
 
     # the signer is away: a deputy for signing is named; when Signing starts the deputy is told too
     today = dt.datetime.now(dt.timezone.utc).date()
-    desk.save("u-author", "ca_Deputies", {"name": "Signer away", "principal_id": "u-signer",
+    desk.save("u-author", "sx_Deputies", {"name": "Signer away", "principal_id": "u-signer",
                                           "deputy_id": "u-deputy", "kind": "signing",
                                           "start_date": today - dt.timedelta(days=1),
                                           "end_date": today + dt.timedelta(days=1)})
