@@ -159,7 +159,7 @@ def test_core_never_imports_a_plugin():
 def test_plugins_import_only_the_public_surface_of_suitecrm_ext():
     import ast
 
-    allowed = {"suitecrm_ext", "suitecrm_ext.testing", "suitecrm_ext.cli"}
+    allowed = {"suitecrm_ext", "suitecrm_ext.testing", "suitecrm_ext.cli", "suitecrm_ext.workflow"}
     offenders = []
     for path in (ROOT / "plugins").rglob("*.py"):
         tree = ast.parse(path.read_text())

@@ -11,7 +11,6 @@ from plugins.collegial_actions.rules import allowed_targets, next_step
 from plugins.collegial_actions.workflow import DocumentWorkflow, workflow_for
 from suitecrm_ext import NotFound
 from suitecrm_ext.cli import plugin_context
-from suitecrm_ext.workflow.deputies import active
 
 PLUGIN = "collegial_actions"
 
@@ -61,7 +60,7 @@ def status_report(wf: DocumentWorkflow, doc_id: str) -> str:
 
 def deputies_report(wf: DocumentWorkflow, on: dt.date) -> str:
     """The text of ``collegial deputies``: assignments in force on ``on``."""
-    rows = active(wf.deputies.assignments(), on)
+    rows = wf.deputies.in_force(on)
     if not rows:
         return f"No deputies in force on {on.isoformat()}."
     lines = [f"Deputies in force on {on.isoformat()}:"]
