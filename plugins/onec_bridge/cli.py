@@ -1,4 +1,5 @@
-"""``suitecrm-ext onec``: import payments now (from a file or 1C OData), re-match unmatched payments."""
+"""``suitecrm-ext onec``: import payments now (from a file or 1C OData), re-match unmatched payments,
+export Accounts to 1C as counterparties (all of them, or one)."""
 
 from __future__ import annotations
 
@@ -61,9 +62,7 @@ def import_cmd(file: str | None, since: dt.datetime | None, dry_run: bool) -> No
     if file and since:
         raise click.UsageError("--since applies to the OData import; a --file is imported whole")
     ctx = _context()
-    console = Console(stderr=True)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as bar:
+    with _progress() as bar:
         task = bar.add_task("reading" + (f" {file}" if file else " 1C OData"), total=None)
 
         def parsed(n: int) -> None:
@@ -95,3 +94,51 @@ def rematch_cmd() -> None:
 
     summary = make_importer(_context()).rematch()
     Console().print(summary_table(summary, "re-matched unmatched payments"))
+
+
+@onec.command("export")
+@click.option("--all", "all_", is_flag=True, help="Every Account (the first full export; resumable).")
+@click.option("--account", "account_id", default=None, metavar="ID", help="One Account, by its SuiteCRM id.")
+@click.option("--restart", is_flag=True, help="With --all: start from the first Account, not where a "
+              "killed run stopped.")
+def export_cmd(all_: bool, account_id: str | None, restart: bool) -> None:
+    """Export Accounts to 1C as counterparties (Catalog_Контрагенты) now."""
+    from .export import ExportBusy, NotExported, export_all
+    from .service import ConfigProblem, make_exporter
+
+    if all_ == bool(account_id):
+        raise click.UsageError("give --all (every Account) or --account ID (one)")
+    if restart and not all_:
+        raise click.UsageError("--restart goes with --all")
+    try:
+        exporter = make_exporter(_context())
+        if account_id:
+            ref, what = exporter.export_account(account_id)
+            click.echo(f"Account {account_id}: counterparty {ref} {what}")
+            return
+        with _progress() as bar:
+            task = bar.add_task("exporting Accounts to 1C", total=None)
+            summary = export_all(exporter, restart=restart, on_total=lambda n: bar.update(task, total=n),
+                                 progress=lambda n: bar.advance(task, n))
+    except OneCError as exc:
+        raise click.ClickException(f"{exc} — run it again: it resumes where it stopped") from None
+    except (ConfigProblem, ExportBusy, NotExported) as exc:
+        raise click.ClickException(str(exc)) from None
+    table = Table(title="Accounts exported to 1C (Catalog_Контрагенты)")
+    table.add_column("accounts")
+    table.add_column("count", justify="right")
+    values = summary.as_dict()
+    for key, label in EXPORT_ROWS:
+        if key != "resumed_at" or values[key]:
+            table.add_row(label, str(values[key]))
+    Console().print(table)
+
+
+EXPORT_ROWS = (("total", "total"), ("created", "created in 1C"), ("updated", "updated in 1C"),
+               ("unchanged", "unchanged (sent before)"), ("skipped", "skipped (no valid INN)"),
+               ("resumed_at", "resumed after"))
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=Console(stderr=True), transient=True)

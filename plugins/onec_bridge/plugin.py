@@ -125,40 +125,42 @@ def ext_on_record_change(event: Event, ctx: PluginContext) -> None:
     """Export a changed Account to 1C as a counterparty (idempotent; raises to retry on 1C faults)."""
     if not ctx.settings.export_counterparties or event.module != "Accounts":
         return
-    from .export import CounterpartyExporter
-    from .service import make_client
+    from .service import make_exporter
 
-    s = ctx.settings
-    CounterpartyExporter(make_client(ctx), ctx.crm, ctx.state, inn_field=s.inn_field,
-                         kpp_field=s.kpp_field).handle(event)
+    make_exporter(ctx).handle(event)
 
 
 @hookimpl
 def ext_doctor_checks(ctx: PluginContext) -> list[Check]:
-    """1C OData reachable with the configured user (one tiny read); the statement inbox exists."""
+    """What the plugin needs: its Payments module and the Accounts INN/KPP fields in SuiteCRM (the
+    default ones come from account_opening's package), MySQL write rights with ``write: mysql``, 1C OData
+    reachable, the statement inbox. See ``checks.py``."""
+    from . import checks
     from .odata import COUNTERPARTIES_ENTITY, OneCError
     from .service import make_client
 
-    checks = []
     s = ctx.settings
+    out = checks.payments_module(ctx.crm) + checks.inn_kpp_fields(ctx.crm, s.inn_field, s.kpp_field)
+    if s.write == "mysql":
+        out += checks.mysql_writes(ctx.crm)
     if s.odata is not None:
         try:
             next(iter(make_client(ctx).list(COUNTERPARTIES_ENTITY, select=("Ref_Key",), page_size=1)), None)
-            checks.append(Check("onec_bridge: 1C OData", True, s.odata.url))
+            out.append(Check("onec_bridge: 1C OData", True, s.odata.url))
         except OneCError as exc:
-            checks.append(Check("onec_bridge: 1C OData", False, str(exc),
-                                "check plugins.onec_bridge.odata (url, username, password) and that "
-                                "Catalog_Контрагенты is published in 1C's OData settings"))
+            out.append(Check("onec_bridge: 1C OData", False, str(exc),
+                             "check plugins.onec_bridge.odata (url, username, password) and that "
+                             "Catalog_Контрагенты is published in 1C's OData settings"))
     if s.statement_dir:
         ok = Path(s.statement_dir).is_dir()
-        checks.append(Check("onec_bridge: statement_dir", ok, s.statement_dir,
-                            "" if ok else "create the folder or fix plugins.onec_bridge.statement_dir"))
-    return checks
+        out.append(Check("onec_bridge: statement_dir", ok, s.statement_dir,
+                         "" if ok else "create the folder or fix plugins.onec_bridge.statement_dir"))
+    return out
 
 
 @hookimpl
 def ext_cli_commands() -> list[Any]:
-    """``suitecrm-ext onec import|rematch``."""
+    """``suitecrm-ext onec import|rematch|export``."""
     from .cli import onec
 
     return [onec]

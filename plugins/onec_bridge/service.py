@@ -56,6 +56,15 @@ def make_importer(ctx: Any, progress: Callable[[int], None] | None = None, write
     return PaymentImporter(ctx.crm, writer or make_writer(ctx), opts, state=ctx.state, progress=progress)
 
 
+def make_exporter(ctx: Any) -> Any:
+    """The CounterpartyExporter over the plugin's 1C client, CRM and state."""
+    from .export import CounterpartyExporter
+
+    s = ctx.settings
+    return CounterpartyExporter(make_client(ctx), ctx.crm, ctx.state, inn_field=s.inn_field,
+                                kpp_field=s.kpp_field)
+
+
 def make_client(ctx: Any) -> ODataClient:
     """The 1C OData client from ``plugins.onec_bridge.odata``."""
     o = ctx.settings.odata

@@ -5,6 +5,7 @@ classifier."""
 from __future__ import annotations
 
 import json
+import uuid
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import responses
@@ -108,3 +109,46 @@ def receipt(**changes) -> dict:
               "СчетКонтрагента_Key": RTK_ACCOUNT,
               "НазначениеПлатежа": "Оплата по счету № 77 от 01.03.2026 за услуги связи"}, **changes)
     return d
+
+
+class OneCCounterparties:
+    """Catalog_Контрагенты: GET with $filter on ИНН/КПП, POST (201), PATCH by guid (200)."""
+
+    def __init__(self, rsps):
+        self.rows: dict[str, dict] = {}
+        self.log: list[str] = []
+        self.lose_next_post_answer = False
+        self.refuse_posts_after: int | None = None  # answer 503 (creating nothing) once this many were made
+        url = ODataClient(BASE, "u", "p").url(COUNTERPARTIES_ENTITY)
+        rsps.add_callback(responses.GET, url, callback=self.get)
+        rsps.add_callback(responses.POST, url, callback=self.post)
+        rsps.add_callback(responses.PATCH, responses.matchers.re.compile(
+            r".*/Catalog_%D0%9A.*\(guid'[0-9a-f-]{36}'\)(\?.*)?$"), callback=self.patch)
+
+    def get(self, request):
+        self.log.append("GET")
+        flt = parse_qs(urlsplit(request.url).query)["$filter"][0]
+        want = dict(part.split(" eq ") for part in flt.split(" and "))
+        rows = [r for r in self.rows.values()
+                if f"'{r['ИНН']}'" == want["ИНН"] and not r["DeletionMark"]
+                and ("КПП" not in want or f"'{r.get('КПП')}'" == want["КПП"])]
+        return 200, {}, json.dumps({"odata.metadata": "…", "value": rows}, ensure_ascii=False)
+
+    def post(self, request):
+        self.log.append("POST")
+        if self.refuse_posts_after is not None and len(self.rows) >= self.refuse_posts_after:
+            down = {"odata.error": {"code": "-1", "message": {"lang": "ru", "value": "Сервис недоступен"}}}
+            return 503, {}, json.dumps(down)
+        body = json.loads(request.body)
+        ref = str(uuid.uuid4())
+        self.rows[ref] = {"Ref_Key": ref, "DeletionMark": False, "Code": f"{len(self.rows) + 1:09d}", **body}
+        if self.lose_next_post_answer:
+            self.lose_next_post_answer = False
+            return 504, {}, "Gateway Timeout"
+        return 201, {}, json.dumps(self.rows[ref], ensure_ascii=False)
+
+    def patch(self, request):
+        self.log.append("PATCH")
+        ref = unquote(urlsplit(request.url).path).split("guid'")[1].rstrip("')")
+        self.rows[ref].update(json.loads(request.body))
+        return 200, {}, json.dumps(self.rows[ref], ensure_ascii=False)

@@ -3,59 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
-import uuid
-from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 import responses
+from odata_kit import BASE, OneCCounterparties
 from onec_kit import add_account
 
 import plugins.onec_bridge.plugin as plugin_module
-from plugins.onec_bridge.odata import COUNTERPARTIES_ENTITY, ODataClient, OneCUnavailable
+from plugins.onec_bridge.odata import OneCUnavailable
 from suitecrm_ext import Event, EventKind
 
-BASE = "http://1c.test/bp/odata/standard.odata"
 ODATA = {"url": BASE, "username": "odata.user", "password": "pw", "retries": 0}
-
-
-class OneCCounterparties:
-    """Catalog_Контрагенты: GET with $filter on ИНН/КПП, POST (201), PATCH by guid (200)."""
-
-    def __init__(self, rsps):
-        self.rows: dict[str, dict] = {}
-        self.log: list[str] = []
-        self.lose_next_post_answer = False
-        url = ODataClient(BASE, "u", "p").url(COUNTERPARTIES_ENTITY)
-        rsps.add_callback(responses.GET, url, callback=self.get)
-        rsps.add_callback(responses.POST, url, callback=self.post)
-        rsps.add_callback(responses.PATCH, responses.matchers.re.compile(
-            r".*/Catalog_%D0%9A.*\(guid'[0-9a-f-]{36}'\)(\?.*)?$"), callback=self.patch)
-
-    def get(self, request):
-        self.log.append("GET")
-        flt = parse_qs(urlsplit(request.url).query)["$filter"][0]
-        want = dict(part.split(" eq ") for part in flt.split(" and "))
-        rows = [r for r in self.rows.values()
-                if f"'{r['ИНН']}'" == want["ИНН"] and not r["DeletionMark"]
-                and ("КПП" not in want or f"'{r.get('КПП')}'" == want["КПП"])]
-        return 200, {}, json.dumps({"odata.metadata": "…", "value": rows}, ensure_ascii=False)
-
-    def post(self, request):
-        self.log.append("POST")
-        body = json.loads(request.body)
-        ref = str(uuid.uuid4())
-        self.rows[ref] = {"Ref_Key": ref, "DeletionMark": False, "Code": f"{len(self.rows) + 1:09d}", **body}
-        if self.lose_next_post_answer:
-            self.lose_next_post_answer = False
-            return 504, {}, "Gateway Timeout"
-        return 201, {}, json.dumps(self.rows[ref], ensure_ascii=False)
-
-    def patch(self, request):
-        self.log.append("PATCH")
-        ref = unquote(urlsplit(request.url).path).split("guid'")[1].rstrip("')")
-        self.rows[ref].update(json.loads(request.body))
-        return 200, {}, json.dumps(self.rows[ref], ensure_ascii=False)
 
 
 @pytest.fixture

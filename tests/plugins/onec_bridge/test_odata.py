@@ -178,11 +178,13 @@ def test_doctor_reports_a_working_and_a_refusing_1c(crm, ctx_factory, rsps, tmp_
     url = quick_client().url(COUNTERPARTIES_ENTITY)
     rsps.add(responses.GET, url, json={"odata.metadata": "…", "value": COUNTERPARTIES[:1]})
     ctx = ctx_factory(odata=ODATA, statement_dir=str(tmp_path / "missing"))
-    ok, inbox = plugin_module.ext_doctor_checks(ctx=ctx)
+    got = {c.name: c for c in plugin_module.ext_doctor_checks(ctx=ctx)}
+    ok, inbox = got["onec_bridge: 1C OData"], got["onec_bridge: statement_dir"]
     assert ok.ok and ok.detail == BASE
     assert not inbox.ok and "statement_dir" in inbox.hint
     rsps.replace(responses.GET, url, status=401, body="")
-    (bad,) = plugin_module.ext_doctor_checks(ctx=ctx_factory(odata={**ODATA, "retries": 0}))
+    got = {c.name: c for c in plugin_module.ext_doctor_checks(ctx=ctx_factory(odata={**ODATA, "retries": 0}))}
+    bad = got["onec_bridge: 1C OData"]
     assert not bad.ok and "HTTP 401" in bad.detail and "s3cret-pass" not in bad.detail + bad.hint
 
 
