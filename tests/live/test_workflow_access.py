@@ -34,8 +34,8 @@ def grant_group_access(lab, crm, role_id: str, modules: list[str]) -> None:
         for a in crm.find("ACLActions", Cond("category", "eq", module), ["name"]):
             if a.get("name") in ("list", "view"):
                 data["act_guid" + a.id] = "80"
-    r = web.post(lab.url + "/index.php", data=data, timeout=30,
-                 headers={"Referer": f"{lab.url}/index.php?module=ACLRoles&action=DetailView&record={role_id}"})
+    referer = f"{lab.url}/index.php?module=ACLRoles&action=DetailView&record={role_id}"
+    r = web.post(lab.url + "/index.php", data=data, timeout=30, headers={"Referer": referer})
     assert r.status_code == 200 and "role_id" in r.text, r.text[:300]
 
 
@@ -98,7 +98,8 @@ def test_a_record_in_a_group_is_visible_to_its_members_only_and_children_inherit
     access.add_record_to_groups("Accounts", acc, [group.name])
     assert [g.name for g in AccessModel(live_crm).record_groups("Accounts", acc)] == [group.name]
 
-    case = live_crm.save("Cases", {"name": f"{run_tag} card blocked", "account_id": acc, "assigned_user_id": "1"})
+    case = live_crm.save("Cases", {"name": f"{run_tag} card blocked", "account_id": acc,
+                                   "assigned_user_id": "1"})
     people.made.append(("Cases", case))
     assert AccessModel(live_crm).record_groups("Cases", case) == []   # an API create inherits nothing
     assert [g.name for g in access.inherit_groups("Cases", case, "Accounts", acc)] == [group.name]

@@ -469,7 +469,8 @@ class MySQLCRM(CRM):
             def other(r: Relationship) -> tuple[str, str]:
                 return (r.rhs_module, r.rhs_table) if r.lhs_module == module else (r.lhs_module, r.lhs_table)
 
-            exact = [r for r in rels if other(r)[0].lower() == key or other(r)[1].lower() == key]
+            # some real relationships rows have no lhs/rhs table: no match, not a crash
+            exact = [r for r in rels if key in ((other(r)[0] or "").lower(), (other(r)[1] or "").lower())]
             if len(exact) > 1:
                 single = table[:-1] if table.endswith("s") else table
                 preferred = {f"{table}_{key}", f"{key}_{table}", f"{single}_{key}", f"{key}_{single}"}
