@@ -52,8 +52,10 @@ class FakeOneC:
     catalogs answer 404, as unpublished ones do, unless rows are given)."""
 
     def __init__(self, rsps: responses.RequestsMock, docs: list[dict], *,
-                 bank_accounts: list[dict] | None = None, banks: list[dict] | None = None):
+                 bank_accounts: list[dict] | None = None, banks: list[dict] | None = None,
+                 counterparties: list[dict] | None = None):
         self.docs = docs
+        self.counterparties = COUNTERPARTIES if counterparties is None else counterparties
         self.bank_accounts = bank_accounts
         self.banks = banks
         self.requests: list[tuple[str, dict]] = []
@@ -78,7 +80,7 @@ class FakeOneC:
             rows = sorted((d for d in self.docs if d["Date"] >= since),
                           key=lambda d: (d["Date"], d["Ref_Key"]))
         elif entity == COUNTERPARTIES_ENTITY:
-            rows = [c for c in COUNTERPARTIES if c["Ref_Key"] in q["$filter"]]
+            rows = [c for c in self.counterparties if c["Ref_Key"] in q["$filter"]]
         elif entity in (BANK_ACCOUNTS_ENTITY, BANKS_ENTITY):
             published = self.bank_accounts if entity == BANK_ACCOUNTS_ENTITY else self.banks
             if published is None:  # not published in 1C's OData settings
