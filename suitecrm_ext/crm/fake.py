@@ -57,6 +57,7 @@ from suitecrm_ext.crm.base import (
     parse_datetime,
     to_crm,
 )
+from suitecrm_ext.crm.fake_acl import UserView
 from suitecrm_ext.crm.guid import new_guid
 from suitecrm_ext.crm.stock_modules import STOCK_DEFAULTS, STOCK_FIELDS, STOCK_TABLES
 
@@ -176,6 +177,7 @@ class FakeCRM(CRM):
         self.clock: Callable[[], dt.datetime] = clock or _utcnow
         self.calls: list[tuple[Any, ...]] = []
         self._denied: dict[str, set[str]] = {}
+        self._acl_rights: dict[str, dict[tuple[str, str], int]] = {}  # role id -> (module, action) -> level
         self._modules: dict[str, _Module] = {}
         self._links: dict[str, dict[str, _LinkEnd]] = {}
         self._files: dict[str, bytes] = {}  # Note id -> attachment content (upload/<id> in SuiteCRM)
@@ -331,6 +333,21 @@ class FakeCRM(CRM):
         if operation in self._denied.get(module, ()):
             raise PermissionDenied(f"user {self.user_id} may not {operation} {module} records",
                                    transport=self.name, module=module)
+
+    def acl_role_rights(self, role_id: str) -> dict[tuple[str, str], int]:
+        """A role's rights as Admin → Role Management stores them: (module, action) → level (see fake_acl)."""
+        self._live_row(self._module("ACLRoles"), role_id)
+        return dict(self._acl_rights.get(role_id, {}))
+
+    def set_acl_role_rights(self, role_id: str, rights: Mapping[tuple[str, str], int]) -> None:
+        """Set some of a role's rights ((module, action) → ACL level: 90, 80, 75, -99, 89, -98, 0)."""
+        self._live_row(self._module("ACLRoles"), role_id)
+        self._acl_rights.setdefault(role_id, {}).update(rights)
+
+    def as_user(self, user_id: str) -> UserView:
+        """This CRM as ``user_id``'s own API session sees it: SuiteCRM's role rights and security groups
+        decide what it may list, view, edit and delete (see ``suitecrm_ext.crm.fake_acl``)."""
+        return UserView(self, user_id)
 
     def links(self, module: str) -> dict[str, str]:
         """Link names of a module → the module on the other side."""

@@ -1,6 +1,7 @@
 """Core services for workflow plugins (public surface; import from here, see docs/workflow.md).
 
-- access model (SuiteCRM's users, ACL roles, security groups, managers): :class:`AccessModel`;
+- access model (SuiteCRM's users, ACL roles, security groups, managers): :class:`AccessModel`; role rights
+  (what a role may do per module, read and set as Admin → Role Management does): :class:`RoleRights`;
 - the safe condition language: :func:`parse_condition`, :class:`Facts`, :class:`Predicates`,
   ``condition_type`` for settings models;
 - assignees (user / role / group / field / manager of ...): :class:`AssigneeSpec`, :class:`AssigneeResolver`;
@@ -36,6 +37,7 @@ from suitecrm_ext.workflow.deputies import (
 )
 from suitecrm_ext.workflow.fields import ConditionField, condition_type, located_error
 from suitecrm_ext.workflow.notices import Notice, Notifier, Rendered, TemplateError, Templates, notice_key
+from suitecrm_ext.workflow.rights import LEVELS, RightsError, RoleRights, WebUI, check_rights
 from suitecrm_ext.workflow.services import Workflow
 from suitecrm_ext.workflow.settings import WorkflowSettings
 from suitecrm_ext.workflow.statemachine import (
@@ -93,4 +95,9 @@ __all__ = [
     "notice_key",
     "parse_condition",
     "parse_duration",
+    "LEVELS",
+    "RightsError",
+    "RoleRights",
+    "WebUI",
+    "check_rights",
 ]

@@ -16,6 +16,7 @@ from suitecrm_ext.workflow.calendar import BusinessCalendar
 from suitecrm_ext.workflow.decisions import DecisionLog
 from suitecrm_ext.workflow.deputies import DeputyBook
 from suitecrm_ext.workflow.notices import Notifier
+from suitecrm_ext.workflow.rights import RoleRights
 from suitecrm_ext.workflow.settings import WorkflowSettings
 
 _CALENDARS: dict[int, BusinessCalendar] = {}
@@ -57,6 +58,13 @@ class Workflow:
     def access(self) -> AccessModel:
         """Users, roles, security groups, managers."""
         return AccessModel(self.crm)
+
+    @cached_property
+    def rights(self) -> RoleRights:
+        """Role rights per module (web UI of the REST admin user on a real SuiteCRM; kept by a FakeCRM)."""
+        if self._context is not None:
+            return RoleRights.for_context(self._context)
+        return RoleRights(self.crm)
 
     @cached_property
     def assignees(self) -> AssigneeResolver:

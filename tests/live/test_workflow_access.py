@@ -9,34 +9,17 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-import requests
 
-from suitecrm_ext.crm.base import Cond, CRMError
+from suitecrm_ext.crm.base import Cond, CRMError, PermissionDenied
 from suitecrm_ext.crm.rest_v4 import RestV4CRM
-from suitecrm_ext.workflow import AccessModel
+from suitecrm_ext.workflow import AccessModel, RoleRights, WebUI
 
 PASSWORD = "Live-test-pw-1"
 
 
-def _web_session(lab) -> requests.Session:
-    s = requests.Session()
-    s.post(lab.url + "/index.php", data={"module": "Users", "action": "Authenticate",
-                                        "user_name": lab["SUITECRM_USER"],
-                                        "username_password": lab["SUITECRM_PASSWORD"]}, timeout=30)
-    return s
-
-
-def grant_group_access(lab, crm, role_id: str, modules: list[str]) -> None:
-    """Give a role 'Group' (80) list/view rights on modules, as Admin → Role Management does."""
-    web = _web_session(lab)
-    data = {"module": "ACLRoles", "action": "Save", "record": role_id}
-    for module in modules:
-        for a in crm.find("ACLActions", Cond("category", "eq", module), ["name"]):
-            if a.get("name") in ("list", "view"):
-                data["act_guid" + a.id] = "80"
-    referer = f"{lab.url}/index.php?module=ACLRoles&action=DetailView&record={role_id}"
-    r = web.post(lab.url + "/index.php", data=data, timeout=30, headers={"Referer": referer})
-    assert r.status_code == 200 and "role_id" in r.text, r.text[:300]
+def rights_of(lab, crm) -> RoleRights:
+    """Role rights over the instance's web UI, as the REST admin (what RoleRights.for_context builds)."""
+    return RoleRights(crm, WebUI(lab.url, lab["SUITECRM_USER"], lab["SUITECRM_PASSWORD"]))
 
 
 @pytest.fixture
@@ -44,9 +27,16 @@ def people(live_crm, run_tag):
     made: list[tuple[str, str]] = []
 
     def user(name: str) -> str:
-        uid = live_crm.save("Users", {"user_name": f"{run_tag}_{name}", "last_name": f"{name} {run_tag}",
-                                      "status": "Active", "employee_status": "Active",
-                                      "user_hash": hashlib.md5(PASSWORD.encode()).hexdigest()})
+        uid = live_crm.save(
+            "Users",
+            {
+                "user_name": f"{run_tag}_{name}",
+                "last_name": f"{name} {run_tag}",
+                "status": "Active",
+                "employee_status": "Active",
+                "user_hash": hashlib.md5(PASSWORD.encode()).hexdigest(),
+            },
+        )
         made.append(("Users", uid))
         return uid
 
@@ -63,8 +53,9 @@ def _session(lab, user_name: str) -> RestV4CRM:
     return RestV4CRM(lab.url, user_name, PASSWORD, retries=0)
 
 
-def test_a_role_made_in_suitecrm_and_its_member_are_seen_over_every_transport(live_lab, live_crm, people,
-                                                                               run_tag):
+def test_a_role_made_in_suitecrm_and_its_member_are_seen_over_every_transport(
+    live_lab, live_crm, people, run_tag
+):
     u1 = people("officer")
     access = AccessModel(live_crm)
     role = access.ensure_role(f"{run_tag} Security officer", "live test")
@@ -82,12 +73,22 @@ def test_a_role_made_in_suitecrm_and_its_member_are_seen_over_every_transport(li
 
 
 def test_a_record_in_a_group_is_visible_to_its_members_only_and_children_inherit_explicitly(
-        live_lab, live_crm, people, run_tag):
+    live_lab, live_crm, people, run_tag
+):
     insider, outsider = people("insider"), people("outsider")
     access = AccessModel(live_crm)
     role = access.ensure_role(f"{run_tag} Branch staff")
     people.made.append(("ACLRoles", role.id))
-    grant_group_access(live_lab, live_crm, role.id, ["Accounts", "Cases"])
+    rights = rights_of(live_lab, live_crm)
+    group_rights = {m: {"list": "group", "view": "group"} for m in ("Accounts", "Cases")}
+    assert rights.set(role, group_rights) == [
+        "Accounts.list=group",
+        "Accounts.view=group",
+        "Cases.list=group",
+        "Cases.view=group",
+    ]
+    assert rights.set(role, group_rights) == []  # idempotent: read back from SuiteCRM's own role form
+    assert rights.get(role, ["Accounts"])["Accounts"]["list"] == "group"
     group = access.ensure_group(f"{run_tag} Branch North")
     people.made.append(("SecurityGroups", group.id))
     for u in (insider, outsider):
@@ -98,10 +99,11 @@ def test_a_record_in_a_group_is_visible_to_its_members_only_and_children_inherit
     access.add_record_to_groups("Accounts", acc, [group.name])
     assert [g.name for g in AccessModel(live_crm).record_groups("Accounts", acc)] == [group.name]
 
-    case = live_crm.save("Cases", {"name": f"{run_tag} card blocked", "account_id": acc,
-                                   "assigned_user_id": "1"})
+    case = live_crm.save(
+        "Cases", {"name": f"{run_tag} card blocked", "account_id": acc, "assigned_user_id": "1"}
+    )
     people.made.append(("Cases", case))
-    assert AccessModel(live_crm).record_groups("Cases", case) == []   # an API create inherits nothing
+    assert AccessModel(live_crm).record_groups("Cases", case) == []  # an API create inherits nothing
     assert [g.name for g in access.inherit_groups("Cases", case, "Accounts", acc)] == [group.name]
     assert access.inherit_groups("Cases", case, "Accounts", acc) == []
 
@@ -111,5 +113,10 @@ def test_a_record_in_a_group_is_visible_to_its_members_only_and_children_inherit
             for module, rid in (("Accounts", acc), ("Cases", case)):
                 found = [r.id for r in own.find(module, Cond("id", "eq", rid), ["name"])]
                 assert (found == [rid]) is sees, (user_name, module)
+                if sees:
+                    assert own.get(module, rid, ["name"]).id == rid
+                else:  # as FakeCRM.as_user answers: "Access Denied"
+                    with pytest.raises(PermissionDenied):
+                        own.get(module, rid, ["name"])
         finally:
             own.close()
