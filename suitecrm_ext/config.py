@@ -158,9 +158,15 @@ class PushSettings(StrictModel):
     # the push URL as SuiteCRM reaches it, baked into the logic hooks of built packages
     public_url: str | None = None
     secret: SecretStr | None = None
+    # older secrets still accepted (and used to sign answers) while a new one is rolled out
+    previous_secrets: list[SecretStr] = Field(default_factory=list)
     max_body_bytes: int = Field(1_048_576, ge=1024)
     max_clock_skew_seconds: int = Field(300, ge=1)
     validation_budget_ms: int = Field(2000, ge=10)
+    # the receiver's bounds: requests served at once, and connections waiting for a worker
+    # (beyond them a request gets 503 with Retry-After)
+    max_workers: int = Field(8, ge=1, le=256)
+    max_queue: int = Field(32, ge=1, le=10_000)
 
 
 class EventsSettings(StrictModel):

@@ -225,7 +225,7 @@ def test_run_serves_signed_push_events_to_the_plugin_and_keeps_the_secret_out_of
 
     import requests
 
-    from suitecrm_ext.events.signing import signed_headers
+    from suitecrm_ext.events.signing import standard_headers
 
     rig = Rig(tmp_path, {"backend": "sqlite", "path": str(tmp_path / "state.sqlite3")},
               push={"enabled": True, "listen": "127.0.0.1:0", "secret": "${RT_PUSH_SECRET}"})
@@ -243,7 +243,7 @@ def test_run_serves_signed_push_events_to_the_plugin_and_keeps_the_secret_out_of
                            "date_modified": "2026-11-23 09:00:00",
                            "changes": {"name": {"before": "Old", "after": "New"}}}).encode()
         r = requests.post(f"{url}/events", data=body, timeout=10,
-                          headers={"Content-Type": "application/json", **signed_headers(SECRET, body)})
+                          headers={"Content-Type": "application/json", **standard_headers(SECRET, body)})
         assert r.status_code == 200 and r.json()["new"] is True
         rig.wait_calls(1, proc)
         key = r.json()["key"]

@@ -111,6 +111,7 @@ def build(plugin: str, out_dir: str, sidecar_url: str | None) -> None:
 
 
 def _run(plugin: str, root: str, php: str | None, sidecar_url: str | None, action: str) -> None:
+    """Build PLUGIN's package and run the PHP installer's ``action`` on it; prints the report."""
     schema = _schema(plugin)
     try:
         check_suitecrm_root(root)
@@ -122,9 +123,30 @@ def _run(plugin: str, root: str, php: str | None, sidecar_url: str | None, actio
             report = run_installer(zip_path, root, action, php=php, tables=tables)
     except (InstallError, PackageError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(
-        f"{action}ed {schema.plugin} {schema.package.version} (package id {schema.package.id}) in {root}"
-    )
+    what = f"{schema.plugin} {schema.package.version} (package id {schema.package.id})"
+    if action == "scan":
+        scan = "on" if report.package_scan else "off"
+        if report.issues:
+            click.echo(f"{what}: SuiteCRM's package scan finds {len(report.issues)} issue(s) "
+                       f"(moduleInstaller.packageScan is {scan} in {root}):")
+            for issue in report.issues:
+                click.echo(f"  {issue}")
+            raise click.exceptions.Exit(1)
+        click.echo(f"{what}: passes SuiteCRM's package scan "
+                   f"(moduleInstaller.packageScan is {scan} in {root})")
+        return
+    if action == "status":
+        if not report.installed:
+            click.echo(f"{what}: not installed (Admin -> Module Loader lists no {schema.package.id})")
+        for row in report.installed:
+            click.echo(f"{schema.package.id} {row['version']} installed {row['date_entered']} "
+                       f"({'enabled' if row['enabled'] else 'disabled'}; zip {row['filename']}"
+                       f"{'' if row['file_present'] else ' MISSING'}; md5 {row['md5sum']})")
+        return
+    if report.unchanged:
+        click.echo(f"{what} is already installed in {root}: nothing to do")
+        return
+    click.echo(f"{action}ed {what} in {root} (as {report.ran_as})")
     for line in report.lines():
         click.echo(f"  {line}")
     if action == "install":
@@ -150,7 +172,8 @@ _PHP = click.option("--php", default=None, help="php-cli binary (default: php on
 @_PHP
 @_SIDECAR_URL
 def install(plugin: str, root: str, php: str | None, sidecar_url: str | None) -> None:
-    """Install PLUGIN's package with SuiteCRM's ModuleInstaller (run on the SuiteCRM host), then repair."""
+    """Install PLUGIN's package as Module Loader does (run on the SuiteCRM host, as root or the web
+    server user): package scan, ModuleInstaller, upgrade_history entry, repair. Idempotent."""
     _run(plugin, root, php, sidecar_url, "install")
 
 
@@ -160,8 +183,28 @@ def install(plugin: str, root: str, php: str | None, sidecar_url: str | None) ->
 @_PHP
 @_SIDECAR_URL
 def uninstall(plugin: str, root: str, php: str | None, sidecar_url: str | None) -> None:
-    """Uninstall PLUGIN's package (module tables and their data are kept)."""
+    """Uninstall PLUGIN's package as Module Loader does (module tables and their data are kept)."""
     _run(plugin, root, php, sidecar_url, "uninstall")
+
+
+@package.command("scan")
+@click.argument("plugin")
+@_ROOT
+@_PHP
+@_SIDECAR_URL
+def scan(plugin: str, root: str, php: str | None, sidecar_url: str | None) -> None:
+    """Run SuiteCRM's package scan (ModuleScanner) on PLUGIN's package; exit 1 listing any issue."""
+    _run(plugin, root, php, sidecar_url, "scan")
+
+
+@package.command("status")
+@click.argument("plugin")
+@_ROOT
+@_PHP
+@_SIDECAR_URL
+def status(plugin: str, root: str, php: str | None, sidecar_url: str | None) -> None:
+    """What Admin -> Module Loader knows about PLUGIN's package (version, date, stored zip)."""
+    _run(plugin, root, php, sidecar_url, "status")
 
 
 def register(group: click.Group) -> None:

@@ -15,7 +15,10 @@ enabled plugins and the configuration):
 
 The secret is never written into the PHP: the hook reads ``$sugar_config['suitecrm_ext']['secret']``
 (put it in ``config_override.php``); ``$sugar_config['suitecrm_ext']['url']`` may override the
-sidecar URL. See the template's header for what the hook sends and how a refusal stops a save.
+sidecar URL. Requests are signed with Standard Webhooks headers (events/signing.py) and the hook
+trusts only a /validate answer the sidecar signed for that request. The generated PHP passes
+SuiteCRM's package scan (ModuleScanner). See the template's header for what the hook sends and how a
+refusal stops a save through each entry point (web UI, REST v4_1, SOAP, V8, anything else).
 """
 
 from __future__ import annotations
@@ -98,6 +101,7 @@ def render_logic_hook(
     push_timeout_ms: int = 2000,
     validate_timeout_ms: int = 3000,
     connect_timeout_ms: int = 1000,
+    max_skew_seconds: int = 300,
     order: int = 90,
     unavailable_message: str = DEFAULT_UNAVAILABLE,
 ) -> LogicHookBundle:
@@ -108,6 +112,7 @@ def render_logic_hook(
     ``sidecar_url``: the push receiver's base URL as SuiteCRM reaches it; ``fail_modes``: module ->
     ``open``/``closed`` when the sidecar cannot answer a validation (``events.validation_fail_mode``);
     timeouts in milliseconds (``validate_timeout_ms`` should exceed ``events.push.validation_budget_ms``);
+    ``max_skew_seconds``: how old a signed /validate answer may be (``events.push.max_clock_skew_seconds``);
     ``order``: the hooks' position among the module's other hooks.
 
     Raises ValueError naming the bad argument (module names, URL, fail modes, timeouts).
@@ -127,6 +132,8 @@ def render_logic_hook(
                      ("connect_timeout_ms", connect_timeout_ms)):
         if not isinstance(ms, int) or not 50 <= ms <= 60_000:
             raise ValueError(f"{name}: between 50 and 60000 milliseconds, got {ms!r}")
+    if not isinstance(max_skew_seconds, int) or not 1 <= max_skew_seconds <= 86_400:
+        raise ValueError(f"max_skew_seconds: between 1 and 86400, got {max_skew_seconds!r}")
     settings = {
         "url": sidecar_url.rstrip("/"),
         "push": push,
@@ -136,6 +143,7 @@ def render_logic_hook(
         "push_timeout_ms": push_timeout_ms,
         "validate_timeout_ms": validate_timeout_ms,
         "connect_timeout_ms": connect_timeout_ms,
+        "max_skew_seconds": max_skew_seconds,
         "unavailable_message": unavailable_message,
     }
     template = resources.files("suitecrm_ext.events.php").joinpath("SuiteCRMExtHook.php.tmpl").read_text(
@@ -202,4 +210,5 @@ def render_for_plugins(registry: Any, config: Any, sidecar_url: str | None = Non
         push_modules, sidecar_url, validate_modules=validate_modules,
         fail_modes={m: v for m, v in events.validation_fail_mode.items()},
         validate_timeout_ms=min(events.push.validation_budget_ms + 1000, 60_000),
+        max_skew_seconds=events.push.max_clock_skew_seconds,
     )

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from suitecrm_ext.packaging.php import ENTRY_GUARD, PHP_HEADER, Raw, php_assign, php_string
+from suitecrm_ext.packaging.php import ENTRY_GUARD, PHP_HEADER, php_assign, php_string
 from suitecrm_ext.packaging.schema import (
     LANGUAGES,
     TEMPLATE_FIELDS,
@@ -353,11 +353,7 @@ class _Builder:
             meta = {"form": {"buttons": ["EDIT", "DUPLICATE", "DELETE", "FIND_DUPLICATES"]}} | meta
         body = {"templateMeta": meta, "panels": {"default": rows}}
         return (
-            PHP_HEADER
-            + "\n$module_name = "
-            + php_string(m.name)
-            + ";\n"
-            + php_assign(f"$viewdefs[$module_name][{php_string(view)}]", body)
+            PHP_HEADER + "\n" + php_assign(f"$viewdefs[{php_string(m.name)}][{php_string(view)}]", body)
         )
 
     def listviewdefs(self, m: Module, names: list[str]) -> str:
@@ -371,11 +367,7 @@ class _Builder:
                 entry.update({"module": "Employees", "id": "ASSIGNED_USER_ID"})
             defs[n.upper()] = entry
         return (
-            PHP_HEADER
-            + "\n$module_name = "
-            + php_string(m.name)
-            + ";\n"
-            + php_assign("$listViewDefs[$module_name]", defs)
+            PHP_HEADER + "\n" + php_assign(f"$listViewDefs[{php_string(m.name)}]", defs)
         )
 
     def searchdefs(self, m: Module, names: list[str]) -> str:
@@ -401,11 +393,7 @@ class _Builder:
             "layout": {"basic_search": basic, "advanced_search": advanced},
         }
         return (
-            PHP_HEADER
-            + "\n$module_name = "
-            + php_string(m.name)
-            + ";\n"
-            + php_assign("$searchdefs[$module_name]", body)
+            PHP_HEADER + "\n" + php_assign(f"$searchdefs[{php_string(m.name)}]", body)
         )
 
     def searchfields(self, m: Module, names: list[str]) -> str:
@@ -424,15 +412,11 @@ class _Builder:
             }
             defs["assigned_user_id"] = {"query_type": "default"}
         return (
-            PHP_HEADER
-            + "\n$module_name = "
-            + php_string(m.name)
-            + ";\n"
-            + php_assign("$searchFields[$module_name]", defs)
+            PHP_HEADER + "\n" + php_assign(f"$searchFields[{php_string(m.name)}]", defs)
         )
 
     def subpanel_default(self, m: Module) -> str:
-        mod = Raw("$module_name")
+        mod = m.name
         body = {
             "top_buttons": [
                 {"widget_class": "SubPanelTopCreateButton"},
@@ -447,11 +431,7 @@ class _Builder:
             },
         }
         return (
-            PHP_HEADER
-            + "\n$module_name = "
-            + php_string(m.name)
-            + ";\n"
-            + php_assign("$subpanel_layout", body)
+            PHP_HEADER + "\n" + php_assign("$subpanel_layout", body)
         )
 
     # -- relationships --

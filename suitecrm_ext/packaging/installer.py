@@ -1,10 +1,18 @@
-"""Install or uninstall a built package on the SuiteCRM host, with SuiteCRM's own ModuleInstaller.
+"""Install, uninstall, scan a built package on the SuiteCRM host, as Admin -> Module Loader does.
 
 The sidecar runs ``php install_package.php`` (next to this module) with php-cli: it boots SuiteCRM as
-the system administrator, runs ``ModuleInstaller::install()`` / ``::uninstall()`` on the unzipped
-package, then a Quick Repair and Rebuild that executes the SQL diff, and reports which tables exist
-afterwards. Before anything runs, :func:`check_suitecrm_root` and :func:`find_php` refuse a directory
-that is not a SuiteCRM root and a machine without php, naming what is missing.
+the system administrator and does what the Module Loader does with an uploaded zip -- SuiteCRM's
+package scan (ModuleScanner; refused when ``$sugar_config['moduleInstaller']['packageScan']`` is on),
+the zip kept in ``upload/upgrades/module/``, ``ModuleInstaller::install()`` (an upgrade when an older
+version is installed), the ``upgrade_history`` row that Admin -> Module Loader lists and uninstalls
+from -- then a Quick Repair and Rebuild that executes the SQL diff, and reports which tables exist
+afterwards. Installing the same package again changes nothing.
+
+The PHP runs as the owner of SuiteCRM's ``config.php`` (the web server user, e.g. www-data) when the
+sidecar runs as root, so every file it writes belongs to that user, as after an upload through the
+browser; run as another user, it runs as that user and the report warns when that is not the owner.
+Before anything runs, :func:`check_suitecrm_root` and :func:`find_php` refuse a directory that is not
+a SuiteCRM root and a machine without php, naming what is missing.
 
 Uninstalling keeps the module tables and their data (as Module Loader does unless the admin asks to
 remove them).
@@ -13,6 +21,8 @@ remove them).
 from __future__ import annotations
 
 import json
+import os
+import pwd
 import shutil
 import subprocess
 import tempfile
@@ -28,8 +38,11 @@ __all__ = [
     "InstallReport",
     "check_suitecrm_root",
     "find_php",
+    "owner_of",
     "run_installer",
 ]
+
+ACTIONS = ("install", "uninstall", "scan", "status")
 
 #: Files every SuiteCRM 7 root has; the installer refuses a directory lacking any of them.
 ROOT_MARKERS = (
@@ -53,10 +66,22 @@ class InstallReport:
     steps: list[str] = field(default_factory=list)
     tables: dict[str, bool] = field(default_factory=dict)
     output: str = ""
+    #: ModuleScanner's findings, ``"file SugarModules/...: Invalid usage of a function exit / die"``
+    issues: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    #: whether SuiteCRM's package scan is on (``$sugar_config['moduleInstaller']['packageScan']``)
+    package_scan: bool = False
+    #: the package's upgrade_history rows (Module Loader's list) after the action
+    installed: list[dict[str, Any]] = field(default_factory=list)
+    #: install found the very same package installed and changed nothing
+    unchanged: bool = False
+    #: the system user the PHP ran as
+    ran_as: str = ""
 
     def lines(self) -> list[str]:
         """Human-readable summary lines."""
         out = [f"{step}" for step in self.steps]
+        out += [f"warning: {w}" for w in self.warnings]
         for table, exists in sorted(self.tables.items()):
             out.append(f"table {table}: {'present' if exists else 'MISSING'}")
         return out
@@ -89,6 +114,19 @@ def find_php(php: str | None = None) -> str:
     return found
 
 
+def owner_of(root: str | Path) -> tuple[int, int]:
+    """(uid, gid) owning SuiteCRM's config.php: the user the web server runs SuiteCRM as."""
+    st = (Path(root) / "config.php").stat()
+    return st.st_uid, st.st_gid
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
 def run_installer(
     zip_path: str | Path,
     root: str | Path,
@@ -98,24 +136,43 @@ def run_installer(
     tables: list[str] | None = None,
     timeout: float = 900,
 ) -> InstallReport:
-    """Unzip the package to a temporary directory and run the PHP installer on it. Raises InstallError."""
-    if action not in ("install", "uninstall"):
-        raise ValueError(f"action must be install or uninstall, not {action!r}")
+    """Run the PHP installer on the package zip (``install``, ``uninstall``, ``scan`` or ``status``).
+
+    Runs as the owner of ``config.php`` when called as root (see the module docstring). Raises
+    InstallError with what failed (for a refused scan, every issue).
+    """
+    if action not in ACTIONS:
+        raise ValueError(f"action must be one of {', '.join(ACTIONS)}, not {action!r}")
     root_path = check_suitecrm_root(root)
     php_bin = find_php(php)
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            _check_entries(zf)
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise InstallError(f"{zip_path}: cannot unpack the package: {exc}") from None
+    uid, gid = owner_of(root_path)
+    me = os.geteuid()
+    run_as: dict[str, Any] = {}
+    warnings = []
+    if me == 0 and uid != 0:
+        run_as = {"user": uid, "group": gid, "extra_groups": []}
+    elif me != uid:
+        warnings.append(f"running as {_user_name(me)}, but SuiteCRM's files belong to {_user_name(uid)}: "
+                        "files this writes may not be writable by the web server (run it as root or "
+                        f"{_user_name(uid)})")
     script = resources.files("suitecrm_ext.packaging").joinpath("install_package.php")
     with tempfile.TemporaryDirectory(prefix="suitecrm-ext-pkg-") as tmp:
-        unpacked = Path(tmp) / "package"
-        try:
-            with zipfile.ZipFile(zip_path) as zf:
-                _safe_extract(zf, unpacked)
-        except (OSError, zipfile.BadZipFile) as exc:
-            raise InstallError(f"{zip_path}: cannot unpack the package: {exc}") from None
+        os.chmod(tmp, 0o755)  # readable by the web server user the PHP runs as
         script_path = Path(tmp) / "install_package.php"
         script_path.write_text(script.read_text(encoding="utf-8"), encoding="utf-8")
-        cmd = [php_bin, str(script_path), str(root_path), action, str(unpacked), *(tables or [])]
+        zip_copy = Path(tmp) / Path(zip_path).name
+        shutil.copyfile(zip_path, zip_copy)
+        for p in (script_path, zip_copy):
+            os.chmod(p, 0o644)
+        cmd = [php_bin, str(script_path), str(root_path), action, str(zip_copy), *(tables or [])]
         try:
-            proc = subprocess.run(cmd, cwd=root_path, capture_output=True, text=True, timeout=timeout)
+            proc = subprocess.run(cmd, cwd=root_path, capture_output=True, text=True, timeout=timeout,
+                                  **run_as)
         except subprocess.TimeoutExpired:
             raise InstallError(f"the PHP installer did not finish within {timeout:.0f} s") from None
     result = _parse(proc.stdout)
@@ -127,6 +184,12 @@ def run_installer(
         steps=list(result.get("steps", [])),
         tables=dict(result.get("tables") or {}),
         output=str(result.get("output", "")),
+        issues=list(result.get("issues") or []),
+        warnings=warnings + list(result.get("warnings") or []),
+        package_scan=bool(result.get("package_scan")),
+        installed=list(result.get("installed") or []),
+        unchanged=bool(result.get("unchanged")),
+        ran_as=_user_name(uid if run_as else me),
     )
     if not result.get("ok") or proc.returncode != 0:
         done = "; ".join(report.steps) or "nothing"
@@ -145,12 +208,10 @@ def _parse(stdout: str) -> dict[str, Any] | None:
     return None
 
 
-def _safe_extract(zf: zipfile.ZipFile, dest: Path) -> None:
-    """Extract refusing absolute paths and ``..`` (a package is data, not a path to anywhere)."""
-    dest.mkdir(parents=True)
-    base = dest.resolve()
+def _check_entries(zf: zipfile.ZipFile) -> None:
+    """Refuse absolute paths and ``..`` in the zip (a package is data, not a path to anywhere)."""
+    base = Path("/package")
     for info in zf.infolist():
-        target = (dest / info.filename).resolve()
-        if not str(target).startswith(str(base) + "/") and target != base:
+        target = Path(os.path.normpath(base / info.filename))
+        if info.filename.startswith("/") or not str(target).startswith(str(base) + "/"):
             raise InstallError(f"package entry {info.filename!r} points outside the package")
-    zf.extractall(dest)

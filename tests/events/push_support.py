@@ -11,7 +11,7 @@ import requests
 
 from suitecrm_ext import WatchSpec, hookimpl
 from suitecrm_ext.events.push import PushServer
-from suitecrm_ext.events.signing import signed_headers
+from suitecrm_ext.events.signing import signed_headers, standard_headers
 from suitecrm_ext.state.sqlite import SQLiteStore
 from suitecrm_ext.testing import build_app, build_config, build_registry
 
@@ -57,10 +57,14 @@ class Harness:
     def url(self) -> str:
         return self.server.url
 
-    def post(self, path: str, doc: Any = None, *, body: bytes | None = None, secret: str = SECRET,
-             headers: dict | None = None, **sign_kw) -> requests.Response:
+    def post(self, path: str, doc: Any = None, *, body: bytes | None = None, secret: Any = SECRET,
+             headers: dict | None = None, legacy: bool = False, **sign_kw) -> requests.Response:
+        """POST signed with Standard Webhooks headers (``message_id``/``timestamp`` in ``sign_kw``),
+        or with the legacy headers (``legacy=True``; ``nonce``/``timestamp``)."""
         data = body if body is not None else json.dumps(doc).encode()
-        hdrs = {"Content-Type": "application/json", **signed_headers(secret, data, **sign_kw)}
+        sign = signed_headers if legacy else standard_headers
+        signed = sign(secret, data, **sign_kw)
+        hdrs = {"Content-Type": "application/json", **signed}
         hdrs.update(headers or {})
         return requests.post(self.url + path, data=data, headers=hdrs, timeout=10)
 
@@ -69,11 +73,13 @@ class Harness:
 
 
 def make_harness(tmp_path, plugins: dict | None = None, *, fail_modes: dict | None = None,
-                 budget_ms: int = 2000, max_body: int = 4096, store: Any = None, clock=None) -> Harness:
-    """Build config, registry, app and a started PushServer (port picked by the OS)."""
+                 budget_ms: int = 2000, max_body: int = 4096, store: Any = None, clock=None,
+                 **push: Any) -> Harness:
+    """Build config, registry, app and a started PushServer (port picked by the OS); ``push``: more
+    ``events.push`` settings (previous_secrets, max_workers, max_queue...)."""
     config = build_config(events={
         "push": {"enabled": True, "listen": "127.0.0.1:0", "secret": SECRET, "max_body_bytes": max_body,
-                 "validation_budget_ms": budget_ms, "max_clock_skew_seconds": 300},
+                 "validation_budget_ms": budget_ms, "max_clock_skew_seconds": 300, **push},
         "validation_fail_mode": fail_modes or {},
     })
     registry = build_registry(plugins or {}, config=config)

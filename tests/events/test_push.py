@@ -12,9 +12,18 @@ import pytest
 import requests
 from push_support import SECRET, Gatekeeper, make_harness
 
-from suitecrm_ext import Event, EventKind
+from suitecrm_ext import Event, EventKind, hookimpl
 from suitecrm_ext.events.push import PushConfigError, PushServer
-from suitecrm_ext.events.signing import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signed_headers
+from suitecrm_ext.events.signing import (
+    ID_HEADER,
+    NONCE_HEADER,
+    SIGNATURE_HEADER,
+    STD_SIGNATURE_HEADER,
+    STD_TIMESTAMP_HEADER,
+    signed_headers,
+    standard_headers,
+    verify,
+)
 from suitecrm_ext.testing import build_app, build_config, build_registry
 
 AID = "41730cef-ec44-6e02-a50b-6b03cc681ad8"
@@ -81,33 +90,108 @@ def test_relationship_event(h):
                                                                     "Contacts", "c1")
 
 
-@pytest.mark.parametrize("tamper, reason", [
-    ({"secret": "another-secret-0123456789"}, "signature does not match"),
-    ({"headers": {SIGNATURE_HEADER: "0" * 64}}, "signature does not match"),
-    ({"headers": {SIGNATURE_HEADER: ""}}, "missing header X-SuiteCRM-Ext-Signature"),
-    ({"headers": {TIMESTAMP_HEADER: ""}}, "missing header X-SuiteCRM-Ext-Timestamp"),
-    ({"headers": {NONCE_HEADER: "short"}}, "X-SuiteCRM-Ext-Nonce"),
-    ({"timestamp": -301}, "stale or future timestamp"),
-    ({"timestamp": +301}, "stale or future timestamp"),
+class BrokenStore:
+    """A store whose queue write fails (disk full, DB down)."""
+
+    def __init__(self, store, failures: int = 10**9):
+        self.store = store
+        self.failures = failures
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+    def enqueue(self, events, *, cursor=None):
+        if self.failures > 0:
+            self.failures -= 1
+            raise RuntimeError("disk I/O error")
+        return self.store.enqueue(events, cursor=cursor)
+
+
+@pytest.mark.parametrize("tamper, reason, counted", [
+    ({"secret": "another-secret-0123456789"}, "signature does not match", "forged"),
+    ({"headers": {STD_SIGNATURE_HEADER: "v1,AAAA"}}, "signature does not match", "forged"),
+    ({"headers": {STD_SIGNATURE_HEADER: ""}}, "missing header webhook-signature", "forged"),
+    ({"headers": {STD_TIMESTAMP_HEADER: ""}}, "missing header webhook-timestamp", "malformed"),
+    ({"headers": {ID_HEADER: "bad id!"}}, "webhook-id: expected", "malformed"),
+    ({"timestamp": -301}, "stale or future timestamp", "stale"),
+    ({"timestamp": +301}, "stale or future timestamp", "stale"),
+    ({"legacy": True, "secret": "another-secret-0123456789"}, "signature does not match", "forged"),
+    ({"legacy": True, "headers": {SIGNATURE_HEADER: ""}}, "missing header X-SuiteCRM-Ext-Signature",
+     "forged"),
+    ({"legacy": True, "headers": {NONCE_HEADER: "short"}}, "X-SuiteCRM-Ext-Nonce", "malformed"),
+    ({"legacy": True, "timestamp": +301}, "stale or future timestamp", "stale"),
 ])
-def test_forged_or_stale_requests_get_401_and_nothing_queued(h, tamper, reason):
+def test_forged_or_stale_requests_get_401_nothing_queued_and_are_counted(h, tamper, reason, counted):
     if "timestamp" in tamper:  # an offset from now
-        tamper = {"timestamp": int(time.time()) + tamper["timestamp"]}
+        tamper = dict(tamper, timestamp=int(time.time()) + tamper["timestamp"])
     r = h.post("/events", UPDATE, **tamper)
     assert r.status_code == 401
     assert reason in r.json()["error"]
     assert h.queued() == []
+    assert h.server.stats.snapshot()["refused"][counted] == 1
+
+
+def test_unsigned_request_is_refused(h):
+    r = requests.post(h.url + "/events", json=UPDATE, timeout=10)
+    assert r.status_code == 401 and "missing headers webhook-id" in r.json()["error"]
+    assert h.server.stats.snapshot()["refused"]["forged"] == 1
 
 
 def test_body_altered_after_signing_is_refused(h):
     data = json.dumps(UPDATE).encode()
-    headers = signed_headers(SECRET, data)
-    forged = data.replace(b"Acme Group", b"Evil Corp")
-    r = requests.post(h.url + "/events", data=forged, headers=headers, timeout=10)
-    assert r.status_code == 401 and h.queued() == []
+    for headers in (standard_headers(SECRET, data), signed_headers(SECRET, data)):
+        forged = data.replace(b"Acme Group", b"Evil Corp")
+        r = requests.post(h.url + "/events", data=forged, headers=headers, timeout=10)
+        assert r.status_code == 401 and h.queued() == []
 
 
-def test_replayed_request_is_refused(h):
+def test_legacy_headers_are_still_accepted(h, caplog):
+    caplog.set_level(logging.WARNING, logger="suitecrm_ext")
+    r = h.post("/events", UPDATE, legacy=True)
+    assert r.status_code == 200 and r.json()["new"] is True
+    assert h.server.stats.snapshot()["accepted"] == {"events.legacy": 1}
+    assert "legacy X-SuiteCRM-Ext-* headers" in caplog.text
+
+
+def test_a_resent_or_replayed_event_id_is_acknowledged_not_processed_again(h):
+    """webhook-id is the de-duplication key: the same message again (a resend after a lost answer,
+    or a replay) gets 200 so a sender stops retrying, and nothing is queued or handled twice."""
+    calls = []
+    h.server.on_queued = calls.append
+    data = json.dumps(UPDATE).encode()
+    headers = standard_headers(SECRET, data)
+    first = requests.post(h.url + "/events", data=data, headers=headers, timeout=10)
+    assert first.status_code == 200 and first.json()["new"] is True
+    again = requests.post(h.url + "/events", data=data, headers=headers, timeout=10)
+    assert again.status_code == 200 and again.json() == {"ok": True, "new": False, "duplicate": True}
+    assert len(h.queued()) == 1 and len(calls) == 1
+    assert h.server.stats.snapshot()["refused"]["replayed"] == 1
+
+
+def test_a_failed_event_can_be_resent_with_the_same_id(tmp_path):
+    """The id is noted only once the event is stored: a resend after a 503 is processed."""
+    h = make_harness(tmp_path)
+    h.server.store = BrokenStore(h.store, failures=1)
+    try:
+        data = json.dumps(UPDATE).encode()
+        headers = standard_headers(SECRET, data)
+        assert requests.post(h.url + "/events", data=data, headers=headers, timeout=10).status_code == 503
+        r = requests.post(h.url + "/events", data=data, headers=headers, timeout=10)
+        assert r.status_code == 200 and r.json()["new"] is True
+    finally:
+        h.server.stop()
+
+
+def test_a_replayed_validation_is_refused(h):
+    data = json.dumps(ARCHIVE).encode()
+    headers = standard_headers(SECRET, data)
+    assert requests.post(h.url + "/validate", data=data, headers=headers, timeout=10).status_code == 200
+    r = requests.post(h.url + "/validate", data=data, headers=headers, timeout=10)
+    assert r.status_code == 409 and "already used" in r.json()["error"]
+    assert len(h.server.validator.registry.infos["gate"].plugin.asked) == 1
+
+
+def test_replayed_legacy_request_is_refused(h):
     data = json.dumps(UPDATE).encode()
     headers = signed_headers(SECRET, data)
     assert requests.post(h.url + "/events", data=data, headers=headers, timeout=10).status_code == 200
@@ -117,16 +201,47 @@ def test_replayed_request_is_refused(h):
 
 
 def test_replay_to_another_worker_sharing_the_store_is_refused(tmp_path, h):
-    other = PushServer(h.app, build_registry({}, config=h.app.config), store=h.store,
+    other = PushServer(h.app, build_registry({"gate": Gatekeeper()}, config=h.app.config), store=h.store,
                        listen="127.0.0.1:0").start()
     try:
+        data = json.dumps(ARCHIVE).encode()
+        headers = standard_headers(SECRET, data)
+        assert requests.post(h.url + "/validate", data=data, headers=headers, timeout=10).status_code == 200
+        again = requests.post(other.url + "/validate", data=data, headers=headers, timeout=10)
+        assert again.status_code == 409
         data = json.dumps(UPDATE).encode()
-        headers = signed_headers(SECRET, data)
-        assert requests.post(h.url + "/events", data=data, headers=headers, timeout=10).status_code == 200
-        r = requests.post(other.url + "/events", data=data, headers=headers, timeout=10)
-        assert r.status_code == 401
+        headers = standard_headers(SECRET, data)
+        assert requests.post(h.url + "/events", data=data, headers=headers, timeout=10).json()["new"] is True
+        again = requests.post(other.url + "/events", data=data, headers=headers, timeout=10)
+        assert again.json()["duplicate"]
     finally:
         other.stop()
+
+
+def test_answers_are_signed_for_the_requests_id(h):
+    data = json.dumps(ARCHIVE).encode()
+    headers = standard_headers(SECRET, data)
+    r = requests.post(h.url + "/validate", data=data, headers=headers, timeout=10)
+    assert r.headers[ID_HEADER] == headers[ID_HEADER]
+    assert verify(SECRET, r.headers, r.content, max_skew_seconds=5).message_id == headers[ID_HEADER]
+    refused = h.post("/events", UPDATE, secret="another-secret-0123456789")  # errors are signed too
+    assert verify(SECRET, refused.headers, refused.content, max_skew_seconds=5)
+
+
+def test_secret_rotation_without_downtime(tmp_path):
+    """The receiver accepts the new and the previous secrets and signs answers with both."""
+    new, old = "the-new-secret-0123456789", SECRET
+    h = make_harness(tmp_path, {"gate": Gatekeeper()}, secret=new, previous_secrets=[old])
+    try:
+        assert h.post("/events", UPDATE, secret=old).status_code == 200
+        assert h.post("/events", dict(UPDATE, id="other"), secret=new).status_code == 200
+        assert h.post("/events", dict(UPDATE, id="x"), secret="neither-secret-0123456").status_code == 401
+        r = h.post("/validate", ARCHIVE, secret=old)
+        assert len(r.headers[STD_SIGNATURE_HEADER].split()) == 2
+        for side in (old, new):  # a hook holding either secret trusts the answer
+            assert verify(side, r.headers, r.content, max_skew_seconds=5)
+    finally:
+        h.server.stop()
 
 
 def _raw_request(url: str, head: str, body: bytes = b"") -> tuple[int, bytes, float]:
@@ -207,19 +322,6 @@ def test_bad_bodies_get_400_naming_the_field(h, body, field):
     assert h.queued() == []
 
 
-class BrokenStore:
-    """A store whose queue write fails (disk full, DB down)."""
-
-    def __init__(self, store):
-        self.store = store
-
-    def __getattr__(self, name):
-        return getattr(self.store, name)
-
-    def enqueue(self, events, *, cursor=None):
-        raise RuntimeError("disk I/O error")
-
-
 def test_no_2xx_unless_the_event_is_stored(tmp_path):
     h = make_harness(tmp_path)
     try:
@@ -232,7 +334,10 @@ def test_no_2xx_unless_the_event_is_stored(tmp_path):
 
 
 def test_health_and_unknown_paths(h):
-    assert requests.get(h.url + "/health", timeout=5).json() == {"ok": True}
+    health = requests.get(h.url + "/health", timeout=5).json()
+    assert health["ok"] is True
+    assert health["stats"]["refused"] == dict.fromkeys(
+        ("forged", "stale", "replayed", "oversized", "malformed", "overloaded"), 0)
     assert requests.get(h.url + "/nope", timeout=5).status_code == 404
     assert requests.get(h.url + "/events", timeout=5).status_code == 405
     assert h.post("/other", UPDATE).status_code == 404
@@ -331,3 +436,54 @@ def test_secret_never_reaches_the_logs(h, caplog):
     text = caplog.text
     assert "refused" in text  # the forged request was logged...
     assert SECRET not in text and "another-secret" not in text  # ...without secrets
+
+
+# --- bounded threads and queue -------------------------------------------------------------------
+
+
+class Blocker(Gatekeeper):
+    """Validation that waits until the test releases it (holds the receiver's only worker)."""
+
+    def __init__(self):
+        import threading
+
+        super().__init__()
+        self.release = threading.Event()
+
+    @hookimpl
+    def ext_validate_record_change(self, change, ctx):
+        self.asked.append(change)
+        self.release.wait(20)
+
+
+def test_a_flood_gets_503_with_retry_after_and_the_receiver_recovers(tmp_path):
+    """One worker, one queued connection: while a validation holds the worker and another request
+    waits, further requests are answered 503 + Retry-After at once (never a thread each)."""
+    import concurrent.futures as cf
+    import threading
+
+    gate = Blocker()
+    h = make_harness(tmp_path, {"gate": gate}, budget_ms=30_000, max_workers=1, max_queue=1)
+    try:
+        threads_before = threading.active_count()
+        with cf.ThreadPoolExecutor(max_workers=2) as pool:
+            slow = pool.submit(h.post, "/validate", ARCHIVE)
+            while not gate.asked:  # the worker is busy with it
+                time.sleep(0.01)
+            waiting = pool.submit(h.post, "/events", UPDATE)
+            while h.server._httpd.pending.empty():  # accepted, waiting for the worker
+                time.sleep(0.01)
+            flood = [requests.post(h.url + "/events", json=UPDATE, timeout=5) for _ in range(20)]
+            assert not slow.done() and not waiting.done()
+            assert {r.status_code for r in flood} == {503}
+            assert all(r.headers["Retry-After"] == "1" for r in flood)
+            # two client threads and the validation thread: no thread per connection
+            assert threading.active_count() <= threads_before + 3
+            gate.release.set()
+            assert slow.result().status_code == 200 and waiting.result().status_code == 200
+        assert h.server.stats.snapshot()["refused"]["overloaded"] == 20
+        assert h.post("/events", dict(UPDATE, id="after-the-flood")).status_code == 200
+        assert len(h.queued()) == 2
+    finally:
+        gate.release.set()
+        h.server.stop()

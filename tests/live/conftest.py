@@ -47,3 +47,13 @@ def run_tag() -> str:
     import uuid
 
     return "sxt" + uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="session")
+def live_kit(live_lab, tmp_path_factory):
+    """The shared live kit for ``$SUITECRM_EXT_LIVE_ENV`` (tests/live/livekit.py): ``.install(plugin)``
+    (package scan on, once per session), ``.push_url`` / ``.secret``, ``.receiver(plugins)`` and
+    ``.sidecar(config)`` on the session's fixed push address, ``.config(...)`` for a sidecar."""
+    from livekit import LiveKit
+
+    return LiveKit(live_lab, tmp_path_factory.mktemp("livekit"))

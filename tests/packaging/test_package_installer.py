@@ -66,7 +66,13 @@ def test_refuses_without_php(tmp_path, demo_zip, stub_root):
     assert not (tmp_path / "calls.log").exists()  # nothing ran
 
 
-def test_install_runs_module_installer_as_admin_then_repair_with_sql(tmp_path, demo_zip, stub_root):
+def history(tmp_path: Path) -> list[dict]:
+    f = tmp_path / "calls.log.history"
+    rows = json.loads(f.read_text()) if f.exists() else {}
+    return list(rows.values()) if rows else []  # PHP writes an empty array as []
+
+
+def test_install_is_what_module_loader_does(tmp_path, demo_zip, stub_root):
     report = run_installer(
         demo_zip,
         stub_root,
@@ -74,17 +80,29 @@ def test_install_runs_module_installer_as_admin_then_repair_with_sql(tmp_path, d
         tables=["sxt_payments", "sxt_payments_accounts_c", "accounts_cstm", "other"],
     )
     log = calls(tmp_path)
-    assert [c[0] for c in log] == ["boot", "install", "repair"]
+    assert [c[0] for c in log] == ["boot", "scan", "install", "upgrade_history save", "repair"]
     assert log[0][1] == str(stub_root.resolve())  # ran from the SuiteCRM root
-    _, package_dir, silent, package_id, user = log[1]
+    _, package_dir, silent, package_id, user = log[2]
     assert silent is True and package_id == "sxt_demo" and user == "admin"
-    assert not Path(package_dir).exists()  # the unzipped package is cleaned up afterwards
-    assert log[2][1:] == [["clearAll"], ["All Modules"], True, False]  # autoexecute: the SQL diff runs
+    assert Path(package_dir).parent == stub_root / "upload/upgrades/temp"  # unzipped where Module Loader does
+    assert not Path(package_dir).exists()  # and cleaned up afterwards
+    assert log[4][1:] == [["clearAll"], ["All Modules"], True, False]  # autoexecute: the SQL diff runs
     assert report.steps == [
         "booted as admin",
+        "ModuleScanner: 0 issue(s)",
+        "kept in upload/upgrades/module/demo-1.2.0.zip",
         "ModuleInstaller::install",
+        "upgrade_history entry written (listed in Admin -> Module Loader)",
         "quick repair and rebuild (SQL diff executed)",
     ]
+    kept = stub_root / "upload/upgrades/module/demo-1.2.0.zip"
+    assert kept.read_bytes() == demo_zip.read_bytes()
+    assert (stub_root / "upload/upgrades/module/demo-1.2.0-manifest.php").is_file()
+    [row] = history(tmp_path)
+    assert (row["id_name"], row["version"], row["type"], row["status"], row["filename"]) == (
+        "sxt_demo", "1.2.0", "module", "installed", "upload/upgrades/module/demo-1.2.0.zip")
+    assert row["md5sum"] == __import__("hashlib").md5(demo_zip.read_bytes()).hexdigest()
+    assert report.installed[0]["version"] == "1.2.0" and report.installed[0]["file_present"] is True
     assert report.tables == {
         "sxt_payments": True,
         "sxt_payments_accounts_c": True,
@@ -94,18 +112,89 @@ def test_install_runs_module_installer_as_admin_then_repair_with_sql(tmp_path, d
     assert "table other: MISSING" in report.lines()
 
 
-def test_uninstall(tmp_path, demo_zip, stub_root):
+def test_installing_the_same_package_again_changes_nothing(tmp_path, demo_zip, stub_root):
+    run_installer(demo_zip, stub_root)
+    again = run_installer(demo_zip, stub_root)
+    assert again.unchanged is True
+    assert [c[0] for c in calls(tmp_path)].count("install") == 1
+    assert len(history(tmp_path)) == 1
+
+
+def test_the_same_version_with_other_bytes_replaces_the_installed_one(tmp_path, small_schema, stub_root):
+    first = build_package(small_schema, tmp_path / "a", PUBLISHED)
+    other = build_package(small_schema, tmp_path / "b", PUBLISHED.replace(day=PUBLISHED.day + 1))
+    run_installer(first, stub_root)
+    run_installer(other, stub_root)
+    names = [c[0] for c in calls(tmp_path)]
+    assert names.count("uninstall") == 1 and names.count("install") == 2
+    [row] = history(tmp_path)
+    assert row["md5sum"] == __import__("hashlib").md5(other.read_bytes()).hexdigest()
+
+
+def test_a_newer_version_is_installed_as_an_upgrade_and_replaces_the_entry(tmp_path, small_schema,
+                                                                         stub_root):
+    old = build_package(small_schema, tmp_path / "a", PUBLISHED)
+    run_installer(old, stub_root)
+    [before] = history(tmp_path)
+    import dataclasses
+
+    bumped = dataclasses.replace(small_schema.package, version="1.3.0")
+    newer = dataclasses.replace(small_schema, package=bumped)
+    new = build_package(newer, tmp_path / "b", PUBLISHED)
+    report = run_installer(new, stub_root)
+    assert "ModuleInstaller::install (upgrade from 1.2.0)" in report.steps
+    [row] = history(tmp_path)
+    assert row["version"] == "1.3.0" and row["id"] == before["id"]  # Module Loader keeps the entry's id
+    assert not (stub_root / "upload/upgrades/module/demo-1.2.0.zip").exists()
+    with pytest.raises(InstallError, match="1.3.0 is installed, newer than 1.2.0; uninstall it first"):
+        run_installer(old, stub_root)
+
+
+def test_with_the_package_scan_on_a_package_with_issues_is_refused(tmp_path, demo_zip, stub_root,
+                                                                  monkeypatch):
+    monkeypatch.setenv("STUB_PACKAGE_SCAN", "1")
+    monkeypatch.setenv("STUB_SCAN_ISSUE", "Invalid usage of a function exit / die")
+    with pytest.raises(InstallError) as exc:
+        run_installer(demo_zip, stub_root)
+    assert "package scan (moduleInstaller.packageScan) refuses the package" in str(exc.value)
+    assert "manifest.php: Invalid usage of a function exit / die" in str(exc.value)
+    assert "install" not in [c[0] for c in calls(tmp_path)] and history(tmp_path) == []
+    monkeypatch.delenv("STUB_PACKAGE_SCAN")
+    report = run_installer(demo_zip, stub_root)  # scan off: installed, with the findings as warnings
+    assert report.package_scan is False
+    assert any("package scan (off here) would refuse" in w for w in report.warnings)
+
+
+def test_scan_reports_issues_without_installing(tmp_path, demo_zip, stub_root, monkeypatch):
+    monkeypatch.setenv("STUB_SCAN_ISSUE", "Invalid usage of a function link()")
+    report = run_installer(demo_zip, stub_root, "scan")
+    assert report.issues == ["file manifest.php: Invalid usage of a function link()"]
+    assert [c[0] for c in calls(tmp_path)] == ["boot", "scan"]
+
+
+def test_uninstall_uses_the_installed_zip_and_removes_the_module_loader_entry(tmp_path, demo_zip, stub_root):
+    run_installer(demo_zip, stub_root)
+    report = run_installer(demo_zip, stub_root, "uninstall")
+    assert [c[0] for c in calls(tmp_path)][-3:] == ["uninstall", "upgrade_history delete", "repair"]
+    assert "ModuleInstaller::uninstall of 1.2.0 (tables kept)" in report.steps
+    assert history(tmp_path) == [] and report.installed == []
+    assert not (stub_root / "upload/upgrades/module/demo-1.2.0.zip").exists()
+
+
+def test_uninstall_of_a_package_module_loader_does_not_list(tmp_path, demo_zip, stub_root):
     report = run_installer(demo_zip, stub_root, "uninstall")
     assert [c[0] for c in calls(tmp_path)] == ["boot", "uninstall", "repair"]
-    assert report.steps[1] == "ModuleInstaller::uninstall"
+    assert report.steps[1] == "ModuleInstaller::uninstall (tables kept)"
+    assert any("Module Loader lists no sxt_demo" in w for w in report.warnings)
 
 
 def test_a_failing_module_installer_is_reported(tmp_path, demo_zip, stub_root, monkeypatch):
     monkeypatch.setenv("STUB_FAIL", "1")
     with pytest.raises(InstallError) as exc:
         run_installer(demo_zip, stub_root)
-    assert str(exc.value) == "install failed: Exception: disk full (done before: booted as admin)"
+    assert str(exc.value).startswith("install failed: Exception: disk full (done before: booted as admin; ")
     assert "repair" not in [c[0] for c in calls(tmp_path)]
+    assert history(tmp_path) == []  # no Module Loader entry for a failed install
 
 
 def test_no_admin_user_is_reported(demo_zip, stub_root, monkeypatch):

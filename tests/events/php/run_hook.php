@@ -2,11 +2,13 @@
 /**
  * Runs one method of the generated SuiteCRMExtHook with a stand-in bean, outside SuiteCRM.
  *
- * Usage: php run_hook.php scenario.json
+ * Usage: php run_hook.php scenario.json   (php -d extension=... or -n to run without curl)
  * The scenario gives the hook file, $sugar_config, the current user, $_REQUEST, the bean (module,
- * field_defs, fetched_row, values) and the method + arguments. Prints one JSON line: the outcome
- * ("returned", "exception" with its message, or "redirect" with the URL and the error messages
- * queued with SugarApplication::appendErrorMessage) and what the hook logged.
+ * field_defs, fetched_row, values), the method + arguments, how often to call it (repeat), and the
+ * entry point (api: "", rest, soap or v8). Prints one JSON line: the outcome ("returned",
+ * "exception" with its message, "redirect" with the URL and the error messages queued with
+ * SugarApplication::appendErrorMessage, or "ended": the request ended through sugar_cleanup(true)
+ * with the body the hook answered) and what the hook logged.
  */
 define('sugarEntry', true);
 
@@ -15,11 +17,50 @@ if (!is_array($scenario)) {
     fwrite(STDERR, "bad scenario file\n");
     exit(2);
 }
-if (!empty($scenario['api'])) {
-    define('ENTRY_POINT_TYPE', 'api');
+$api = isset($scenario['api']) ? $scenario['api'] : '';
+
+/** Stand-ins for the web service entry points the hook recognises (see deny() in the hook). */
+class SugarRestService
+{
 }
-if (!empty($scenario['no_curl'])) {
-    define('SUITECRM_EXT_NO_CURL', true);
+
+class SugarSoapService
+{
+    public $in_service = true;
+}
+
+/** nusoap's fault class: serialize() here writes its parts as JSON for the test to read. */
+class nusoap_fault
+{
+    public $parts;
+
+    public function __construct($faultcode, $faultactor = '', $faultstring = '', $faultdetail = '')
+    {
+        $this->parts = array('faultcode' => $faultcode, 'faultstring' => $faultstring, 'detail' => $faultdetail);
+    }
+
+    public function serialize()
+    {
+        return json_encode($this->parts);
+    }
+}
+
+if ($api === 'rest') {
+    $GLOBALS['service_object'] = new SugarRestService();
+} elseif ($api === 'soap') {
+    $GLOBALS['service_object'] = new SugarSoapService();
+} elseif ($api === 'v8') {
+    require __DIR__ . '/slim_app.php';
+    $GLOBALS['app'] = new \Slim\App();
+}
+
+/** SuiteCRM's sugar_cleanup(true) ends the request; here it reports what the hook answered. */
+function sugar_cleanup($exit = false)
+{
+    $body = ob_get_level() > 0 ? ob_get_clean() : '';
+    $so = isset($GLOBALS['service_object']) ? $GLOBALS['service_object'] : null;
+    finish(array('outcome' => 'ended', 'body' => $body,
+                 'in_service' => is_object($so) && isset($so->in_service) ? $so->in_service : null));
 }
 
 /** The parts of SugarBean the hook touches. */
@@ -38,6 +79,16 @@ class StubLogger
     public $lines = array();
 
     public function fatal($message)
+    {
+        $this->lines[] = $message;
+    }
+
+    public function error($message)
+    {
+        $this->lines[] = $message;
+    }
+
+    public function warn($message)
     {
         $this->lines[] = $message;
     }
@@ -84,9 +135,15 @@ foreach ($scenario['bean']['values'] as $name => $value) {
 
 $hook = new SuiteCRMExtHook();
 $method = $scenario['method'];
+$repeat = isset($scenario['repeat']) ? (int)$scenario['repeat'] : 1;
+ob_start();
 try {
-    $hook->$method($bean, $scenario['event'], isset($scenario['arguments']) ? $scenario['arguments'] : array());
+    for ($i = 0; $i < $repeat; $i++) {
+        $hook->$method($bean, $scenario['event'], isset($scenario['arguments']) ? $scenario['arguments'] : array());
+    }
+    ob_end_clean();
     finish(array('outcome' => 'returned'));
 } catch (SuiteCRMExtValidationException $e) {
+    ob_end_clean();
     finish(array('outcome' => 'exception', 'message' => $e->getMessage()));
 }

@@ -5,9 +5,9 @@ class ModuleInstaller
 {
     public $silent = false;
 
-    public function install($base_dir)
+    public function install($base_dir, $is_upgrade = false, $previous_version = '')
     {
-        $this->record('install', $base_dir);
+        $this->record($is_upgrade ? 'upgrade from ' . $previous_version : 'install', $base_dir);
     }
 
     public function uninstall($base_dir)
@@ -41,7 +41,7 @@ class ModuleInstaller
         foreach ($installdefs['custom_fields'] as $field) {
             $tables[] = strtolower($field['module']) . '_cstm';
         }
-        $GLOBALS['stub_pending'] = $action === 'install' ? $tables : array();
+        $GLOBALS['stub_pending'] = $action !== 'uninstall' ? $tables : array();
     }
 }
 class VardefManager

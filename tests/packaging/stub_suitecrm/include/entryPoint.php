@@ -50,8 +50,72 @@ class StubDB
     {
         return in_array($table, stub_tables(), true);
     }
+
+    public function quoted($text)
+    {
+        return "'" . addslashes($text) . "'";
+    }
+
+    /** Only the installer's "SELECT id FROM upgrade_history WHERE id_name = '...'" is understood. */
+    public function query($sql)
+    {
+        preg_match("/id_name = '([^']*)'/", $sql, $m);
+        $ids = array();
+        foreach (UpgradeHistory::rows() as $id => $row) {
+            if ($row['id_name'] === $m[1]) {
+                $ids[] = array('id' => $id);
+            }
+        }
+        return new ArrayIterator($ids);
+    }
+
+    public function fetchByAssoc($result)
+    {
+        if (!$result->valid()) {
+            return false;
+        }
+        $row = $result->current();
+        $result->next();
+        return $row;
+    }
+}
+
+function mkdir_recursive($path)
+{
+    return is_dir($path) || mkdir($path, 0775, true);
+}
+
+function mk_temp_dir($base_dir)
+{
+    $dir = tempnam($base_dir, '');
+    unlink($dir);
+    mkdir($dir);
+    return $dir;
+}
+
+function rmdir_recursive($path)
+{
+    if (is_dir($path)) {
+        foreach (scandir($path) as $e) {
+            if ($e !== '.' && $e !== '..') {
+                rmdir_recursive($path . '/' . $e);
+            }
+        }
+        rmdir($path);
+    } elseif (is_file($path)) {
+        unlink($path);
+    }
+}
+
+function remove_file_extension($filename)
+{
+    return substr($filename, 0, strrpos($filename, '.'));
 }
 $GLOBALS['db'] = new StubDB();
+$GLOBALS['sugar_config'] = array('upload_dir' => 'upload/');
+if (getenv('STUB_PACKAGE_SCAN')) {
+    $GLOBALS['sugar_config']['moduleInstaller'] = array('packageScan' => true);
+}
 $current_language = 'en_us';
 stub_log(array('boot', getcwd()));
 echo "some output SuiteCRM prints while booting\n";

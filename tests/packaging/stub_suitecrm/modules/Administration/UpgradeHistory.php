@@ -1,0 +1,65 @@
+<?php
+// Stub of SuiteCRM's upgrade_history bean: rows kept as JSON in $STUB_LOG.history.
+class UpgradeHistory
+{
+    public $id;
+    public $filename;
+    public $md5sum;
+    public $type;
+    public $version;
+    public $status;
+    public $name;
+    public $description;
+    public $id_name;
+    public $manifest;
+    public $enabled = 1;
+    public $date_entered;
+    public $db;
+
+    public function __construct()
+    {
+        $this->db = $GLOBALS['db'];
+    }
+
+    public static function rows()
+    {
+        $f = getenv('STUB_LOG') . '.history';
+        return is_file($f) ? json_decode(file_get_contents($f), true) : array();
+    }
+
+    public static function store(array $rows)
+    {
+        file_put_contents(getenv('STUB_LOG') . '.history', json_encode($rows));
+    }
+
+    public function retrieve($id)
+    {
+        $rows = self::rows();
+        foreach ($rows[$id] as $k => $v) {
+            $this->$k = $v;
+        }
+        return $this;
+    }
+
+    public function save()
+    {
+        $rows = self::rows();
+        if (empty($this->id)) {
+            $this->id = 'uh' . (count($rows) + 1) . '-' . getmypid();
+            $this->date_entered = date('Y-m-d H:i:s');
+        }
+        $data = get_object_vars($this);
+        unset($data['db']);
+        $rows[$this->id] = $data;
+        self::store($rows);
+        stub_log(array('upgrade_history save', $this->id_name, $this->version, $this->filename));
+    }
+
+    public function delete()
+    {
+        $rows = self::rows();
+        unset($rows[$this->id]);
+        self::store($rows);
+        stub_log(array('upgrade_history delete', $this->id_name, $this->version));
+    }
+}
