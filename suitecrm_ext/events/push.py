@@ -211,8 +211,9 @@ class PushServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="push-server", daemon=True)
         self._thread.start()
-        log.info("push receiver (%d workers, queue %d) listening on %s", self.settings.max_workers,
-                 self.settings.max_queue, self.url)
+        log.debug("push receiver: %d workers, queue of %d connections", self.settings.max_workers,
+                  self.settings.max_queue)
+        log.info("push receiver listening on %s", self.url)  # tests and scripts read the URL off this line
         return self
 
     def stop(self) -> None:

@@ -238,7 +238,7 @@ class SidecarProcess:
         assert self.popen.stdout is not None
         for line in self.popen.stdout:
             self.lines.append(line)
-            if "push receiver" in line and "listening on " in line:
+            if "push receiver listening on " in line:
                 self._listening.set()
 
     @property
