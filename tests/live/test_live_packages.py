@@ -16,7 +16,7 @@ from suitecrm_ext.packaging.installer import owner_of, run_installer
 from suitecrm_ext.testing import load_plugin_schema
 
 #: the plugins that add something to SuiteCRM (the others build no package)
-PACKAGED = ["account_opening", "collegial_actions", "onec_bridge"]
+PACKAGED = ["workflow", "account_opening", "collegial_actions", "onec_bridge"]
 
 
 def _rows(lab, id_name):
