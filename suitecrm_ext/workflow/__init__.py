@@ -35,6 +35,7 @@ from suitecrm_ext.workflow.deputies import (
     check_assignment,
     entitlement,
 )
+from suitecrm_ext.workflow.effects import EffectContext, Effects
 from suitecrm_ext.workflow.fields import ConditionField, condition_type, located_error
 from suitecrm_ext.workflow.notices import Notice, Notifier, Rendered, TemplateError, Templates, notice_key
 from suitecrm_ext.workflow.rights import LEVELS, RightsError, RoleRights, WebUI, check_rights
@@ -100,4 +101,6 @@ __all__ = [
     "RoleRights",
     "WebUI",
     "check_rights",
+    "EffectContext",
+    "Effects",
 ]

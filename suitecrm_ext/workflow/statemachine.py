@@ -133,10 +133,11 @@ class _MachineBase(BaseModel):
 
 @lru_cache(maxsize=64)
 def machine_model(
-    predicates: Predicates | None = None, effects: frozenset[str] | None = None
+    predicates: Predicates | None = None, effects: Any = None
 ) -> type[BaseModel]:
     """The settings model of a state machine whose ``when``/``check`` may use ``predicates`` and whose
-    ``on_enter`` may use the effect names ``effects`` (None: any name)."""
+    ``on_enter`` may use the effects ``effects``: a frozenset of names, or an
+    :class:`~suitecrm_ext.workflow.effects.Effects` registry (names and arguments checked); None: any."""
     when_type = condition_type(predicates=predicates)
     names = frozenset(predicates.names()) if predicates is not None else frozenset()
 
@@ -165,7 +166,9 @@ def machine_model(
                 return self
             for status, items in self.on_enter.items():
                 for j, e in enumerate(items):
-                    if e.effect not in effects:
+                    if hasattr(effects, "check"):  # an Effects registry: names and arguments
+                        effects.check(e.effect, e.args, ("on_enter", status, j))
+                    elif e.effect not in effects:
                         raise located_error(
                             ("on_enter", status, j, "effect"),
                             f"unknown effect {e.effect!r} (known: {', '.join(sorted(effects))})",
