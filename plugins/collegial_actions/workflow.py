@@ -26,7 +26,7 @@ from plugins.collegial_actions.rules import (
 )
 from plugins.collegial_actions.settings import Settings
 from suitecrm_ext import Cond, CRMError, Event, EventKind, NotFound, RecordChange, all_of
-from suitecrm_ext.workflow import DeputyBook, Notice, Notifier, notice_key
+from suitecrm_ext.workflow import DecisionLog, DeputyBook, Notice, Notifier, notice_key
 
 #: state namespace and Task marker (``ref: collegial <key>``) of the plugin's notices
 NS = "collegial_actions"
@@ -42,7 +42,7 @@ class DocumentWorkflow:
     """The plugin's behaviour over one CRM, state store and mailer."""
 
     def __init__(self, settings: Settings, crm, state=None, mailer=None, log=None, crm_url: str = "",
-                 deputies_module: str = "sx_Deputies"):
+                 deputies_module: str = "sx_Deputies", decisions: DecisionLog | None = None):
         self.s = settings
         self.crm = crm
         self.state = state
@@ -51,6 +51,8 @@ class DocumentWorkflow:
         self.crm_url = crm_url.rstrip("/")
         self.directory = Directory(crm)
         self.deputies = DeputyBook(crm, deputies_module)
+        #: the core decision log: every document status change and every outcome (who, for whom, when)
+        self.decisions = decisions
         self.notifier = Notifier(crm, state, mailer, state_ns=NS, marker=MARKER,
                                  subject_prefix=settings.notify.subject_prefix)
 
@@ -199,6 +201,12 @@ class DocumentWorkflow:
                     return
         if change is not None and status != (str(change.after or "") or PREPARATION):
             return  # the document moved on since; the later event handles its new status
+        if change is not None and event.kind is EventKind.UPDATED and self.decisions is not None:
+            before = str(change.before or "") or PREPARATION
+            if before != status:  # kept in the core decision log (the document's Decisions subpanel)
+                self.decisions.record(s.documents_module, doc.id, key=notice_key(event.key, "status"),
+                                      actor_id=event.user_id or "", flow=process.name, transition="status",
+                                      from_status=before, to_status=status, at=event.time)
         self._stage_started(event, doc, process, status)
 
     def _revert(self, event: Event, doc, before: str, after: str, reason: str) -> None:
@@ -303,6 +311,14 @@ class DocumentWorkflow:
                 fix["acted_at"] = event.time.astimezone(dt.timezone.utc).replace(microsecond=0)
         if fix:
             self.crm.save(s.actions_module, {"id": rec.id, **fix})
+        if outcome and doc is not None and self.decisions is not None and (
+                "outcome" in event.changes or event.kind is EventKind.CREATED):
+            actor, assignee = event.user_id or "", str(rec.get("assigned_user_id") or "")
+            self.decisions.record(
+                s.documents_module, doc.id, key=notice_key(event.key, "outcome"), actor_id=actor,
+                on_behalf_of=assignee if actor and assignee and actor != assignee else "",
+                flow=process.name if process else "", transition=str(rec.get("kind") or ""), decision=outcome,
+                comment=str(rec.get("comment") or ""), at=event.time)
         if process is None:
             return
         status = self.status_of(doc)
@@ -394,6 +410,6 @@ def workflow_for(ctx, settings: Settings | None = None) -> DocumentWorkflow:
         url = ctx.app.config.settings.suitecrm.url
     except AttributeError:
         pass
-    wf_settings = ctx.app.config.plugin_settings.get("workflow")
-    deputies_module = getattr(wf_settings, "deputies_module", "sx_Deputies")
-    return DocumentWorkflow(settings, ctx.crm, ctx.state, ctx.mailer, ctx.log, url, deputies_module)
+    wf = ctx.workflow
+    return DocumentWorkflow(settings, ctx.crm, ctx.state, ctx.mailer, ctx.log, url,
+                            wf.settings.deputies_module, wf.decisions)

@@ -17,7 +17,7 @@ from suitecrm_ext.workflow.decisions import DecisionLog
 from suitecrm_ext.workflow.deputies import DeputyBook
 from suitecrm_ext.workflow.notices import Notifier
 from suitecrm_ext.workflow.rights import RoleRights
-from suitecrm_ext.workflow.settings import WorkflowSettings
+from suitecrm_ext.workflow.settings import CORE_DECISION_LINKS, WorkflowSettings
 
 _CALENDARS: dict[int, BusinessCalendar] = {}
 
@@ -79,7 +79,8 @@ class Workflow:
     @cached_property
     def decisions(self) -> DecisionLog:
         """The decision log."""
-        return DecisionLog(self.crm, self.settings.decisions_module, self.settings.decision_links)
+        links = {**CORE_DECISION_LINKS, **self.settings.decision_links}
+        return DecisionLog(self.crm, self.settings.decisions_module, links)
 
     @property
     def calendar(self) -> BusinessCalendar:

@@ -22,6 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from suitecrm_ext.workflow.calendar import CalendarSettings
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+#: the subpanel links of the core package (schema.yaml relationships)
+CORE_DECISION_LINKS = {"Documents": "sx_decisions_documents", "Cases": "sx_decisions_cases"}
 
 
 class WorkflowSettings(BaseModel):
@@ -35,7 +37,8 @@ class WorkflowSettings(BaseModel):
     deputies_module: str = "sx_Deputies"
     #: the core package's decision log module
     decisions_module: str = "sx_Decisions"
-    #: parent module -> link to sx_Decisions that shows the log in the parent's subpanel
+    #: parent module -> link to sx_Decisions that shows the log in the parent's subpanel (added to the core
+    #: package's own: Documents -> sx_decisions_documents, Cases -> sx_decisions_cases)
     decision_links: dict[str, str] = Field(default_factory=dict)
     #: working hours, holidays and transfers for deadlines
     calendar: CalendarSettings = Field(default_factory=CalendarSettings)

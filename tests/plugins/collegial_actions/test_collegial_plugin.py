@@ -478,3 +478,22 @@ def test_user_email_from_the_api_when_the_reader_cannot_give_it(desk):
         writer = desk.crm
 
     assert Directory(Gw()).user("u-voter1").email == "voter1@example.test"
+
+
+def test_status_changes_and_outcomes_go_to_the_core_decision_log(desk):
+    """Every document status change and every outcome is a Decisions record in the document's subpanel,
+    with who acted and, for a deputy, for whom; a redelivered event adds nothing."""
+    from suitecrm_ext.workflow import DecisionLog
+
+    doc, ids = planned(desk)
+    desk.move("u-author", doc, "Voting")
+    desk.save("u-author", "sx_Deputies", {"name": "d", "principal_id": "u-voter1", "deputy_id": "u-deputy",
+                                          "kind": "voting", "start_date": TODAY})
+    desk.act("u-deputy", ids["voting"], "for")
+    desk.deliver(desk.events[-1])  # at least once: the same event again
+    hist = DecisionLog(desk.crm).history("Documents", doc)
+    assert [(h.transition, h.from_status, h.to_status, h.decision, h.acted_by_id, h.on_behalf_of_id)
+            for h in hist] == [("status", "Preparation", "Voting", "", "u-author", ""),
+                               ("voting", "", "", "for", "u-deputy", "u-voter1")]
+    subpanel = [r.id for r in desk.crm.related("Documents", doc, "sx_decisions_documents", ["id"])]
+    assert sorted(subpanel) == sorted(h.id for h in hist)
