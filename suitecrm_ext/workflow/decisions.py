@@ -122,14 +122,12 @@ class DecisionLog:
         return rid
 
     def history(self, parent_module: str, parent_id: str) -> list[Decision]:
-        """Every entry about a record, oldest first."""
+        """Every entry about a record, oldest first (sorted here: not every transport sorts on several
+        fields, and a record has few entries)."""
         where = all_of(Cond("parent_type", "eq", parent_module), Cond("parent_id", "eq", parent_id))
-        return [
-            _decision(r)
-            for r in self.crm.find(
-                self.module, where, DECISION_FIELDS, order=["acted_at", "date_entered", "id"]
-            )
-        ]
+        entries = [_decision(r) for r in self.crm.find(self.module, where, DECISION_FIELDS)]
+        epoch = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+        return sorted(entries, key=lambda d: (d.acted_at or epoch, d.id))
 
 
 def _decision(rec) -> Decision:
