@@ -4,6 +4,7 @@ Defined in YAML (a plugin's settings or its own file), checked when the config i
 
     field: status                      # the record's status field
     statuses: [Draft, Security review, Returned, Rejected, Approved by security]
+    labels: {}                         # optional: status -> how messages name it (stored dropdown keys)
     initial: Draft                     # the status a new record starts in ("" is read as this one)
     final: [Rejected]                  # no transition leaves these
     admin_bypass: false                # true: SuiteCRM admins may make any change the statuses allow
@@ -80,6 +81,7 @@ class _MachineBase(BaseModel):
     initial: str
     final: tuple[str, ...] = ()
     admin_bypass: bool = False
+    labels: dict[str, str] = Field(default_factory=dict)
     on_enter: dict[str, tuple[EffectDef, ...]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -128,6 +130,11 @@ class _MachineBase(BaseModel):
         for s in self.on_enter:
             if s not in seen:
                 raise located_error(("on_enter", s), f"{s!r} is not one of the statuses ({known})")
+        for s, text in self.labels.items():
+            if s not in seen:
+                raise located_error(("labels", s), f"{s!r} is not one of the statuses ({known})")
+            if not str(text).strip() or len(str(text)) > 100:
+                raise located_error(("labels", s), "a label is a non-empty text of at most 100 characters")
         return self
 
 
@@ -230,6 +237,7 @@ class StateMachine:
     predicates: Predicates | None = None
     admin_bypass: bool = False
     label: str = "status"
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_def(cls, defn: BaseModel, predicates: Predicates | None = None, label: str = "") -> StateMachine:
@@ -248,6 +256,7 @@ class StateMachine:
             predicates,
             defn.admin_bypass,
             label or "status",
+            dict(defn.labels),
         )  # type: ignore[attr-defined]
 
     @classmethod
@@ -258,6 +267,10 @@ class StateMachine:
         return cls.from_def(machine_model(predicates).model_validate(data), predicates, label)
 
     # --- questions -----------------------------------------------------------------------
+
+    def label_of(self, status: str) -> str:
+        """How messages name a status: its label when the definition gives one, else the status itself."""
+        return self.labels.get(status, status)
 
     def status_of(self, values: Mapping[str, Any]) -> str:
         """A record's status (empty = the initial status)."""
@@ -281,7 +294,8 @@ class StateMachine:
         current = current or self.initial
         if target == current:
             return Verdict(True)
-        head = f"Cannot change {self.label} from {current} to {target}"
+        name = self.label_of
+        head = f"Cannot change {self.label} from {name(current)} to {name(target)}"
         if target not in self.statuses:
             return Verdict(
                 False,
@@ -296,16 +310,16 @@ class StateMachine:
                 rule="unknown_status",
             )
         if current in self.final:
-            return Verdict(False, f"{head}: {current} is final.", rule="final")
+            return Verdict(False, f"{head}: {name(current)} is final.", rule="final")
         options = self.candidates(current, target)
         bypass = self.admin_bypass and access is not None and facts.actor and access.is_admin(facts.actor)
         if not options:
             if bypass:
                 return Verdict(True, rule="admin_bypass")
-            nxt = ", ".join(f"{t.to} ({t.name})" for t in self.transitions_from(current)) or "none"
+            nxt = ", ".join(f"{name(t.to)} ({t.name})" for t in self.transitions_from(current)) or "none"
             return Verdict(
                 False,
-                f"{head}: no transition leads there; from {current} the flow goes to {nxt}.",
+                f"{head}: no transition leads there; from {name(current)} the flow goes to {nxt}.",
                 rule="no_transition",
             )
         if bypass:

@@ -98,6 +98,25 @@ def test_vetoes_name_the_transition_and_the_rule(org, machine):
     assert "cannot tell who is acting" in v.reason
 
 
+def test_labels_name_stored_statuses_in_vetoes(org):
+    keyed = {
+        "statuses": ["draft", "review", "done"],
+        "labels": {"draft": "Draft", "review": "Security review"},
+        "initial": "draft",
+        "final": ["done"],
+        "transitions": [{"name": "submit", "from": "draft", "to": "review", "roles": ["Personal manager"]}],
+    }
+    machine = StateMachine.load(keyed, label="application status")
+    access = AccessModel(org[0])
+    assert machine.label_of("review") == "Security review" and machine.label_of("done") == "done"
+    v = machine.check("draft", "review", Facts({}, actor="u-sec1"), access)
+    assert v.reason.startswith("Cannot change application status from Draft to Security review (transition submit)")
+    v = machine.check("review", "draft", Facts({}, actor="u-mgr"), access)
+    assert v.reason.endswith("from Security review the flow goes to none.")
+    assert machine.check("done", "draft", Facts({}, actor="u-mgr"), access).reason.endswith("done is final.")
+    assert machine.check("draft", "review", Facts({}, actor="u-mgr"), access)
+
+
 def test_admin_bypass_only_when_asked(org):
     access = AccessModel(org[0])
     strict = StateMachine.load(FLOW, PREDS)
@@ -166,6 +185,8 @@ def test_failing_check_never_allows(org):
         ),
         ({"on_enter": {"Closed": []}}, "'Closed' is not one of the statuses"),
         ({"field": "status; drop"}, "is not a SuiteCRM field name"),
+        ({"labels": {"Closed": "Closed"}}, "'Closed' is not one of the statuses"),
+        ({"labels": {"Draft": " "}}, "a label is a non-empty text"),
     ],
 )
 def test_bad_definitions_are_refused(change, needle):
