@@ -4,7 +4,9 @@ After :func:`register_schema`, the fake knows exactly what the installed package
 each new module with its fields (relate fields as non-db, their id columns, ``currency_id``), the custom
 fields on stock modules (``source="custom_fields"``), and both links of each relationship, named like
 the relationship (as Module Builder names link fields). One-to-many relationships also give the "many"
-side its non-db relate field ``<relationship>_name``.
+side its non-db relate field ``<relationship>_name``. A module of the ``security_groups`` template gets
+the ``SecurityGroups`` link (``securitygroups_records`` in SuiteCRM), as the stock modules have it. Field
+defaults are given to new records, as SuiteCRM fills vardef defaults into every new bean.
 """
 
 from __future__ import annotations
@@ -65,9 +67,14 @@ def register_schema(crm: Any, schema: Schema) -> None:
         for r in schema.relationships:
             if r.type == "one-to-many" and r.rhs == m.name:
                 infos.append(FieldInfo(name=r.relate_field, type="relate", label=r.lhs, source="non-db"))
-        crm.add_module(m.name, infos, table=m.table)
+        # SuiteCRM fills vardef defaults into a new bean (SugarBean::populateDefaultValues), API creates too
+        defaults = {f.name: f.default for f in m.fields if f.default is not None and f.type != "relate"}
+        crm.add_module(m.name, infos, table=m.table, defaults=defaults)
     for module, fields in schema.custom_fields.items():
         crm.add_fields(module, [field_info(f, schema, source="custom_fields") for f in fields])
+    for m in schema.modules:
+        if m.template == "security_groups" and "SecurityGroups" in have:
+            crm.add_link(m.name, "SecurityGroups", "SecurityGroups", relationship=f"securitygroups_{m.table}")
     for r in schema.relationships:
         crm.add_link(r.lhs, r.name, r.rhs, r.name, one_to_many=r.type == "one-to-many", relationship=r.name)
 

@@ -68,9 +68,8 @@ def test_account_opening_tables(mysql_server, suitecrm_db):
     with mysql_server.connect(suitecrm_db) as conn:
         statements = create_plugin_tables(conn, schema)
         assert statements == ddl(schema)
-        assert {"security_decision_by_id", "status", "account_number"} <= set(
-            _columns(conn, "ao_applications")
-        )
+        assert {"application_type", "status", "account_number"} <= set(_columns(conn, "ao_applications"))
+        assert {"postal_code", "fias_house_id", "full_address"} <= set(_columns(conn, "ao_addresses"))
         assert "ao_passport_number_c" in _columns(conn, "contacts_cstm")
         assert "ao_ogrn_c" in _columns(conn, "accounts_cstm")
 
@@ -93,6 +92,18 @@ def test_fake_crm_gets_the_schema_modules_fields_and_links(small_schema):
     assert crm.table("sxt_Payments") == "sxt_payments"
     with pytest.raises(ValidationError):
         crm.save("sxt_Payments", {"name": "P2", "not_a_field": "x"})
+
+
+def test_fake_crm_gives_security_groups_modules_their_link_and_new_records_their_defaults():
+    crm = FakeCRM()
+    register_schema(crm, load_plugin_schema("account_opening"))  # ao_Applications: template security_groups
+    group = crm.save("SecurityGroups", {"name": "Branch North"})
+    app = crm.save("ao_Applications", {"name": "A1"})
+    crm.relate("ao_Applications", app, "SecurityGroups", [group])
+    assert [g.id for g in crm.related("ao_Applications", app, "SecurityGroups")] == [group]
+    # vardef defaults reach new records (SugarBean::populateDefaultValues), also created through an API
+    assert crm.get("ao_Applications", app).get("status") == "draft"
+    assert crm.get("ao_Applications", app).get("currency_code") == "810"
 
 
 def test_fake_crm_refuses_custom_fields_on_a_module_it_lacks(small_schema):
