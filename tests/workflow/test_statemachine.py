@@ -110,7 +110,9 @@ def test_labels_name_stored_statuses_in_vetoes(org):
     access = AccessModel(org[0])
     assert machine.label_of("review") == "Security review" and machine.label_of("done") == "done"
     v = machine.check("draft", "review", Facts({}, actor="u-sec1"), access)
-    assert v.reason.startswith("Cannot change application status from Draft to Security review (transition submit)")
+    assert v.reason.startswith(
+        "Cannot change application status from Draft to Security review (transition submit)"
+    )
     v = machine.check("review", "draft", Facts({}, actor="u-mgr"), access)
     assert v.reason.endswith("from Security review the flow goes to none.")
     assert machine.check("done", "draft", Facts({}, actor="u-mgr"), access).reason.endswith("done is final.")
