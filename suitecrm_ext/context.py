@@ -29,6 +29,7 @@ class AppContext:
     ):
         self.config = config
         self._crm = crm
+        self._crm_given = crm is not None
         self._state = state
         self._mailer = mailer
         self.plugin_manager = plugin_manager
@@ -42,6 +43,16 @@ class AppContext:
 
             self._crm = build_gateway(self.config.settings.suitecrm)
         return self._crm
+
+    def new_crm(self) -> CRM:
+        """Another CRM gateway with connections (and API sessions) of its own, for work in another thread
+        (e.g. bounded parallel writes: one PHP session serves one request at a time). The caller closes
+        it. An app given a ready-made CRM (tests, embedding code) hands out that one instead."""
+        if self._crm_given:
+            return self.crm
+        from suitecrm_ext.crm.gateway import build_gateway
+
+        return build_gateway(self.config.settings.suitecrm)
 
     @property
     def state(self) -> Any:
@@ -100,6 +111,10 @@ class PluginContext:
     def state(self) -> Any:
         """The state store."""
         return self.app.state
+
+    def new_crm(self) -> CRM:
+        """Another CRM gateway with connections of its own, for another thread (see AppContext.new_crm)."""
+        return self.app.new_crm()
 
     @property
     def mailer(self) -> Mailer:

@@ -191,6 +191,9 @@ class PaymentImporter:
         finally:
             if pool is not None:
                 pool.shutdown(wait=True)  # an error here: the write in flight commits or rolls back first
+            finish = getattr(self.writer, "finish", None)
+            if finish is not None:
+                finish()
         if cursor and self.state is not None and not dry_run and not payments:
             self.state.set_cursor(cursor, {"next": 0, "total": 0, "done": True})
         return summary

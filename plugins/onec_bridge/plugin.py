@@ -51,6 +51,8 @@ class Settings(BaseModel):
     schedule: str = Field("15m", description="when the onec-import job runs (interval or cron)")
     write: Literal["api", "mysql"] = Field("api", description="api: through SuiteCRM; mysql: bulk SQL")
     batch_size: int = Field(500, ge=1, le=10000)
+    api_parallel: int = Field(4, ge=1, le=16, description="write: api — concurrent requests to SuiteCRM "
+                              "(each its own session); 1 = one after the other")
     inn_field: str = "ao_inn_c"
     kpp_field: str = "ao_kpp_c"
     user_id: str = Field("1", description="SuiteCRM user stamped on bulk-written rows; Task fallback")

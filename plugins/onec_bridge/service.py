@@ -44,7 +44,7 @@ def make_writer(ctx: Any) -> Any:
                 "plugins.onec_bridge.write: mysql needs direct MySQL access (suitecrm.mysql in the config); "
                 f"the CRM gateway in use ({type(ctx.crm).__name__}) has no owned-table writer")
         return MySQLPaymentWriter(ctx.crm, owned_writer([TABLE, REL_TABLE]), user_id=s.user_id)
-    return ApiPaymentWriter(ctx.crm, batch_size=s.batch_size)
+    return ApiPaymentWriter(ctx.crm, batch_size=s.batch_size, parallel=s.api_parallel, clients=ctx.new_crm)
 
 
 def make_importer(ctx: Any, progress: Callable[[int], None] | None = None, writer: Any = None

@@ -9,6 +9,9 @@ payments again leaves one record per payment.
 - :class:`ApiPaymentWriter` finds stored payments by their ``onec_key`` and saves through
   ``crm.save_many`` in batches (updates carry the stored id; the transport itself makes creates safe to
   retry), then relates matched payments to their Account through the ``accounts_onec_payments`` link.
+  SuiteCRM's own save is the slow part (~20 records/s per connection, its hooks and audit run): with
+  ``parallel`` > 1 a batch's saves and links go out as that many concurrent requests, each on a CRM
+  client of its own (its own SuiteCRM session: PHP serves one request per session at a time).
 - :class:`MySQLPaymentWriter` writes ``onec_payments`` and ``accounts_onec_payments_c`` straight through
   ``OwnedTableWriter.insert_many(..., update_on_duplicate=...)`` — **direct SQL, allowed only because
   this plugin's own package created both tables** (design principle 2) — filling every column SuiteCRM
@@ -20,7 +23,9 @@ payments again leaves one record per payment.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+import queue
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -89,15 +94,99 @@ def _by_identity(crm: CRM, module: str, identities: Sequence[str]) -> dict[str, 
 
 
 class ApiPaymentWriter:
-    """Payments through the CRM interface (SuiteCRM's logic hooks, workflows and audit run)."""
+    """Payments through the CRM interface (SuiteCRM's logic hooks, workflows and audit run).
+
+    ``parallel``: concurrent requests per batch (1 = one after the other). The first client is ``crm``;
+    the others come from ``clients()`` (a new CRM with its own connections, e.g. ``ctx.new_crm``), made
+    when first needed and closed by :meth:`finish`. ``chunk``: rows per concurrent ``save_many``.
+    """
 
     name = "api"
 
-    def __init__(self, crm: CRM, *, module: str = MODULE, link: str = LINK, batch_size: int = 200):
+    def __init__(self, crm: CRM, *, module: str = MODULE, link: str = LINK, batch_size: int = 200,
+                 parallel: int = 1, clients: Callable[[], CRM] | None = None, chunk: int = 20):
         self.crm = crm
         self.module = module
         self.link = link
         self.batch_size = batch_size
+        self.parallel = max(1, parallel if clients is not None else 1)
+        self.chunk = max(1, chunk)
+        self._factory = clients
+        self._pool: ThreadPoolExecutor | None = None
+        self._idle: queue.SimpleQueue[CRM] = queue.SimpleQueue()
+        self._made: list[CRM] = []
+
+    def write(self, rows: Sequence[dict[str, Any]], accounts: Mapping[str, str | None]) -> list[str]:
+        """Save rows (``id`` present = update) in batches; relate matched ones. Returns ids in order.
+
+        ``accounts`` maps a row's ``onec_key`` to its matched Account id (or None). With ``parallel`` > 1
+        the batch goes out as concurrent requests; every one of them has finished (or failed) before this
+        returns or raises, so no write is left in flight behind the caller's back.
+        """
+        size = self.batch_size if self.parallel == 1 else min(self.batch_size, self.chunk)
+        parts = [list(rows[start:start + size]) for start in range(0, len(rows), size)]
+        ids = [rid for part in self._each(lambda crm, part: crm.save_many(self.module, part), parts)
+               for rid in part]
+        by_account: dict[str, list[str]] = {}
+        for row, rid in zip(rows, ids, strict=True):
+            acc = accounts.get(row["onec_key"])
+            if acc:
+                by_account.setdefault(acc, []).append(rid)
+        self._each(lambda crm, item: crm.relate("Accounts", item[0], self.link, item[1]),
+                   list(by_account.items()))
+        return ids
+
+    def _each(self, call: Callable[[CRM, Any], Any], items: list[Any]) -> list[Any]:
+        """``call(client, item)`` for every item, at most ``parallel`` at a time; results in item order."""
+        if self.parallel > 1 and len(items) > 1 and self._pool is None:
+            second = self._client()
+            if second is self.crm:  # a shared client (an app given a ready-made CRM): no second session
+                self.parallel = 1
+            else:
+                self._pool = ThreadPoolExecutor(self.parallel, thread_name_prefix="onec-api")
+                self._idle.put(self.crm)
+                self._idle.put(second)
+        if self.parallel == 1 or len(items) <= 1:
+            return [call(self.crm, item) for item in items]
+        assert self._pool is not None
+
+        def run(item: Any) -> Any:
+            try:
+                client = self._idle.get_nowait()
+            except queue.Empty:
+                client = self._client()
+            try:
+                return call(client, item)
+            finally:
+                self._idle.put(client)
+
+        futures = [self._pool.submit(run, item) for item in items]
+        wait(futures)
+        for fut in futures:
+            exc = fut.exception()
+            if exc is not None:
+                raise exc
+        return [fut.result() for fut in futures]
+
+    def _client(self) -> CRM:
+        assert self._factory is not None
+        client = self._factory()
+        if client is not self.crm:
+            self._made.append(client)
+        return client
+
+    def finish(self) -> None:
+        """Close the extra clients and the thread pool (made again when the next write needs them)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        self._idle = queue.SimpleQueue()
+        for client in self._made:
+            try:
+                client.close()
+            except Exception:  # noqa: BLE001 - closing (logout) must not hide the import's outcome
+                pass
+        self._made = []
 
     def existing(self, keys: Sequence[str], *, twin_keys: bool = True) -> dict[str, Stored]:
         """Stored payments by ``onec_key`` (and, with ``twin_keys``, by the ``twin_key`` of joined ones)."""
@@ -118,23 +207,6 @@ class ApiPaymentWriter:
         """Whether any stored payment has this ``source``."""
         return next(iter(self.crm.find(self.module, Cond("source", "eq", source), fields=["id"], limit=1)),
                     None) is not None
-
-    def write(self, rows: Sequence[dict[str, Any]], accounts: Mapping[str, str | None]) -> list[str]:
-        """Save rows (``id`` present = update) in batches; relate matched ones. Returns ids in order.
-
-        ``accounts`` maps a row's ``onec_key`` to its matched Account id (or None).
-        """
-        ids: list[str] = []
-        for start in range(0, len(rows), self.batch_size):
-            ids.extend(self.crm.save_many(self.module, rows[start:start + self.batch_size]))
-        by_account: dict[str, list[str]] = {}
-        for row, rid in zip(rows, ids, strict=True):
-            acc = accounts.get(row["onec_key"])
-            if acc:
-                by_account.setdefault(acc, []).append(rid)
-        for acc, pids in by_account.items():
-            self.crm.relate("Accounts", acc, self.link, pids)
-        return ids
 
     def find(self, where: Any, fields: Sequence[str]) -> list[Record]:
         """Stored payments matching ``where`` (for re-matching and vanished documents)."""
@@ -240,6 +312,9 @@ class MySQLPaymentWriter:
             rel_update = (REL_LHS, "date_modified", "deleted")
             inserts.append(self.owned.prepare_insert(REL_TABLE, rels, update_on_duplicate=rel_update))
         return PreparedWrite([r["id"] for r in records], inserts, unlinked, now)
+
+    def finish(self) -> None:
+        """Nothing to release (the owned writer's connection lives as long as the writer)."""
 
     def write_prepared(self, prepared: PreparedWrite) -> list[str]:
         """Run a prepared batch in one transaction; returns the record ids in row order."""
