@@ -108,7 +108,8 @@ def main() -> None:
             path.write_bytes(make_statement(a.payments, inns))
             print(f"SuiteCRM {lab.url} ({lab.name}); {a.payments} payments from {len(inns)} payers "
                   f"({a.payers} with an Account), windows-1251, {path.stat().st_size / 1e3:.0f} kB; "
-                  f"{os.cpu_count()} CPUs shared by SuiteCRM, MariaDB and the sidecar")
+                  f"{os.cpu_count()} CPUs shared by SuiteCRM, MariaDB and the sidecar (load average "
+                  f"{os.getloadavg()[0]:.1f} at the start)")
             results: dict[str, float] = {}
             for p in [int(x) for x in a.parallel.split(",")]:
                 purge()
@@ -132,6 +133,7 @@ def main() -> None:
                     if key != "api1":
                         print(f"speed-up        : api writer with {key[3:]} connections = {rate / base:.2f}x "
                               f"one connection")
+            print(f"load average    : {os.getloadavg()[0]:.1f} at the end")
             print(f"ratio           : mysql writer = {mysql_rate / results[best]:.1f}x the api writer at its "
                   f"best ({best[3:]} connections)" + (f", {mysql_rate / base:.1f}x with one connection"
                                                        if base else ""))
