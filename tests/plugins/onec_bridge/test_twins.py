@@ -33,10 +33,10 @@ def rtk_records(crm):
     return [r for r in crm.records(MODULE) if r.get("payer_inn") == "7707049388"]
 
 
-def run_in_order(crm, ctx, order):
+def run_in_order(crm, ctx, order, statement=STATEMENT):
     out = []
     for what in order:
-        out.append(import_odata(ctx) if what == "odata" else import_file(ctx, STATEMENT))
+        out.append(import_odata(ctx) if what == "odata" else import_file(ctx, statement))
     return out
 
 
@@ -44,12 +44,14 @@ def odata_ctx(crm, tmp_path):
     return make_ctx(crm, tmp_path, odata={**ODATA, "retries": 0})
 
 
+@pytest.mark.parametrize("codec", ["cp1251", "utf-8"])
 @pytest.mark.parametrize("order", [("file", "odata"), ("odata", "file")])
-def test_a_payment_from_1c_and_from_the_statement_is_one_record_noting_both(crm, tmp_path, rsps, order):
+def test_a_payment_from_1c_and_from_the_statement_is_one_record_noting_both(crm, tmp_path, rsps, order,
+                                                                          codec):
     acc = add_account(crm, 'ПАО "Ростелеком"', "7707049388", "770701001")
     one_c(rsps, [receipt()])
     ctx = odata_ctx(crm, tmp_path)
-    first, second = run_in_order(crm, ctx, order)
+    first, second = run_in_order(crm, ctx, order, SAMPLES[codec])
     assert (second.joined, second.new) == (1, 0 if order[1] == "odata" else 3)
     (rec,) = rtk_records(crm)
     assert rec.get("source") == "both"
@@ -62,7 +64,7 @@ def test_a_payment_from_1c_and_from_the_statement_is_one_record_noting_both(crm,
     assert rec.get("status") == "matched"
     assert [r.id for r in crm.related("Accounts", acc, LINK)] == [rec.id]
     # again, both: nothing changes
-    for summary in run_in_order(crm, ctx, order):
+    for summary in run_in_order(crm, ctx, order, SAMPLES[codec]):
         assert (summary.new, summary.updated, summary.joined) == (0, 0, 0)
     assert len(rtk_records(crm)) == 1 and len(crm.records(MODULE)) == 4
 
