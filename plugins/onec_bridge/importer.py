@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -40,6 +41,16 @@ from .writers import MODULE, Stored, same_values
 log = logging.getLogger("suitecrm_ext.plugins.onec_bridge")
 
 MATCHED, UNMATCHED, IGNORED = "matched", "unmatched", "ignored"
+#: what SuiteCRM cannot store: control characters (it drops them; the gateway refuses them) and characters
+#: outside the BMP such as emoji (utf8 columns: stored as '????'); replaced the same way on every run
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\U00010000-\U0010ffff]")
+
+
+def storable(text: str) -> str:
+    """``text`` as SuiteCRM can store it: control characters as spaces, emoji and the like as '?'."""
+    if not _UNSTORABLE.search(text):
+        return text
+    return _UNSTORABLE.sub(lambda m: " " if m.group() < "\U00010000" else "?", text)
 #: state kv (namespace, key): onec_keys of payments being saved whose Account link may not be made yet
 LINKS_PENDING = ("onec_bridge", "links-pending")
 
@@ -302,11 +313,15 @@ class PaymentImporter:
         else:
             status, note = UNMATCHED, match.reason
         owner = (match.account.assigned_user_id if match.account else "") or self._manager(match)
+        number, payer_name, purpose = p.number, p.payer_name, p.purpose
+        if _UNSTORABLE.search(number + payer_name + purpose):  # one look for the three (rarely true)
+            number, payer_name, purpose = storable(number), storable(payer_name), storable(purpose)
         return {
-            "name": p.title()[:255], "onec_key": p.key, "payment_number": p.number[:30],
-            "payment_date": p.date.isoformat(), "amount": f"{p.amount:.2f}", "currency": p.currency[:3],
-            "payer_inn": p.payer_inn[:12], "payer_kpp": p.payer_kpp[:9], "payer_name": p.payer_name[:255],
-            "payer_account": p.payer_account[:34], "payer_bik": p.payer_bik[:9], "purpose": p.purpose,
+            "name": (p.title() if number is p.number else storable(p.title()))[:255], "onec_key": p.key,
+            "payment_number": number[:30], "payment_date": p.date.isoformat(), "amount": f"{p.amount:.2f}",
+            "currency": p.currency[:3], "payer_inn": p.payer_inn[:12], "payer_kpp": p.payer_kpp[:9],
+            "payer_name": payer_name[:255], "payer_account": p.payer_account[:34],
+            "payer_bik": p.payer_bik[:9], "purpose": purpose,
             "status": status, "status_note": note, "source": p.source, "payment_identity": p.identity,
             "twin_key": "", "assigned_user_id": owner,
         }
@@ -334,12 +349,12 @@ class PaymentImporter:
             if pid in have:
                 continue
             self.crm.save("Tasks", {
-                "name": f"Match 1C payment {p.title()}"[:255],
-                "description": (f"Payer: {p.payer_name or '-'}, INN {p.payer_inn or '-'}, "
-                                f"KPP {p.payer_kpp or '-'}\nWhy unmatched: {match.reason}\n"
-                                f"Purpose: {p.purpose}\n"
-                                f"Link the payment to its Account (or create the Account with this INN; "
-                                f"the next import links it)."),
+                "name": storable(f"Match 1C payment {p.title()}")[:255],
+                "description": storable(f"Payer: {p.payer_name or '-'}, INN {p.payer_inn or '-'}, "
+                                        f"KPP {p.payer_kpp or '-'}\nWhy unmatched: {match.reason}\n"
+                                        f"Purpose: {p.purpose}\n"
+                                        f"Link the payment to its Account (or create the Account with this "
+                                        f"INN; the next import links it)."),
                 "status": "Not Started", "priority": "Medium",
                 "parent_type": MODULE, "parent_id": pid,
                 "assigned_user_id": self._manager(match),

@@ -6,20 +6,16 @@ SuiteCRM's own traffic passed through)."""
 
 from __future__ import annotations
 
-import html
 import importlib.util
-import os
 import random
-import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import requests
 import responses
 import yaml
 from click.testing import CliRunner
+from webui import WebUI
 
 from plugins.onec_bridge import checks
 from plugins.onec_bridge.synthetic import company_inn
@@ -36,40 +32,20 @@ ROOT = Path(__file__).resolve().parents[2]
 # --- the packages the plugin needs -------------------------------------------------------------------
 
 
-def _needs(lab: LabInstance) -> dict[str, bool]:
+@pytest.fixture(scope="module")
+def onec_lab(live_kit):
+    """The live SuiteCRM with onec_bridge's package and account_opening's (the INN/KPP fields), installed
+    through the shared live kit (the Module Loader way, package scan on; they stay for the next tests)."""
+    live_kit.install("account_opening")
+    live_kit.install("onec_bridge")
+    lab = live_kit.lab
     crm = lab.transport("rest")
     try:
-        return {"onec_bridge": checks.payments_module(crm)[0].ok,
-                "account_opening": checks.inn_kpp_fields(crm, "ao_inn_c", "ao_kpp_c")[0].ok}
+        needs = checks.payments_module(crm) + checks.inn_kpp_fields(crm, "ao_inn_c", "ao_kpp_c")
     finally:
         crm.close()
-
-
-def _package(action: str, plugin: str, lab: LabInstance) -> None:
-    args = ["package", action, plugin, "--suitecrm-root", str(lab.root)]
-    if plugin == "account_opening":  # its logic hook watches ao_Applications only; no sidecar needed here
-        args += ["--sidecar-url", "http://127.0.0.1:9/unused"]
-    result = CliRunner().invoke(cli, args, catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    if os.geteuid() == 0:  # leave the tree as SuiteCRM's own installer would: owned by the web server user
-        owner = (lab.root / "config.php").stat()
-        subprocess.run(["chown", "-R", f"{owner.st_uid}:{owner.st_gid}", str(lab.root)], check=True)
-
-
-@pytest.fixture(scope="module")
-def onec_lab(live_lab: LabInstance):
-    """The live SuiteCRM with onec_bridge's package and account_opening's INN/KPP fields.
-
-    Installs what is missing (``package install``, as the docs tell an admin) and removes after the
-    module only what it installed, so other tests find the instance as it was.
-    """
-    installed = [plugin for plugin, ok in _needs(live_lab).items() if not ok]
-    for plugin in installed:
-        _package("install", plugin, live_lab)
-    assert all(_needs(live_lab).values())
-    yield live_lab
-    for plugin in reversed(installed):
-        _package("uninstall", plugin, live_lab)
+    assert all(c.ok for c in needs), [c.line() for c in needs]
+    return lab
 
 
 # --- helpers --------------------------------------------------------------------------------------------
@@ -170,32 +146,6 @@ def counts(output: str) -> dict[str, int]:
     return out
 
 
-def web_session(lab: LabInstance) -> requests.Session:
-    """A browser-like session logged in through SuiteCRM's login form."""
-    s = requests.Session()
-    page = s.get(f"{lab.url}/index.php", params={"module": "Users", "action": "Login"}, timeout=30)
-    form = page.text[page.text.index('<form class="form-signin"'):]
-    form = form[:form.index("</form>")]
-    fields = dict(re.findall(r'<input type="hidden"[^>]*name="([^"]+)" value="([^"]*)"', form))
-    fields.update(user_name=lab["SUITECRM_USER"], username_password=lab["SUITECRM_PASSWORD"], Login="Log In")
-    home = s.post(f"{lab.url}/index.php", data=fields, timeout=30)
-    assert "action=Login" not in home.url and "module=Home" in home.url, home.url
-    return s
-
-
-def detail_view(session: requests.Session, lab: LabInstance, module: str, rid: str) -> dict[str, str]:
-    """The DetailView's fields as the user sees them: field name -> shown text."""
-    params = {"module": module, "action": "DetailView", "record": rid}
-    page = session.get(f"{lab.url}/index.php", params=params, timeout=30)
-    assert page.status_code == 200
-    shown = {}
-    for m in re.finditer(r'detail-view-field[^"]*"[^>]*field="(\w+)"\s*>(.*?)<div class="inlineEditIcon',
-                         page.text, re.S):
-        shown[m.group(1)] = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", m.group(2))).split())
-    assert shown, f"no DetailView fields in {page.url}"
-    return shown
-
-
 def import_statement(lab, tmp_path, cleanup, run_tag, *, write: str, codec: str):
     """Accounts for 3 payers, a statement in ``codec``, imported twice through the CLI."""
     inns = payers(4)
@@ -258,14 +208,14 @@ def test_a_statement_import_lands_in_suitecrm_as_a_user_sees_it_and_a_rerun_chan
     tasks = list(cleanup.crm.find("Tasks", Cond("parent_id", "eq", lost.id), fields=["id", "name", "status"]))
     assert len(tasks) == 1 and tasks[0].get("status") == "Not Started"
     # the web DetailView, logged in through the login form
-    web = web_session(onec_lab)
+    web = WebUI(onec_lab)
     first_payer = by_inn[inns[0]]
-    shown = detail_view(web, onec_lab, MODULE, first_payer.id)
+    shown = web.detail_view(MODULE, first_payer.id)
     assert shown["payer_inn"] == inns[0] and shown["payment_number"] == str(base)
     assert shown["amount"] == "1,000.00" and shown["status"] == "Matched"
     assert shown["source"] == "Bank statement file" and shown["payer_name"] == f'ООО "{run_tag} плательщик 0"'
     assert shown["accounts_onec_payments_name"] == f"{run_tag} onec {write} payer 0"
-    shown = detail_view(web, onec_lab, MODULE, lost.id)
+    shown = web.detail_view(MODULE, lost.id)
     assert shown["status"] == "Unmatched" and f"no Account with INN {inns[3]}" in shown["status_note"]
 
 
@@ -306,7 +256,7 @@ def test_a_payment_from_1c_and_from_the_statement_is_one_record_on_the_real_suit
     assert rec.get("source") == "both" and rec.get("onec_key").startswith("file:")
     assert rec.get("twin_key") == f"odata:{kit.ref(base)}" and rec.get("payment_number") == "0000-004711"
     assert [r.id for r in cleanup.crm.related("Accounts", account, LINK, ["id"])] == [rec.id]
-    shown = detail_view(web_session(onec_lab), onec_lab, MODULE, rec.id)
+    shown = WebUI(onec_lab).detail_view(MODULE, rec.id)
     assert shown["source"] == "1C (OData) and bank statement"
     assert shown["twin_key"] == f"odata:{kit.ref(base)}"
 

@@ -90,6 +90,20 @@ class WebUI:
     def post(self, path: str, data: dict[str, Any], **kw: Any) -> requests.Response:
         return self.s.post(self.url + "/" + path.lstrip("/"), data=data, timeout=120, **kw)
 
+    def detail_view(self, module: str, record_id: str) -> dict[str, str]:
+        """A record's DetailView as the user sees it: field name -> the text shown (labels of dropdown
+        values, formatted numbers and dates, the related record's name)."""
+        page = self.get("index.php", params={"module": module, "action": "DetailView", "record": record_id})
+        if page.status_code != 200:
+            raise AssertionError(f"DetailView of {module} {record_id}: HTTP {page.status_code}")
+        shown = {}
+        for m in re.finditer(r'detail-view-field[^"]*"[^>]*field="(\w+)"\s*>(.*?)<div class="inlineEditIcon',
+                             page.text, re.S):
+            shown[m.group(1)] = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", m.group(2))).split())
+        if not shown:
+            raise AssertionError(f"no DetailView fields in {page.url}")
+        return shown
+
     # --- Admin -> Module Loader --------------------------------------------------------------------
 
     def module_loader_installed(self) -> dict[str, dict[str, str]]:

@@ -210,3 +210,16 @@ def test_operation_kind_filter_skips_documents_without_calling_them_vanished(crm
     summary = import_odata(ctx, client=quick_client())
     assert (summary.skipped, summary.vanished) == (1, 0)
     assert by_number(crm)["52"].get("status") != "ignored"
+
+
+def test_emoji_and_control_characters_from_1c_are_stored_as_suitecrm_can_and_stay_unchanged(crm, ctx_factory,
+                                                                                            rsps):
+    d = doc(ref(1), "61", "2026-03-05T10:00:00", 100)
+    d["НазначениеПлатежа"] = "Оплата \U0001F600 по\x07счёту 61"
+    FakeOneC(rsps, [d])
+    ctx = ctx_factory(odata=ODATA)
+    assert import_odata(ctx, client=quick_client()).new == 1
+    assert by_number(crm)["61"].get("purpose") == "Оплата ? по счёту 61"
+    (task,) = [t for t in crm.records("Tasks") if t.get("parent_id") == by_number(crm)["61"].id]
+    assert "Purpose: Оплата ? по счёту 61" in task.get("description")  # unmatched: no Account
+    assert import_odata(ctx, client=quick_client()).unchanged == 1
