@@ -12,7 +12,16 @@ import pytest
 
 from suitecrm_ext.crm.base import Cond, CRMError, PermissionDenied
 from suitecrm_ext.crm.rest_v4 import RestV4CRM
-from suitecrm_ext.workflow import AccessModel, RoleRights, WebUI
+from suitecrm_ext.workflow import (
+    AccessModel,
+    AssigneeContext,
+    AssigneeResolver,
+    Facts,
+    Notifier,
+    RoleRights,
+    StateMachine,
+    WebUI,
+)
 
 PASSWORD = "Live-test-pw-1"
 
@@ -120,3 +129,57 @@ def test_a_record_in_a_group_is_visible_to_its_members_only_and_children_inherit
                         own.get(module, rid, ["name"])
         finally:
             own.close()
+
+
+def test_guards_assignees_and_notices_use_the_real_roles_and_managers(live_lab, live_crm, people, run_tag):
+    """A role-gated transition, the manager chain (reports_to_id) and a Task per active role member, all
+    over the real users and roles."""
+    boss, clerk, away = people("boss"), people("clerk"), people("away")
+    live_crm.save("Users", {"id": clerk, "reports_to_id": away})
+    live_crm.save("Users", {"id": away, "reports_to_id": boss, "status": "Inactive"})
+    access = AccessModel(live_crm)
+    role = access.ensure_role(f"{run_tag} Approver")
+    people.made.append(("ACLRoles", role.id))
+    for u in (boss, away):
+        access.add_user_to_role(role, u)
+    flow = StateMachine.load(
+        {
+            "statuses": ["Draft", "Approved"],
+            "initial": "Draft",
+            "transitions": [{"name": "approve", "from": "Draft", "to": "Approved", "roles": [role.name]}],
+        },
+        label="request status",
+    )
+    fresh = AccessModel(live_crm)
+    assert flow.check("Draft", "Approved", Facts({}, actor=boss), fresh)
+    v = flow.check("Draft", "Approved", Facts({}, actor=clerk), fresh)
+    assert not v and v.rule == "roles" and role.name in v.reason
+    resolver = AssigneeResolver(fresh)
+    record = {"assigned_user_id": clerk}
+    assert [u.id for u in resolver.resolve({"manager_of": "assignee"}, AssigneeContext(values=record))] == [
+        boss
+    ]
+    assert [u.id for u in resolver.resolve({"role": role.name})] == [boss]  # the inactive member is skipped
+
+    class State(dict):
+        def kv_get(self, ns, key):
+            return self.get((ns, key))
+
+        def kv_set(self, ns, key, value):
+            self[(ns, key)] = value
+
+    acc = live_crm.save("Accounts", {"name": f"{run_tag} for approval"})
+    people.made.append(("Accounts", acc))
+    notifier = Notifier(live_crm, State())
+    for _ in range(2):
+        out = notifier.to_users(
+            fresh.role_users(role.name),
+            key=f"{run_tag}-approve",
+            subject="Approve",
+            body="Please approve.",
+            parent_module="Accounts",
+            parent_id=acc,
+        )
+    people.made.extend(("Tasks", t) for t in out.values())
+    tasks = list(live_crm.find("Tasks", {"parent_id": acc}, ["assigned_user_id"]))
+    assert [t.get("assigned_user_id") for t in tasks] == [boss]
