@@ -28,7 +28,9 @@ matches empty values; ``is_null`` matches NULL and, for text fields, the empty s
 Test helpers beyond the interface: :meth:`FakeCRM.records` (every row incl. deleted), :attr:`FakeCRM.calls`
 (a log of interface calls, one tuple each, e.g. ``("find_page", "Accounts", 0, 50)``),
 :meth:`FakeCRM.add_module`, :meth:`FakeCRM.add_link`, :meth:`FakeCRM.links`, :meth:`FakeCRM.deny` (simulate
-missing ACL rights), :meth:`FakeCRM.insert` (create with a known id), and the settable
+missing ACL rights), :meth:`FakeCRM.insert` (create with a known id), :meth:`FakeCRM.set_acl_role_rights` /
+:meth:`FakeCRM.as_user` (role rights and one user's view of the data, with SuiteCRM's ACL and security
+group rules: ``suitecrm_ext.crm.fake_acl``), and the settable
 :attr:`FakeCRM.user_id` and :attr:`FakeCRM.clock`.
 """
 

@@ -217,3 +217,55 @@ def test_condition_round_trips_through_settings():
     m = _Route.model_validate({"when": {"field": "amount", "gt": 10}})
     assert m.model_dump() == {"when": {"field": "amount", "gt": 10}}
     assert m.when.holds(Facts({"amount": "11"}))
+
+
+def test_facts_of_a_validation_call_and_of_an_event():
+    from suitecrm_ext import Event, EventKind, FieldChange, RecordChange
+
+    change = RecordChange(
+        "Opportunities",
+        "o1",
+        {"sales_stage": "Prospecting", "amount": "10"},
+        {"sales_stage": "Closed Won"},
+        user_id="u1",
+    )
+    f = Facts.of_change(change)
+    assert (f.value("sales_stage"), f.old("sales_stage"), f.value("amount"), f.actor) == (
+        "Closed Won",
+        "Prospecting",
+        "10",
+        "u1",
+    )
+    assert parse_condition({"field": "sales_stage", "from": "Prospecting", "to": "Closed Won"}).holds(f)
+    new = Facts.of_change(RecordChange("Opportunities", None, {}, {"sales_stage": "Prospecting"}))
+    assert new.before == {} and new.changed("sales_stage")
+    ev = Event(
+        "Opportunities",
+        "o1",
+        EventKind.UPDATED,
+        dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+        "poll",
+        {"discount_c": FieldChange("5", "15")},
+        {"name": "Deal"},
+        user_id="u2",
+    )
+    f = Facts.of_event(ev, {"amount": "100"})
+    assert (f.value("discount_c"), f.old("discount_c"), f.value("amount"), f.changed("amount")) == (
+        "15",
+        "5",
+        "100",
+        False,
+    )
+    assert parse_condition({"field": "discount_c", "before": {"lte": 10}, "gt": 10}).holds(f)
+    created = Facts.of_event(
+        Event(
+            "Opportunities",
+            "o2",
+            EventKind.CREATED,
+            dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+            "push",
+            {},
+            {"discount_c": "20"},
+        )
+    )
+    assert created.before == {} and parse_condition({"field": "discount_c", "to": "20"}).holds(created)
