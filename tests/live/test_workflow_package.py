@@ -1,21 +1,16 @@
 """The core workflow package on a real SuiteCRM 7.14.6: decision log in the Documents subpanel, deputies,
 notices (Tasks) — written through REST, read back through REST, MySQL and the web UI.
 
-The module fixture installs the core package (``package install workflow``, as docs/workflow.md tells an
-admin) when it is missing and leaves it installed, as the shared package fixture does with plugin
-packages: every plugin package that uses deputies or the decision log needs it, and the next run reuses it.
+The core package comes from the shared live kit (``live_kit.install("workflow")``: SuiteCRM's own
+installer with the package scan on, once per session, left installed for the plugin packages that need it).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
 
 import pytest
-from click.testing import CliRunner
 
-from suitecrm_ext.cli import cli
 from suitecrm_ext.crm.base import CRMError
 from suitecrm_ext.lab import LabInstance
 from suitecrm_ext.workflow import DecisionLog, DeputyBook, Notice, Notifier, WebUI
@@ -31,31 +26,9 @@ def _installed(lab: LabInstance) -> bool:
         crm.close()
 
 
-def _package(action: str, lab: LabInstance) -> None:
-    # the package's hook validates sx_Deputies; no sidecar runs here (fail-open: saves go through)
-    result = CliRunner().invoke(
-        cli,
-        [
-            "package",
-            action,
-            "workflow",
-            "--suitecrm-root",
-            str(lab.root),
-            "--sidecar-url",
-            "http://127.0.0.1:9/unused",
-        ],
-        catch_exceptions=False,
-    )
-    assert result.exit_code == 0, result.output
-    if os.geteuid() == 0:  # as SuiteCRM's own installer leaves them: owned by the web server user
-        owner = (lab.root / "config.php").stat()
-        subprocess.run(["chown", "-R", f"{owner.st_uid}:{owner.st_gid}", str(lab.root)], check=True)
-
-
 @pytest.fixture(scope="module")
-def wf_lab(live_lab: LabInstance):
-    if not _installed(live_lab):
-        _package("install", live_lab)
+def wf_lab(live_lab: LabInstance, live_kit):
+    live_kit.install("workflow")  # the shared kit: package scan on, once per session, left installed
     assert _installed(live_lab)
     return live_lab
 
@@ -169,3 +142,21 @@ def test_deputies_and_idempotent_tasks_on_the_real_instance(wf_lab, made, run_ta
         "Documents",
         doc,
     )
+
+
+def test_a_bad_deputy_assignment_is_refused_in_the_web_ui(wf_lab, live_kit, made, run_tag):
+    """The core package's validation hook on sx_Deputies: a user made their own deputy is refused before
+    SuiteCRM saves it, with the reason shown; nothing is stored."""
+    from webui import WebUI as Browser
+
+    import suitecrm_ext.workflow.plugin as workflow_plugin
+
+    crm, rows = made
+    web = Browser(wf_lab)
+    form = {"module": "sx_Deputies", "action": "Save", "record": "", "name": f"{run_tag} self",
+            "principal_id": "seed_max_id", "deputy_id": "seed_max_id", "kind": "approval",
+            "start_date": "03/02/2026"}
+    with live_kit.receiver({"workflow": workflow_plugin}, config=live_kit.config(plugins={"workflow": {}})):
+        page = web.post("index.php", form)
+    assert "A user cannot be their own deputy." in page.text
+    assert list(crm.find("sx_Deputies", {"name": f"{run_tag} self"}, ["id"])) == []
