@@ -37,6 +37,7 @@ from suitecrm_ext.crm.base import (  # noqa: E402
     TransientError,
     Unsupported,
     ValidationError,
+    ValidationRefused,
     all_of,
     any_of,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "TransientError",
     "Unsupported",
     "ValidationError",
+    "ValidationRefused",
     "WatchSpec",
     "__version__",
     "all_of",

@@ -50,6 +50,22 @@ class ValidationError(CRMError):
         self.fields = list(fields)
 
 
+#: how the suitecrm-ext logic hook marks a refused save: the error number of REST v4_1 error objects
+#: and SOAP faults, and the title (name) of the error in all three APIs (V8: HTTP 422)
+REFUSED_NUMBER = 9090
+REFUSED_NAME = "Validation Refused"
+
+
+class ValidationRefused(ValidationError):
+    """A logic hook refused the save in ``before_save`` (a plugin's ``ext_validate_record_change``
+    veto, or a fail-closed module while the sidecar is down). ``reason`` is the text for the user,
+    the same the web UI shows; nothing was written."""
+
+    def __init__(self, message: str, *, reason: str = "", **kw: Any):
+        super().__init__(message, **kw)
+        self.reason = reason or message
+
+
 class TransientError(CRMError):
     """A fault that may go away: connection error, timeout, HTTP 5xx, 429. Safe to retry."""
 

@@ -43,6 +43,7 @@ import requests
 
 from suitecrm_ext.crm.base import (
     CRM,
+    REFUSED_NUMBER,
     Attachment,
     AuthError,
     Cond,
@@ -54,6 +55,7 @@ from suitecrm_ext.crm.base import (
     ProtocolError,
     Record,
     ValidationError,
+    ValidationRefused,
     Where,
     normalize_values,
     normalize_where,
@@ -199,6 +201,8 @@ class RestV4CRM(CRM):
         except (TypeError, ValueError):
             number = None
         text = f"REST {method}: SuiteCRM error {err['number']} {err['name']}: {err['description']}"
+        if number == REFUSED_NUMBER:
+            raise ValidationRefused(text, reason=str(err["description"]), transport=self.name)
         if number == 11:
             raise _InvalidSession(text)
         if number in AUTH_ERRORS:

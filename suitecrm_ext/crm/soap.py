@@ -37,7 +37,16 @@ import zeep.helpers
 import zeep.transports
 from lxml import etree
 
-from suitecrm_ext.crm.base import CRM, AuthError, NotFound, PermissionDenied, ProtocolError, ValidationError
+from suitecrm_ext.crm.base import (
+    CRM,
+    REFUSED_NUMBER,
+    AuthError,
+    NotFound,
+    PermissionDenied,
+    ProtocolError,
+    ValidationError,
+    ValidationRefused,
+)
 from suitecrm_ext.crm.http import RetryPolicy, classify, excerpt, send
 from suitecrm_ext.crm.rest_v4 import AUTH_ERRORS, RestV4CRM, _DatabaseFailure, _InvalidSession
 
@@ -302,6 +311,8 @@ class SoapCRM(RestV4CRM):
             number = int(code)
         except ValueError:
             number = None
+        if number == REFUSED_NUMBER:
+            raise ValidationRefused(text, reason=detail, transport=self.name)
         if number == 11:
             raise _InvalidSession(text)
         if number in AUTH_ERRORS:

@@ -38,6 +38,7 @@ import requests
 
 from suitecrm_ext.crm.base import (
     CRM,
+    REFUSED_NAME,
     AuthError,
     Cond,
     FieldInfo,
@@ -48,6 +49,7 @@ from suitecrm_ext.crm.base import (
     Record,
     Unsupported,
     ValidationError,
+    ValidationRefused,
     Where,
     from_crm,
     normalize_where,
@@ -442,6 +444,9 @@ class V8CRM(CRM):
                 detail = str(data["message"])
         detail = self._scrub(detail)
         kw = {"transport": self.name, "module": module}
+        if isinstance(data, dict) and isinstance(data.get("errors"), dict) \
+                and data["errors"].get("title") == REFUSED_NAME:
+            return ValidationRefused(f"{what}: refused: {detail}", reason=detail, **kw)
         if status == 400 and detail:
             if _ALREADY_EXISTS_RE.search(detail):
                 return _AlreadyExists(detail)

@@ -135,6 +135,20 @@ class LiveKit:
 
     # --- sidecars ---------------------------------------------------------------------------------
 
+    _entry_points: list[str] | None = None
+
+    @classmethod
+    def plugins_off(cls) -> dict[str, Any]:
+        """A ``plugins:`` section disabling every installed (entry-point) plugin, for a sidecar that
+        should run only the test plugins given through ``SUITECRM_EXT_EXTRA_PLUGINS``."""
+        if cls._entry_points is None:
+            out = subprocess.run(
+                [sys.executable, "-c", "from suitecrm_ext.plugins import PluginRegistry as R; "
+                                       "print(' '.join(R.discover().loaded))"],
+                capture_output=True, text=True, check=True, cwd="/").stdout
+            cls._entry_points = out.split()
+        return {name: {"enabled": False} for name in cls._entry_points}
+
     def config(self, *, plugins: Mapping[str, Any] | None = None, state_dir: Path | None = None,
                write_via: str = "rest", read_via: str = "api", **sections: Any) -> dict[str, Any]:
         """A config dict for a sidecar on this instance with push on the session's address."""
