@@ -20,7 +20,7 @@ ENTRY_POINT_GROUP = "suitecrm_ext.plugins"
 #: Decorator for hook implementations in plugins: ``@hookimpl def ext_watch(settings): ...``
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
-from suitecrm_ext.config import ConfigError  # noqa: E402
+from suitecrm_ext.config import ConfigError, SuiteCRMSettings  # noqa: E402
 from suitecrm_ext.context import AppContext, PluginContext  # noqa: E402
 from suitecrm_ext.crm.base import (  # noqa: E402
     CRM,
@@ -41,9 +41,11 @@ from suitecrm_ext.crm.base import (  # noqa: E402
     all_of,
     any_of,
 )
+from suitecrm_ext.crm.gateway import build_gateway  # noqa: E402
 from suitecrm_ext.crm.guid import new_guid  # noqa: E402
-from suitecrm_ext.doctor import Check  # noqa: E402
+from suitecrm_ext.doctor import Check, transport_checks  # noqa: E402
 from suitecrm_ext.events.model import Event, EventKind, FieldChange, RecordChange, WatchSpec  # noqa: E402
+from suitecrm_ext.events.poller import ChangeFeed  # noqa: E402
 from suitecrm_ext.jobs_spec import JobSpec  # noqa: E402
 from suitecrm_ext.state.base import StateError, StateStore  # noqa: E402
 from suitecrm_ext.state.idmap import IdMap, IdMapConflict, IdPair  # noqa: E402
@@ -54,6 +56,7 @@ __all__ = [
     "AuthError",
     "CRM",
     "CRMError",
+    "ChangeFeed",
     "Check",
     "Cond",
     "ConfigError",
@@ -75,6 +78,7 @@ __all__ = [
     "RecordChange",
     "StateError",
     "StateStore",
+    "SuiteCRMSettings",
     "TransientError",
     "Unsupported",
     "ValidationError",
@@ -83,6 +87,8 @@ __all__ = [
     "__version__",
     "all_of",
     "any_of",
+    "build_gateway",
     "hookimpl",
     "new_guid",
+    "transport_checks",
 ]

@@ -49,5 +49,7 @@ STOCK_MODULES: dict[str, StockModule] = {
         StockModule("AOS_Invoices", "AOS_Invoices", "aos_invoices", "Invoices", "Счета"),
         StockModule("AOS_Contracts", "AOS_Contracts", "aos_contracts", "Contracts", "Контракты"),
         StockModule("AOS_Products", "AOS_Products", "aos_products", "Products", "Товары"),
+        StockModule("AOP_Case_Updates", "AOP_Case_Updates", "aop_case_updates", "Case Updates",
+                    "Обновления обращений"),
     )
 }

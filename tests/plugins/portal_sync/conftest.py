@@ -1,0 +1,43 @@
+"""Fixtures for portal_sync tests (helpers in portal_kit.py and portal_web.py, unique module names)."""
+
+from __future__ import annotations
+
+import pytest
+from aiosmtpd.controller import Controller
+from portal_kit import Sidecar, Sink, free_port
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server on loopback; ``.sink.messages`` holds what it received."""
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    controller.sink = sink
+    yield controller
+    controller.stop()
+
+
+@pytest.fixture
+def make_sidecar(tmp_path, smtp):
+    """Factory: ``make_sidecar(**plugin_settings)`` -> a Sidecar between two FakeCRMs."""
+    made = []
+
+    def factory(**settings):
+        sc = Sidecar(tmp_path / f"s{len(made)}", smtp.sink, smtp.port, settings)
+        made.append(sc)
+        return sc
+
+    for p in [tmp_path]:
+        p.mkdir(exist_ok=True)
+    yield factory
+    for sc in made:
+        sc.close()
+
+
+@pytest.fixture
+def sidecar(make_sidecar) -> Sidecar:
+    """The plugin with default settings, the portal role set up."""
+    sc = make_sidecar()
+    sc.adapter.setup()
+    return sc
