@@ -43,6 +43,7 @@ from suitecrm_ext import (
     build_gateway,
     transport_checks,
 )
+from suitecrm_ext.workflow import AccessModel, Role
 
 from .adapter import ORIGIN, LoginState, Person, PortalAdapter
 
@@ -250,14 +251,14 @@ class SuiteCRMPortal(PortalAdapter):
     def role_id(self) -> str:
         """The id of the portal role (``access.role``); PortalSetupError when ``portal setup`` has not run."""
         if self._role_id is None:
-            name = self.settings.access.role
-            found = next(iter(self.crm.find("ACLRoles", Cond("name", "eq", name), ["name"], limit=1)), None)
-            if found is None:
+            role = AccessModel(self.crm).role(self.settings.access.role)
+            if role is None:
+                name = self.settings.access.role
                 raise PortalSetupError(
                     f"the portal has no role {name!r} (plugins.portal_sync.access.role): "
                     "run `suitecrm-ext portal setup` once"
                 )
-            self._role_id = found.id
+            self._role_id = role.id
         return self._role_id
 
     def create_login(self, login_id: str, group_id: str, person: Person) -> None:
@@ -292,8 +293,9 @@ class SuiteCRMPortal(PortalAdapter):
             },
             id=login_id,
         )
+        # the group by id: AccessModel's group lookups read every group, and a portal has one per client
         self.crm.relate("Users", login_id, "SecurityGroups", [group_id])
-        self.crm.relate("ACLRoles", role, "users", [login_id])
+        AccessModel(self.crm).add_user_to_role(Role(role, self.settings.access.role), login_id)
 
     def send_registration(self, login_id: str) -> None:
         """SuiteCRM's own one-time password link, e-mailed by the portal (``GeneratePassword``)."""
@@ -347,14 +349,11 @@ class SuiteCRMPortal(PortalAdapter):
         done = []
         name = self.settings.access.role
         self._role_id = None
-        try:
-            role = self.role_id()
-        except PortalSetupError:
-            role = self.crm.save(
-                "ACLRoles", {"name": name, "description": "client portal users (suitecrm-ext portal_sync)"}
-            )
-            self._role_id = role
-            done.append(f"created role {name!r} ({role})")
+        access = AccessModel(self.crm)
+        if access.role(name) is None:
+            done.append(f"created role {name!r}")
+        role = access.ensure_role(name, "client portal users (suitecrm-ext portal_sync)").id
+        self._role_id = role
         actions = list(self.crm.find("ACLActions", Cond("acltype", "eq", "module"), ["name", "category"]))
         if not actions:
             raise PortalSetupError("the portal lists no ACL actions (is the portal user an administrator?)")
