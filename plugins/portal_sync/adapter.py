@@ -72,6 +72,11 @@ class PortalAdapter(abc.ABC):
     def create(self, module: str, portal_id: str, values: Mapping[str, Any]) -> None:
         """Create under ``portal_id`` (chosen by the sidecar); repeat-safe."""
 
+    def create_many(self, module: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        """:meth:`create` for many rows (each with its ``id``); override to batch (initial sync)."""
+        for row in rows:
+            self.create(module, row["id"], {k: v for k, v in row.items() if k != "id"})
+
     @abc.abstractmethod
     def update(self, module: str, portal_id: str, values: Mapping[str, Any]) -> None:
         """Change some fields of an existing record (NotFound when it is gone)."""

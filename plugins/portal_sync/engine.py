@@ -271,8 +271,13 @@ class PortalSync:
             org = iid if module == "Accounts" else pair.data.get("account")
             ivals = self.values(irec, list(rules.fields))
             base = self.base_of(pair)
-            invalid = self._hold_back(module, pair, prec, pvals, base, ivals, org, check)
-            m = merge(rules.fields, base, ivals, pvals, invalid=invalid)
+            hold, undo = self._hold_back(module, pair, prec, pvals, base, ivals, org, check)
+            # a forbidden change is undone: merged as if the portal had not changed, then written back
+            seen = {f: (base.get(f, ivals.get(f, "")) if f in undo else v) for f, v in pvals.items()}
+            m = merge(rules.fields, base, ivals, seen, invalid=hold)
+            for f in undo:
+                if f in m.base and text(pvals.get(f)) != m.base[f]:
+                    m.to_portal[f] = m.base[f]
             for r in m.refusals:
                 self.refuse(
                     module,
@@ -306,12 +311,13 @@ class PortalSync:
         ivals: dict[str, str],
         org: str | None,
         check: Callable[..., list[str]] | None,
-    ) -> set[str]:
-        """The portal-changed fields to hold back: all of them when a login of another organisation made
-        the change or a value is bad (nothing of such a change is applied), else none."""
+    ) -> tuple[set[str], set[str]]:
+        """The portal-changed fields to (hold back, undo). Nothing of a refused change is applied: a
+        change by a login of another organisation, or one ``check`` forbids (a client setting a status
+        they may not), is undone in the portal; bad values are held back for the client to fix."""
         changed = [f for f, v in pvals.items() if text(v) != base.get(f, ivals.get(f, ""))]
         if not changed:
-            return set()
+            return set(), set()
         author, author_org = self.login_org(prec)
         if author is not None and author_org != org:
             self.refuse(
@@ -320,18 +326,20 @@ class PortalSync:
                 pair.left,
                 [f"changed by a portal login of another organisation ({prec.get('modified_user_id')})"],
             )
-            return set(changed)
+            return set(), set(changed)
         problems: list[Problem | str] = list(
             check_values(
                 {f: pvals[f] for f in changed}, self.internal_fields(module), max_text=self.s.max_text_length
             )
         )
-        if check is not None:
-            problems.extend(check(prec, pvals, changed, author))
         if problems:
             self.refuse(module, pair.right, pair.left, problems)
-            return set(changed)
-        return set()
+            return set(changed), set()
+        forbidden = check(prec, pvals, changed, author) if check is not None else []
+        if forbidden:
+            self.refuse(module, pair.right, pair.left, forbidden)
+            return set(), set(changed)
+        return set(), set()
 
     def _conflict(self, module: str, iid: str, pid: str, irec: Record, c: Conflict) -> None:
         name = str(irec.get("name") or iid)

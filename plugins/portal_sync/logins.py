@@ -175,12 +175,13 @@ class LoginSync:
                 current = sync.ids.entry(LOGIN, pair.left)
                 if current is None or current.data.get("status") != INVITED:
                     continue
+                # the Contact first: a crash before the state write only repeats this next run
+                self._set_status(pair.left, REGISTERED)
                 sync.ids.update(
                     LOGIN,
                     pair.left,
                     {**current.data, "status": REGISTERED, "registered_at": _iso(state.registered_at)},
                 )
-            self._set_status(pair.left, REGISTERED)
             log.info("portal_sync: Contact %s registered in the portal (%s)", pair.left, state.user_name)
             done += 1
         return done

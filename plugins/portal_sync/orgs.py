@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from suitecrm_ext import EventKind, IdPair, NotFound, new_guid
+from suitecrm_ext import Cond, EventKind, IdPair, NotFound, new_guid
 
 from .rules import text
 from .settings import ModuleRules
@@ -127,6 +127,44 @@ class OrganisationSync:
                 self.publish_contact(contact.id, iid)
         return pair
 
+    def publish_accounts(self, ids: list[str], progress: Any = None, batch: int = 200) -> dict[str, int]:
+        """Publish many Accounts at once (the initial sync of ``publish: all``): per batch one read, one
+        id-map transaction, one batched create in the portal, one id-map transaction — crash-safe like
+        :meth:`publish_account` (ids noted as ``creating`` before the portal has them). Contacts follow
+        with ``portal resync --module Contacts``. Accounts already published are skipped."""
+        sync = self.sync
+        rules = self.rules("Accounts")
+        fields = list(rules.fields)
+        done = skipped = 0
+        for start in range(0, len(ids), batch):
+            chunk = ids[start : start + batch]
+            have = sync.ids.entries("Accounts", chunk)
+            todo = [i for i in chunk if have.get(i) is None or have[i].data.get("state") != OK]
+            recs = (
+                {r.id: r for r in sync.crm.find("Accounts", Cond("id", "in", todo), fields)} if todo else {}
+            )
+            fresh = [
+                (i, new_guid(), {"state": CREATING, "group": new_guid()})
+                for i in todo
+                if i in recs and have.get(i) is None
+            ]
+            have.update({p.left: p for p in sync.ids.link_many("Accounts", fresh)})
+            rows, data = [], {}
+            for i in todo:
+                if i not in recs:
+                    continue  # deleted meanwhile
+                values = sync.values(recs[i], fields)
+                rows.append({"id": have[i].right, **sync.to_portal_names(rules, values)})
+                data[i] = {**have[i].data, "state": OK, "base": values}
+            if rows:
+                sync.portal.create_many("Accounts", rows)
+                sync.ids.update_many("Accounts", data)
+            done += len(rows)
+            skipped += len(chunk) - len(rows)
+            if progress is not None:
+                progress(len(chunk))
+        return {"published": done, "skipped": skipped}
+
     def publish_contact(self, iid: str, account_id: str) -> IdPair:
         """The Contact's portal twin in its organisation, created when missing (repeat-safe)."""
         sync = self.sync
@@ -171,10 +209,19 @@ class OrganisationSync:
         name = str(pair.data.get("base", {}).get("name") or account_id)
         sync.portal.ensure_organisation(gid, name)
         sync.portal.share(gid, "Accounts", [pair.right])
-        contacts = [p.right for p in sync.ids.pairs("Contacts") if p.data.get("account") == account_id]
+        # records still being created are shared by whoever finishes them (the group is ready by then)
+        contacts = [
+            p.right
+            for p in sync.ids.pairs("Contacts")
+            if p.data.get("account") == account_id and p.data.get("state") == OK
+        ]
         if contacts:
             sync.portal.share(gid, "Contacts", contacts)
-        cases = [p.right for p in sync.ids.pairs("Cases") if p.data.get("account") == account_id]
+        cases = [
+            p.right
+            for p in sync.ids.pairs("Cases")
+            if p.data.get("account") == account_id and p.data.get("state") == OK
+        ]
         if cases:
             sync.portal.share(gid, "Cases", cases)
         with sync.lock("Accounts", account_id):

@@ -63,6 +63,10 @@ def plan(
         elif module == "Accounts" and sync.s.organisation.publish == "all":
             for rec in sync.crm.find("Accounts", fields=["id"]):
                 ids.setdefault(rec.id, None)
+        elif module == "Contacts" and sync.s.organisation.publish == "all":
+            # contact persons of published organisations that are not in the portal yet
+            for rec in sync.crm.find("Contacts", fields=["id"]):
+                ids.setdefault(rec.id, None)
         portal_new: list[str] = []
         if module != "Accounts":
             names = [rules.portal_name(f) for f in rules.fields]
@@ -89,6 +93,19 @@ def run(
     result: dict[str, Any] = {}
     for module, ids in the_plan.internal.items():
         done = failed = 0
+        if module == "Accounts":
+            # the unpublished ones in batches (the initial sync), the published one by one
+            have = {}
+            for start in range(0, len(ids), 1000):
+                have.update(sync.ids.entries("Accounts", ids[start : start + 1000]))
+            fresh = [i for i in ids if i not in have or have[i].data.get("state") != "ok"]
+            if fresh:
+                try:
+                    done += sync.orgs.publish_accounts(fresh, progress=progress)["published"]
+                except Exception as exc:  # noqa: BLE001 - counted, logged; a rerun resumes
+                    failed += len(fresh)
+                    log.error("portal_sync: publishing Accounts failed: %s: %s", type(exc).__name__, exc)
+            ids = [i for i in ids if i in have and have[i].data.get("state") == "ok"]
         for iid in ids:
             try:
                 if module == "Cases":
@@ -128,6 +145,9 @@ def _org_record(sync: PortalSync, module: str, iid: str) -> None:
             sync.orgs.sync_pair("Accounts", iid)
         return
     if pair is None:
+        account = sync.orgs.account_of(iid)
+        if account is not None and sync.ids.entry("Accounts", account) is not None:
+            sync.orgs.publish_contact(iid, account)
         return
     if pair.data.get("state") != "ok":
         sync.orgs.publish_contact(iid, pair.data["account"])

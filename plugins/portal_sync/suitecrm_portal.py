@@ -176,6 +176,10 @@ class SuiteCRMPortal(PortalAdapter):
         """Create under the sidecar's id (the gateway's ``create``: a repeat updates)."""
         self.crm.create(module, dict(values), id=portal_id)
 
+    def create_many(self, module: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Batched creates (REST ``set_entries`` with ``new_with_id``)."""
+        self.crm.create_many(module, [dict(r) for r in rows])
+
     def update(self, module: str, portal_id: str, values: Mapping[str, Any]) -> None:
         """Save changed fields."""
         if values:

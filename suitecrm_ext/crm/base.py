@@ -381,6 +381,16 @@ class CRM(abc.ABC):
         raise Unsupported(f"{self.name} transport cannot create with a client-chosen id",
                           transport=self.name, module=module)
 
+    def create_many(self, module: str, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+        """:meth:`create` for several rows, each with its ``id`` (batched where the transport can: REST
+        ``set_entries``). Repeat-safe like ``create``; returns the ids in order. Capability
+        ``create_with_id``."""
+        out = []
+        for row in rows:
+            values = {k: v for k, v in row.items() if k != "id"}
+            out.append(self.create(module, values, id=row.get("id")))  # type: ignore[arg-type]
+        return out
+
     def get_attachment(self, note_id: str) -> Attachment | None:
         """The file attached to a Note (None when it has none). NotFound when there is no such Note.
         Capability ``attachments``."""

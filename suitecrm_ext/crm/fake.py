@@ -106,6 +106,7 @@ STOCK_LINKS: tuple[tuple[str, str, str, str, bool, str | None], ...] = (
     ("Cases", "emails", "Emails", "cases", False, None),
     ("Cases", "SecurityGroups", "SecurityGroups", "cases", False, None),
     ("Documents", "SecurityGroups", "SecurityGroups", "documents", False, None),
+    ("Notes", "SecurityGroups", "SecurityGroups", "notes", False, None),
     ("Tasks", "notes", "Notes", "tasks", True, None),
     ("Users", "SecurityGroups", "SecurityGroups", "users", False, None),
     ("Users", "aclroles", "ACLRoles", "users", False, None),

@@ -141,6 +141,10 @@ class Gateway(CRM):
         """Create under a client-chosen id through the write API (see ``CRM.create``)."""
         return self.writer.create(module, values, id=id)
 
+    def create_many(self, module: str, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Batched create under client-chosen ids through the write API."""
+        return self.writer.create_many(module, rows)
+
     def get_attachment(self, note_id: str) -> Attachment | None:
         """A Note's file, through the write API (files are not in the database)."""
         return self.writer.get_attachment(note_id)

@@ -598,6 +598,36 @@ class RestV4CRM(CRM):
             self._set_entries(module, prepared[start:start + self.batch_size])
         return [rid for rid, _, _ in prepared]
 
+    def create_many(self, module: str, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+        """``set_entries`` with ``new_with_id`` under the rows' own ids; rows whose id exists already (a
+        repeat) are updated instead; NotFound for ids of deleted records. All rows are checked first."""
+        self._meta(module)
+        ids = []
+        for i, row in enumerate(rows):
+            rid = row.get("id") if isinstance(row, Mapping) else None
+            if not isinstance(rid, str) or not is_guid(rid):
+                raise ValidationError(f"{module} row {i}: {str(rid)[:40]!r} is not a SuiteCRM id",
+                                      fields=["id"], transport=self.name, module=module)
+            self._check_values(module, row, where=f"row {i}")
+            ids.append(rid)
+        existing = self._existing(module, ids, include_deleted=True) if ids else set()
+        live = self._existing(module, sorted(existing)) if existing else set()
+        gone = [rid for rid in ids if rid in existing and rid not in live]
+        if gone:
+            raise NotFound(f"{module} record(s) {', '.join(gone[:5])} are deleted", transport=self.name,
+                           module=module)
+        prepared: list[tuple[str, bool, list[dict[str, Any]]]] = []
+        for row in rows:
+            values = {k: v for k, v in row.items() if k != "id"}
+            rid = row["id"]
+            if rid in live:
+                prepared.append((rid, False, name_value_list({"id": rid, **values})))
+            else:
+                prepared.append((rid, True, name_value_list({"id": rid, "new_with_id": True, **values})))
+        for start in range(0, len(prepared), self.batch_size):
+            self._set_entries(module, prepared[start:start + self.batch_size])
+        return ids
+
     def _set_entries(self, module: str, batch: list[tuple[str, bool, list[dict[str, Any]]]]) -> None:
         pending = list(batch)
         attempts = 0

@@ -21,7 +21,7 @@ Layout (kv namespace ``ns``): ``L:<kind>:<left id>`` -> ``{"r": right, "d": data
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +68,13 @@ class IdMap:
         if not isinstance(doc, dict) or not doc.get("r"):
             return None
         return IdPair(kind, left, doc["r"], dict(doc.get("d") or {}))
+
+    def entries(self, kind: str, lefts: Sequence[str]) -> dict[str, IdPair]:
+        """The pairs of those ``lefts`` that are mapped (one store read)."""
+        keys = {self._lk(kind, left): left for left in lefts}
+        docs = self.store.kv_get_many(self.ns, list(keys))
+        return {keys[k]: IdPair(kind, keys[k], d["r"], dict(d.get("d") or {}))
+                for k, d in docs.items() if isinstance(d, dict) and d.get("r")}
 
     def right(self, kind: str, left: str) -> str | None:
         """The right id mapped to ``left``, or None."""
@@ -124,6 +131,43 @@ class IdMap:
         doc = {"r": right, "d": dict(data or {})}
         self.store.kv_set_many(self.ns, {self._lk(kind, left): doc, self._rk(kind, right): left})
         return IdPair(kind, left, right, doc["d"])
+
+    def link_many(self, kind: str, pairs: Sequence[tuple[str, str, Mapping[str, Any]]]) -> list[IdPair]:
+        """:meth:`link` for many ``(left, right, data)`` at once, in ONE transaction (all or none)."""
+        lefts = [self._lk(kind, left) for left, _, _ in pairs]
+        rights = [self._rk(kind, right) for _, right, _ in pairs]
+        have_l = self.store.kv_get_many(self.ns, lefts)
+        have_r = self.store.kv_get_many(self.ns, rights)
+        batch: dict[str, Any] = {}
+        out = []
+        for (left, right, data), lk, rk in zip(pairs, lefts, rights, strict=True):
+            cur = have_l.get(lk)
+            if isinstance(cur, dict) and cur.get("r") not in (None, right):
+                raise IdMapConflict(f"{kind} {left} is already mapped to {cur['r']}, not {right}")
+            owner = have_r.get(rk)
+            if owner not in (None, left):
+                raise IdMapConflict(f"{kind} {right} (right side) already belongs to {owner}, not {left}")
+            if lk in batch or rk in batch:
+                raise IdMapConflict(f"{kind}: {left} or {right} appears twice in one link_many")
+            batch[lk] = {"r": right, "d": dict(data or {})}
+            batch[rk] = left
+            out.append(IdPair(kind, left, right, dict(data or {})))
+        if batch:
+            self.store.kv_set_many(self.ns, batch)
+        return out
+
+    def update_many(self, kind: str, data: Mapping[str, Mapping[str, Any]]) -> None:
+        """Replace the data of several existing pairs (``{left: data}``) in one transaction."""
+        keys = {left: self._lk(kind, left) for left in data}
+        docs = self.store.kv_get_many(self.ns, list(keys.values()))
+        batch = {}
+        for left, key in keys.items():
+            doc = docs.get(key)
+            if not isinstance(doc, dict) or not doc.get("r"):
+                raise StateError(f"id map {self.ns}: {kind} {left} is not mapped")
+            batch[key] = {"r": doc["r"], "d": dict(data[left])}
+        if batch:
+            self.store.kv_set_many(self.ns, batch)
 
     def update(self, kind: str, left: str, data: Mapping[str, Any]) -> IdPair:
         """Replace the data of an existing pair; StateError when ``left`` is not mapped."""

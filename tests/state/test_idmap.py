@@ -63,3 +63,20 @@ def test_bad_names_are_refused_with_what_was_wrong(store):
         ids.link("Accounts", "", "p")
     with pytest.raises(StateError, match="right id is longer"):
         ids.link("Accounts", "i", "x" * 200)
+
+
+def test_link_many_and_update_many_are_one_transaction_each(store):
+    ids = IdMap(store, "sync.ids")
+    ids.link("Accounts", "i0", "p0")
+    pairs = ids.link_many("Accounts", [(f"i{k}", f"p{k}", {"n": k}) for k in range(1, 300)])
+    assert len(pairs) == 299 and ids.left("Accounts", "p299") == "i299"
+    assert ids.entry("Accounts", "i7").data == {"n": 7}
+    with pytest.raises(IdMapConflict):
+        ids.link_many("Accounts", [("new", "fresh", {}), ("i1", "other", {})])
+    assert ids.right("Accounts", "new") is None  # all or nothing
+    with pytest.raises(IdMapConflict):
+        ids.link_many("Accounts", [("a", "x", {}), ("b", "x", {})])
+    ids.update_many("Accounts", {"i1": {"ok": True}, "i2": {"ok": True}})
+    assert ids.entry("Accounts", "i2").data == {"ok": True} and ids.right("Accounts", "i2") == "p2"
+    with pytest.raises(StateError, match="not mapped"):
+        ids.update_many("Accounts", {"nope": {}})

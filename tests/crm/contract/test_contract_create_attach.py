@@ -99,3 +99,21 @@ def test_attachment_of_a_missing_note_is_not_found_and_bad_files_are_refused(har
     with pytest.raises(ValidationError):
         crm.set_attachment(note, "empty.txt", b"")
     assert crm.get_attachment(note) is None
+
+
+def test_create_many_under_client_ids_and_again(harness, crm):
+    if not _needs(crm, "create_with_id"):
+        pytest.skip("checked by test_create_with_id_makes_the_record_under_that_id")
+    ids = [new_guid() for _ in range(7)]
+    assert crm.create_many("Accounts", [{"id": i, "name": f"n{k}"} for k, i in enumerate(ids)]) == ids
+    # a repeat after a crash (some rows made, some not) makes no second record
+    more = [new_guid() for _ in range(2)]
+    rows = [{"id": i, "name": f"again {i[:4]}"} for i in ids[:3] + more]
+    crm.create_many("Accounts", rows)
+    assert sorted(r.id for r in harness.store.records("Accounts")) == sorted(ids + more)
+    assert crm.get("Accounts", ids[0], ["name"])["name"] == f"again {ids[0][:4]}"
+    with pytest.raises(ValidationError):
+        crm.create_many("Accounts", [{"name": "no id"}])
+    crm.delete("Accounts", ids[6])
+    with pytest.raises(NotFound):
+        crm.create_many("Accounts", [{"id": ids[6], "name": "back"}])

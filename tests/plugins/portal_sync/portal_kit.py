@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import requests
+from portal_web import PortalWeb
 
 import plugins.portal_sync.plugin as plugin_module
 from plugins.portal_sync.adapter import ORIGIN
@@ -30,9 +31,14 @@ from plugins.portal_sync.suitecrm_portal import SuiteCRMPortal
 from suitecrm_ext import ChangeFeed, FieldInfo
 from suitecrm_ext.events.dispatcher import Dispatcher
 from suitecrm_ext.state.sqlite import SQLiteStore
-from suitecrm_ext.testing import FakeCRM, build_app, build_config, build_registry, load_plugin_schema, register_schema
-
-from portal_web import PortalWeb
+from suitecrm_ext.testing import (
+    FakeCRM,
+    build_app,
+    build_config,
+    build_registry,
+    load_plugin_schema,
+    register_schema,
+)
 
 PLUGIN = "portal_sync"
 T0 = dt.datetime(2026, 11, 23, 9, 0, 0, tzinfo=dt.timezone.utc)
@@ -82,9 +88,15 @@ class Clock:
 def make_crm(clock: Clock, *, internal: bool) -> FakeCRM:
     crm = FakeCRM(clock=clock)
     crm.add_module("AOP_Case_Updates", CASE_UPDATE_FIELDS, table="aop_case_updates")
-    crm.add_module("ACLActions", [FieldInfo("category", "varchar", "Category", length=100),
-                                  FieldInfo("acltype", "varchar", "Type", length=100),
-                                  FieldInfo("aclaccess", "int", "Access")], table="acl_actions")
+    crm.add_module(
+        "ACLActions",
+        [
+            FieldInfo("category", "varchar", "Category", length=100),
+            FieldInfo("acltype", "varchar", "Type", length=100),
+            FieldInfo("aclaccess", "int", "Access"),
+        ],
+        table="acl_actions",
+    )
     if internal:
         register_schema(crm, load_plugin_schema(PLUGIN))
     else:
@@ -105,14 +117,24 @@ class Sidecar:
 
     def __post_init__(self) -> None:
         self.tmp.mkdir(parents=True, exist_ok=True)
+        self.mail_start = len(self.sink.messages)  # the SMTP server is shared by the sidecars of a test
         self.clock = Clock()
+        self.skip = 0.0  # seconds the sidecar's wall clock (store, dispatcher) is ahead of time.time()
         self.internal = make_crm(self.clock, internal=True)
         self.portal = make_crm(self.clock, internal=False)
         self.web = PortalWeb(self.portal, self.smtp_port)
-        self.store = SQLiteStore(self.tmp / "state.sqlite3")
-        section = {"portal": {"url": self.web.url, "write_via": "rest",
-                              "rest": {"username": "admin", "password": "admin-pw"}}, **self.settings}
-        self.config = build_config(plugins={PLUGIN: section}, smtp={"host": "127.0.0.1", "port": self.smtp_port})
+        self.store = SQLiteStore(self.tmp / "state.sqlite3", clock=self.wall)
+        section = {
+            "portal": {
+                "url": self.web.url,
+                "write_via": "rest",
+                "rest": {"username": "admin", "password": "admin-pw"},
+            },
+            **self.settings,
+        }
+        self.config = build_config(
+            plugins={PLUGIN: section}, smtp={"host": "127.0.0.1", "port": self.smtp_port}
+        )
         self.registry = build_registry({PLUGIN: plugin_module}, config=self.config)
         self.app = build_app(self.registry, self.config, crm=self.internal, state=self.store)
         self.plugin_settings = self.config.plugin_settings[PLUGIN]
@@ -120,13 +142,22 @@ class Sidecar:
         self.app.portal_adapter = self.adapter
         self.ctx = self.app.for_plugin(PLUGIN)
         self.feed = self._feed()
-        self.dispatcher = Dispatcher(self.app, self.registry, worker_id="test-worker", store=self.store)
+        self.dispatcher = Dispatcher(
+            self.app, self.registry, worker_id="test-worker", store=self.store, clock=self.wall
+        )
         self.stopped_internal = False
+
+    def wall(self) -> float:
+        """The sidecar's UNIX time (moved ahead to make retries due)."""
+        import time
+
+        return time.time() + self.skip
 
     def _feed(self) -> ChangeFeed:
         specs = [s for s in watch_specs(self.plugin_settings) if not s.origin]
-        return ChangeFeed(self.internal, self.store, specs, start="beginning", clock=self.clock,
-                          overlap_seconds=5)
+        return ChangeFeed(
+            self.internal, self.store, specs, start="beginning", clock=self.clock, overlap_seconds=5
+        )
 
     @property
     def sync(self):
@@ -137,27 +168,35 @@ class Sidecar:
         """A new sidecar process over the same state store and CRMs (after a crash)."""
         forget(self.app)
         self.store.close()
-        self.store = SQLiteStore(self.tmp / "state.sqlite3")
+        self.store = SQLiteStore(self.tmp / "state.sqlite3", clock=self.wall)
+        self.store.release_owner("test-worker")  # as `run` does at start: the dead process's leases
         self.app = build_app(self.registry, self.config, crm=self.internal, state=self.store)
         self.adapter = SuiteCRMPortal(self.plugin_settings, self.store, crm=self.portal, feed_crm=self.portal)
         self.app.portal_adapter = self.adapter
         self.ctx = self.app.for_plugin(PLUGIN)
         self.feed = self._feed()
-        self.dispatcher = Dispatcher(self.app, self.registry, worker_id="test-worker", store=self.store)
+        self.dispatcher = Dispatcher(
+            self.app, self.registry, worker_id="test-worker", store=self.store, clock=self.wall
+        )
 
     # --- running -----------------------------------------------------------------------------
 
     def cycle(self) -> int:
-        """One round: internal feed, deliver, the portal-sync job, deliver. Returns events queued."""
+        """One round: internal feed, deliver, the portal-sync job, deliver. Returns events queued (and
+        registrations seen, and retries made due)."""
         self.clock.advance(1)
+        retries = 0
+        if self.store.queue_stats().pending:
+            self.skip += 4000  # past any backoff: retries are due now
+            retries = self.store.queue_stats().pending
         queued = self.feed.poll_once()
         self.dispatcher.drain()
         polled = self.sync.poll()
         self.dispatcher.drain()
-        return queued + polled["queued"] + polled["registered"]
+        return queued + polled["queued"] + polled["registered"] + retries
 
-    def settle(self, rounds: int = 8) -> None:
-        """Rounds until a round queues nothing."""
+    def settle(self, rounds: int = 12) -> None:
+        """Rounds until a round queues nothing (and nothing waits for a retry)."""
         for _ in range(rounds):
             if self.cycle() == 0:
                 return
@@ -171,21 +210,44 @@ class Sidecar:
 
     def client_account(self, name: str = "ООО Ромашка", **values: Any) -> str:
         """An internal client Account with a manager."""
-        return self.internal.save("Accounts", {"name": name, "phone_office": "+7 495 000-00-01",
-                                              "billing_address_city": "Москва", "annual_revenue": "10 млн",
-                                              "assigned_user_id": "1", **values})
+        return self.internal.save(
+            "Accounts",
+            {
+                "name": name,
+                "phone_office": "+7 495 000-00-01",
+                "billing_address_city": "Москва",
+                "annual_revenue": "10 млн",
+                "assigned_user_id": "1",
+                **values,
+            },
+        )
 
-    def client_contact(self, account_id: str, first: str = "Ivan", last: str = "Petrov",
-                       email: str = "ivan.petrov@romashka.example", **values: Any) -> str:
+    def client_contact(
+        self,
+        account_id: str,
+        first: str = "Ivan",
+        last: str = "Petrov",
+        email: str = "ivan.petrov@romashka.example",
+        **values: Any,
+    ) -> str:
         """An internal Contact of the Account."""
-        cid = self.internal.save("Contacts", {"first_name": first, "last_name": last, "email1": email,
-                                              "phone_work": "+7 495 000-00-02", "description": "likes golf",
-                                              **values})
+        cid = self.internal.save(
+            "Contacts",
+            {
+                "first_name": first,
+                "last_name": last,
+                "email1": email,
+                "phone_work": "+7 495 000-00-02",
+                "description": "likes golf",
+                **values,
+            },
+        )
         self.internal.relate("Contacts", cid, "accounts", [account_id])
         return cid
 
     def mails_to(self, address: str) -> list[Any]:
-        return [m for m in self.sink.messages if address.lower() in str(m["To"]).lower()]
+        mine = self.sink.messages[self.mail_start :]
+        return [m for m in mine if address.lower() in str(m["To"]).lower()]
 
     def register(self, email: str, password: str = "Client-pw-2026!") -> requests.Response:
         """The client opens the link of the newest mail to ``email`` and chooses a password."""
@@ -193,15 +255,31 @@ class Sidecar:
         link = re.search(r"(http\S+Changenewpassword\S+)", mail.get_content()).group(1)
         q = {k: v[0] for k, v in parse_qs(urlparse(link).query).items()}
         login = self.portal_user(email)
-        return requests.post(f"{self.web.url}/index.php?entryPoint=Changenewpassword", allow_redirects=False,
-                             data={"guid": q["guid"], "key": q["key"], "login": "1",
-                                   "user_name": login.get("user_name"), "new_password": password}, timeout=10)
+        return requests.post(
+            f"{self.web.url}/index.php?entryPoint=Changenewpassword",
+            allow_redirects=False,
+            data={
+                "guid": q["guid"],
+                "key": q["key"],
+                "login": "1",
+                "user_name": login.get("user_name"),
+                "new_password": password,
+            },
+            timeout=10,
+        )
 
     def portal_user(self, email: str):
         from suitecrm_ext import Cond
 
-        return next(iter(self.portal.find("Users", Cond("user_name", "eq", email.lower()),
-                                          ["user_name", "status", "pwd_last_changed"])))
+        return next(
+            iter(
+                self.portal.find(
+                    "Users",
+                    Cond("user_name", "eq", email.lower()),
+                    ["user_name", "status", "pwd_last_changed"],
+                )
+            )
+        )
 
     def as_client(self, user_id: str):
         """Make the portal FakeCRM act as this portal user (its writes are stamped with the user)."""

@@ -71,22 +71,38 @@ class PortalWeb:
         user_name, email = form.get("user_name", ""), form.get("Users0emailAddress0", "")
         if not user_name or not email or form.get("link") != "1":
             return LBL_PROVIDE
-        user = next(iter(self.crm.find("Users", Cond("user_name", "eq", user_name),
-                                       ["email1", "portal_only", "is_group", "user_name"], limit=1)), None)
+        user = next(
+            iter(
+                self.crm.find(
+                    "Users",
+                    Cond("user_name", "eq", user_name),
+                    ["email1", "portal_only", "is_group", "user_name"],
+                    limit=1,
+                )
+            ),
+            None,
+        )
         if user is None or str(user.get("email1") or "").lower() != email.lower():
             return LBL_PROVIDE
         if user.get("portal_only") or user.get("is_group"):
             return LBL_PROVIDE
         guid, key = secrets.token_hex(16), secrets.token_hex(16)
-        self.links[guid] = {"key_hash": hashlib.sha256(key.encode()).hexdigest(), "user_id": user.id,
-                            "username": user_name, "date_generated": self._now(), "deleted": False}
+        self.links[guid] = {
+            "key_hash": hashlib.sha256(key.encode()).hexdigest(),
+            "user_id": user.id,
+            "username": user_name,
+            "date_generated": self._now(),
+            "deleted": False,
+        }
         link = f"{self.url}/index.php?entryPoint=Changenewpassword&guid={guid}&key={key}"
         msg = EmailMessage()
         msg["From"] = "SuiteCRM <do_not_reply@example.com>"
         msg["To"] = email
         msg["Subject"] = "Reset your account password"
-        msg.set_content(f"You recently requested to be able to reset your account password.\n\n"
-                        f"Click on the link below to reset your password:\n\n{link}\n")
+        msg.set_content(
+            f"You recently requested to be able to reset your account password.\n\n"
+            f"Click on the link below to reset your password:\n\n{link}\n"
+        )
         with smtplib.SMTP("127.0.0.1", self.smtp_port, timeout=10) as smtp:
             smtp.send_message(msg)
         return "1"
@@ -99,11 +115,17 @@ class PortalWeb:
         if self._now() > row["date_generated"] + dt.timedelta(minutes=self.link_minutes):
             row["deleted"] = True
             return 302, "index.php?action=Login&module=Users"
-        if form.get("login") != "1" or form.get("user_name") != row["username"] or not form.get("new_password"):
+        if (
+            form.get("login") != "1"
+            or form.get("user_name") != row["username"]
+            or not form.get("new_password")
+        ):
             return 200, "form"
         self.passwords[row["user_id"]] = form["new_password"]
         # User::setNewPassword: a direct UPDATE of user_hash, pwd_last_changed (date_modified stays)
-        self.crm._modules["Users"].rows[row["user_id"]]["pwd_last_changed"] = self._now().replace(microsecond=0)
+        self.crm._modules["Users"].rows[row["user_id"]]["pwd_last_changed"] = self._now().replace(
+            microsecond=0
+        )
         row["deleted"] = True
         return 302, "index.php?module=Users&action=Wizard"
 
@@ -111,7 +133,7 @@ class PortalWeb:
         if not referer.startswith(self.url):
             return 200, "Possible XSRF Attack"
         role = form.get("record", "")
-        levels = {k[len("act_guid"):]: int(v) for k, v in form.items() if k.startswith("act_guid")}
+        levels = {k[len("act_guid") :]: int(v) for k, v in form.items() if k.startswith("act_guid")}
         self.role_levels.setdefault(role, {}).update(levels)
         return 200, f"result = {{role_id:'{role}', module:'All'}}"
 
@@ -151,11 +173,16 @@ class PortalWeb:
                     self._send(200, web.generate_password(form))
                 elif entry == "Changenewpassword":
                     status, where = web.change_password(form)
-                    self._send(status, "" if status == 302 else where, location=where if status == 302 else None)
+                    self._send(
+                        status, "" if status == 302 else where, location=where if status == 302 else None
+                    )
                 elif form.get("module") == "Users" and form.get("action") == "Authenticate":
                     if (form.get("user_name"), form.get("username_password")) != web.admin:
-                        self._send(200, '<span id="loginErrorMessage">You must specify a valid username and '
-                                        'password.</span>')
+                        self._send(
+                            200,
+                            '<span id="loginErrorMessage">You must specify a valid username and '
+                            "password.</span>",
+                        )
                         return
                     sid = secrets.token_hex(8)
                     web.sessions.add(sid)

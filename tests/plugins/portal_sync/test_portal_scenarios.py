@@ -41,10 +41,14 @@ def test_scenario_1_registration_and_organisation_data(sidecar):
     assert sc.internal.get("Contacts", cid)["sxt_portal_status_c"] == "registered"
 
     with sc.as_client(user.id) as portal:  # the client fills in the organisation's data
-        portal.save("Accounts", {"id": portal_acc, "phone_office": "+7 495 123-45-67",
-                                 "billing_address_street": "ул. Ленина, 1"})
-        new_person = portal.save("Contacts", {"first_name": "Мария", "last_name": "Иванова",
-                                              "email1": "m.ivanova@romashka.example"})
+        portal.save(
+            "Accounts",
+            {"id": portal_acc, "phone_office": "+7 495 123-45-67", "billing_address_street": "ул. Ленина, 1"},
+        )
+        new_person = portal.save(
+            "Contacts",
+            {"first_name": "Мария", "last_name": "Иванова", "email1": "m.ivanova@romashka.example"},
+        )
     sc.settle()
     i = sc.internal.get("Accounts", acc)
     assert i["phone_office"] == "+7 495 123-45-67" and i["billing_address_street"] == "ул. Ленина, 1"
@@ -75,8 +79,16 @@ def test_scenario_2_a_case_answered_internally(sidecar):
     acc, cid, user = registered_client(sc)
     portal_acc = sc.sync.ids.right("Accounts", acc)
     with sc.as_client(user) as portal:  # the client opens a case in the portal
-        pcase = portal.save("Cases", {"name": "Не приходит счёт", "description": "Счёт за ноябрь не пришёл",
-                                      "priority": "P2", "type": "Product", "status": "Open_New"})
+        pcase = portal.save(
+            "Cases",
+            {
+                "name": "Не приходит счёт",
+                "description": "Счёт за ноябрь не пришёл",
+                "priority": "P2",
+                "type": "Product",
+                "status": "Open_New",
+            },
+        )
         portal.relate("Accounts", portal_acc, "cases", [pcase])
     sc.settle()
     icase = sc.sync.ids.left("Cases", pcase)
@@ -88,10 +100,14 @@ def test_scenario_2_a_case_answered_internally(sidecar):
     assert case["created_by"] == "1"  # through the API, so the change feed and routing see it
 
     # staff answer: one public update, one internal note
-    answer = sc.internal.save("AOP_Case_Updates", {"name": "Ответ", "description": "Счёт отправлен повторно",
-                                                   "case_id": icase, "internal": False})
-    sc.internal.save("AOP_Case_Updates", {"name": "internal", "description": "клиент должен за октябрь",
-                                          "case_id": icase, "internal": True})
+    answer = sc.internal.save(
+        "AOP_Case_Updates",
+        {"name": "Ответ", "description": "Счёт отправлен повторно", "case_id": icase, "internal": False},
+    )
+    sc.internal.save(
+        "AOP_Case_Updates",
+        {"name": "internal", "description": "клиент должен за октябрь", "case_id": icase, "internal": True},
+    )
     sc.internal.save("Cases", {"id": icase, "status": "Open_Assigned"})
     sc.settle()
     thread = [r for r in sc.portal.find("AOP_Case_Updates", {"case_id": pcase}, ["description", "internal"])]
@@ -100,15 +116,20 @@ def test_scenario_2_a_case_answered_internally(sidecar):
     assert sc.portal.get("Cases", pcase)["status"] == "Open_Assigned"
 
     with sc.as_client(user) as portal:  # the client thanks and closes the case
-        portal.save("AOP_Case_Updates", {"name": "Спасибо", "description": "Получили, спасибо",
-                                         "case_id": pcase})
+        portal.save(
+            "AOP_Case_Updates", {"name": "Спасибо", "description": "Получили, спасибо", "case_id": pcase}
+        )
         portal.save("Cases", {"id": pcase, "status": "Closed_Closed", "state": "Closed"})
     sc.settle()
     case = sc.internal.get("Cases", icase)
     assert case["status"] == "Closed_Closed" and case["state"] == "Closed"
-    [thanks] = [r for r in sc.internal.find("AOP_Case_Updates", {"case_id": icase},
-                                            ["description", "internal", "contact_id"])
-                if r["description"] == "Получили, спасибо"]
+    [thanks] = [
+        r
+        for r in sc.internal.find(
+            "AOP_Case_Updates", {"case_id": icase}, ["description", "internal", "contact_id"]
+        )
+        if r["description"] == "Получили, спасибо"
+    ]
     assert thanks["internal"] is False and thanks["contact_id"] == cid
     assert sc.portal.count("AOP_Case_Updates", {"case_id": pcase}) == 2  # no echo of the client's own update
     assert sc.due_and_dead() == (0, 0)
