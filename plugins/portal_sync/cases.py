@@ -115,7 +115,7 @@ class CaseSync:
                 org = sync.ids.left("Accounts", portal_account) if portal_account else None
             if org is None or sync.ids.entry("Accounts", org) is None:
                 return  # not a case of a client organisation
-            given = {f: v for f, v in vals.items() if text(v) != ""}
+            given = {f: text(v) for f, v in vals.items() if text(v) != ""}
             given["status"] = "Open_New"  # a new case is new, whatever the portal record says
             problems = check_values(given, sync.internal_fields("Cases"), max_text=sync.s.max_text_length)
             if not text(given.get("name")):

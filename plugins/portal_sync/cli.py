@@ -182,3 +182,59 @@ def setup_cmd() -> None:
         raise click.ClickException(str(exc)) from None
     finally:
         sync.portal.close()
+
+
+@portal.group("package")
+def package_group() -> None:
+    """The portal SuiteCRM's push hooks (posting to the sidecar's /o/portal/events)."""
+
+
+_SIDECAR = click.option(
+    "--sidecar-url",
+    required=True,
+    help="The sidecar's push URL as the PORTAL reaches it, e.g. http://sidecar:8765.",
+)
+
+
+@package_group.command("build")
+@click.option("-o", "out_dir", default="dist", show_default=True, help="Where to write the zip.")
+@_SIDECAR
+def package_build(out_dir: str, sidecar_url: str) -> None:
+    """Build the portal's Module Loader zip (install it in the portal's Admin -> Module Loader)."""
+    from suitecrm_ext.packaging.builder import PackageError
+
+    from .portal_package import build, portal_push_url
+
+    try:
+        path = build(out_dir, sidecar_url)
+    except PackageError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"built {path}: hooks post to {portal_push_url(sidecar_url)}/events; set "
+        "$sugar_config['suitecrm_ext']['secret'] in the portal's config_override.php"
+    )
+
+
+@package_group.command("install")
+@click.option(
+    "--suitecrm-root",
+    "root",
+    required=True,
+    type=click.Path(),
+    help="The portal SuiteCRM's directory on this host.",
+)
+@_SIDECAR
+def package_install(root: str, sidecar_url: str) -> None:
+    """Install the portal's push hooks with SuiteCRM's ModuleInstaller (run on the portal's host)."""
+    from suitecrm_ext.packaging.builder import PackageError
+    from suitecrm_ext.packaging.installer import InstallError
+
+    from .portal_package import install
+
+    try:
+        report = install(root, sidecar_url)
+    except (InstallError, PackageError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"installed the portal push hooks in {root}")
+    for line in report.lines():
+        click.echo(f"  {line}")

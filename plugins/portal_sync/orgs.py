@@ -243,6 +243,8 @@ class OrganisationSync:
         if pair is not None:
             if pair.data.get("state") == OK:
                 self.sync_pair(module, pair.left)
+            elif pair.data.get("from") == "portal":
+                self._finish_new_contact(pair)  # a crash after noting its id: finish it
             return
         if module == "Contacts":
             self.portal_new_contact(pid)
@@ -265,20 +267,26 @@ class OrganisationSync:
                 org = sync.ids.left("Accounts", portal_account) if portal_account else None
             if org is None or not self._published(org):
                 return
-            given = {f: v for f, v in vals.items() if text(v) != ""}
+            given = {f: text(v) for f, v in vals.items() if text(v) != ""}
             problems = check_values(given, sync.internal_fields("Contacts"), max_text=sync.s.max_text_length)
             if problems:
                 sync.refuse("Contacts", pid, None, problems)
                 return
             iid = new_guid()
-            pair = sync.ids.link("Contacts", iid, pid, {"state": CREATING, "account": org})
-        self._finish_new_contact(pair, given)
+            pair = sync.ids.link(
+                "Contacts", iid, pid, {"state": CREATING, "account": org, "from": "portal", "given": given}
+            )
+        self._finish_new_contact(pair)
 
-    def _finish_new_contact(self, pair: IdPair, given: dict[str, Any]) -> None:
+    def _finish_new_contact(self, pair: IdPair) -> None:
         sync = self.sync
         rules = self.rules("Contacts")
         org = pair.data["account"]
         with sync.lock("Contacts", pair.left):
+            pair = sync.ids.entry("Contacts", pair.left)
+            if pair is None or pair.data.get("state") == OK:
+                return
+            given = dict(pair.data.get("given") or {})
             sync.crm.create("Contacts", {**given, "account_id": org}, id=pair.left)
             sync.crm.relate("Contacts", pair.left, "accounts", [org])
             account = sync.ids.entry("Accounts", org)
@@ -287,7 +295,8 @@ class OrganisationSync:
             if group:
                 sync.portal.share(group, "Contacts", [pair.right])
             base = {f: text(given.get(f, "")) for f in rules.fields}
-            sync.ids.update("Contacts", pair.left, {**pair.data, "state": OK, "base": base})
+            data = {k: v for k, v in pair.data.items() if k != "given"}
+            sync.ids.update("Contacts", pair.left, {**data, "state": OK, "base": base})
         log.info(
             "portal_sync: the client added contact %s (portal %s) to Account %s", pair.left, pair.right, org
         )
