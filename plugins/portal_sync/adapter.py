@@ -107,9 +107,16 @@ class PortalAdapter(abc.ABC):
 
     # --- change detection -----------------------------------------------------------------------
 
+    def now(self) -> dt.datetime:
+        """The portal's "now" (aware UTC): the sync notes when it first used the portal in its time."""
+        return dt.datetime.now(dt.timezone.utc)
+
     @abc.abstractmethod
-    def poll(self, store: Any, specs: Sequence[WatchSpec], *, lock_owner: str | None = None) -> int:
-        """Queue the portal's changes since the last poll as events of origin ``portal``; returns how many."""
+    def poll(
+        self, store: Any, specs: Sequence[WatchSpec], *, start: dt.datetime, lock_owner: str | None = None
+    ) -> int:
+        """Queue the portal's changes since the last poll as events of origin ``portal`` (the first
+        poll from ``start``: when the sync first used the portal); returns how many."""
 
     # --- organisations and logins ----------------------------------------------------------------
 

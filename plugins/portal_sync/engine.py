@@ -20,6 +20,7 @@ a second worker handling the same pair at that moment gets :class:`Busy` and its
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -38,6 +39,9 @@ from .validation import Problem, check_values
 log = logging.getLogger("suitecrm_ext.plugins.portal_sync")
 
 LOCK_TTL = 120.0
+STATE_NS = "portal_sync"
+#: the portal's feed starts this long before the sync first used the portal (clock skew)
+START_MARGIN = dt.timedelta(minutes=5)
 #: id map kinds besides the module names
 GROUP, LOGIN = "group", "login"
 
@@ -96,6 +100,7 @@ class PortalSync:
         self.orgs = OrganisationSync(self)
         self.logins = LoginSync(self)
         self.cases = CaseSync(self)
+        self.started()
 
     # --- what to watch --------------------------------------------------------------------------
 
@@ -137,9 +142,21 @@ class PortalSync:
 
     def poll(self, *, lock_owner: str | None = None) -> dict[str, int]:
         """The ``portal-sync`` job: queue the portal's changes, pick up registrations."""
-        queued = self.portal.poll(self.store, self.portal_specs(), lock_owner=lock_owner)
+        queued = self.portal.poll(
+            self.store, self.portal_specs(), start=self.started(), lock_owner=lock_owner
+        )
         registered = self.logins.check_registrations()
         return {"queued": queued, "registered": registered}
+
+    def started(self) -> dt.datetime:
+        """When the sync first used the portal (in the portal's time, less a margin): the portal's feed
+        starts there, so nothing a client did is missed and the portal's older records are not replayed."""
+        doc = self.store.kv_get(STATE_NS, "portal_since")
+        if doc is None:
+            since = (self.portal.now() - START_MARGIN).replace(microsecond=0)
+            self.store.kv_add(STATE_NS, "portal_since", since.strftime("%Y-%m-%dT%H:%M:%SZ"))
+            doc = self.store.kv_get(STATE_NS, "portal_since")
+        return dt.datetime.fromisoformat(str(doc).replace("Z", "+00:00"))
 
     # --- shared helpers -------------------------------------------------------------------------
 

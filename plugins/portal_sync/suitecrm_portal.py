@@ -106,6 +106,7 @@ class SuiteCRMPortal(PortalAdapter):
         crm: Any = None,
         feed_crm: Any = None,
         http: requests.Session | None = None,
+        clock: Any = None,
     ):
         self.settings = settings
         self.store = store
@@ -113,6 +114,7 @@ class SuiteCRMPortal(PortalAdapter):
         self._feed_crm = feed_crm
         self._http = http
         self._role_id: str | None = None
+        self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
 
     # --- plumbing -----------------------------------------------------------------------------
 
@@ -211,15 +213,21 @@ class SuiteCRMPortal(PortalAdapter):
 
     # --- change detection ---------------------------------------------------------------------
 
-    def poll(self, store: Any, specs: Sequence[WatchSpec], *, lock_owner: str | None = None) -> int:
-        """One pass of the portal's change feed (events of origin ``portal``); the feed starts with
-        everything already in the portal, so nothing a client entered before the first poll is missed."""
+    def now(self) -> dt.datetime:
+        """The portal's "now" (aware UTC)."""
+        return self.clock()
+
+    def poll(
+        self, store: Any, specs: Sequence[WatchSpec], *, start: dt.datetime, lock_owner: str | None = None
+    ) -> int:
+        """One pass of the portal's change feed (events of origin ``portal``) from ``start`` on."""
         feed = ChangeFeed(
             self.feed_crm,
             store,
             specs,
             origin=ORIGIN,
-            start="beginning",
+            start=start,
+            clock=self.clock,
             overlap_seconds=self.settings.overlap_seconds,
             lock_owner=lock_owner,
         )

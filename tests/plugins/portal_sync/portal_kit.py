@@ -138,7 +138,9 @@ class Sidecar:
         self.registry = build_registry({PLUGIN: plugin_module}, config=self.config)
         self.app = build_app(self.registry, self.config, crm=self.internal, state=self.store)
         self.plugin_settings = self.config.plugin_settings[PLUGIN]
-        self.adapter = SuiteCRMPortal(self.plugin_settings, self.store, crm=self.portal, feed_crm=self.portal)
+        self.adapter = SuiteCRMPortal(
+            self.plugin_settings, self.store, crm=self.portal, feed_crm=self.portal, clock=self.clock
+        )
         self.app.portal_adapter = self.adapter
         self.ctx = self.app.for_plugin(PLUGIN)
         self.feed = self._feed()
@@ -171,7 +173,9 @@ class Sidecar:
         self.store = SQLiteStore(self.tmp / "state.sqlite3", clock=self.wall)
         self.store.release_owner("test-worker")  # as `run` does at start: the dead process's leases
         self.app = build_app(self.registry, self.config, crm=self.internal, state=self.store)
-        self.adapter = SuiteCRMPortal(self.plugin_settings, self.store, crm=self.portal, feed_crm=self.portal)
+        self.adapter = SuiteCRMPortal(
+            self.plugin_settings, self.store, crm=self.portal, feed_crm=self.portal, clock=self.clock
+        )
         self.app.portal_adapter = self.adapter
         self.ctx = self.app.for_plugin(PLUGIN)
         self.feed = self._feed()

@@ -373,5 +373,6 @@ def test_the_initial_sync_in_batches_resumes_without_duplicates(make_sidecar, di
     assert result["Accounts"]["failed"] == 0
     assert sc.portal.count("Accounts") == 250
     assert sorted(r["name"] for r in sc.portal.find("Accounts", fields=["name"])) == [
-        f"Client {i:04d}" for i in range(250)]
+        f"Client {i:04d}" for i in range(250)
+    ]
     assert all(sc.sync.ids.entry("Accounts", a).data["state"] == "ok" for a in accounts)
