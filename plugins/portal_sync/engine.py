@@ -27,7 +27,18 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from suitecrm_ext import CRM, Event, EventKind, IdMap, IdPair, NotFound, Record, TransientError, WatchSpec
+from suitecrm_ext import (
+    CRM,
+    Event,
+    EventKind,
+    IdMap,
+    IdPair,
+    NotFound,
+    Record,
+    TransientError,
+    ValidationError,
+    WatchSpec,
+)
 
 from .adapter import ORIGIN, PortalAdapter
 from .journal import IDS_NS, Journal
@@ -183,9 +194,22 @@ class PortalSync:
         known = self.internal_fields(module)
         wanted = [f for f in dict.fromkeys(fields) if f in known]
         try:
-            return self.crm.get(module, iid, wanted)
+            return self.internal_read("get", module, iid, wanted)
         except NotFound:
             return None
+
+    def internal_read(self, op: str, *args: Any, **kwargs: Any) -> Any:
+        """A read of the internal CRM; when the gateway reads from MySQL and a synced field is not a column
+        there (``email1`` is computed by SuiteCRM from email_addresses), the API answers instead."""
+        try:
+            result = getattr(self.crm, op)(*args, **kwargs)
+            return list(result) if op == "find" else result
+        except ValidationError:
+            writer = getattr(self.crm, "writer", None)
+            if writer is None or getattr(self.crm, "reader", None) is None:
+                raise
+            result = getattr(writer, op)(*args, **kwargs)
+            return list(result) if op == "find" else result
 
     def read_portal(
         self, module: str, pid: str, rules: ModuleRules | None, extra: Sequence[str] = ()

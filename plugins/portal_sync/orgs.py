@@ -141,7 +141,9 @@ class OrganisationSync:
             have = sync.ids.entries("Accounts", chunk)
             todo = [i for i in chunk if have.get(i) is None or have[i].data.get("state") != OK]
             recs = (
-                {r.id: r for r in sync.crm.find("Accounts", Cond("id", "in", todo), fields)} if todo else {}
+                {r.id: r for r in sync.internal_read("find", "Accounts", Cond("id", "in", todo), fields)}
+                if todo
+                else {}
             )
             fresh = [
                 (i, new_guid(), {"state": CREATING, "group": new_guid()})
