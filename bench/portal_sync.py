@@ -62,8 +62,11 @@ def instances():
 def _others_disabled() -> dict[str, Any]:
     from importlib.metadata import entry_points
 
-    return {ep.name: {"enabled": False} for ep in entry_points(group="suitecrm_ext.plugins")
-            if ep.name != "portal_sync"}
+    return {
+        ep.name: {"enabled": False}
+        for ep in entry_points(group="suitecrm_ext.plugins")
+        if ep.name != "portal_sync"
+    }
 
 
 # --- latency ---------------------------------------------------------------------------------
@@ -96,20 +99,30 @@ def latency(args: argparse.Namespace) -> None:
     LiveKit(portal_lab, work)  # writes the push secret into the portal's config_override.php
     portal_package.install(portal_lab.root, kit.push_url)
     internal, portal = internal_lab.gateway("rest"), portal_lab.gateway("rest")
-    idb, pdb = pymysql.connect(**internal_lab.db_params(read_only=True)), \
-        pymysql.connect(**portal_lab.db_params(read_only=True))
+    idb, pdb = (
+        pymysql.connect(**internal_lab.db_params(read_only=True)),
+        pymysql.connect(**portal_lab.db_params(read_only=True)),
+    )
     tag = "bench" + uuid.uuid4().hex[:6]
-    plugin = {"portal": portal_lab.suitecrm_section("rest"), "poll_schedule": f"{args.interval}s",
-              "organisation": {"publish": "all"}, "access": {"group_prefix": f"{tag} "}}
+    plugin = {
+        "portal": portal_lab.suitecrm_section("rest"),
+        "poll_schedule": f"{args.interval}s",
+        "organisation": {"publish": "all"},
+        "access": {"group_prefix": f"{tag} "},
+    }
     results: dict[str, list[float]] = {}
     made: list[tuple[str, str]] = []
     try:
         for mode in ("push", "polling"):
             state = work / mode
             state.mkdir()
-            config = kit.config(plugins={**_others_disabled(), "portal_sync": plugin}, state_dir=state,
-                                write_via="rest", read_via="mysql",
-                                events={"poll_interval_seconds": float(args.interval)})
+            config = kit.config(
+                plugins={**_others_disabled(), "portal_sync": plugin},
+                state_dir=state,
+                write_via="rest",
+                read_via="mysql",
+                events={"poll_interval_seconds": float(args.interval)},
+            )
             extra = () if mode == "push" else ("--no-push",)
             with kit.sidecar(config, "--worker-id", f"bench-{mode}", *extra, wait=(mode == "push")) as proc:
                 store = SQLiteStore(Path(config["state"]["path"]))
@@ -143,12 +156,17 @@ def latency(args: argparse.Namespace) -> None:
                         samples.append(t1 - t0)
                     results[f"{mode:8s} {direction}"] = samples
                 store.close()
-        print(f"change -> other side (real SuiteCRM 7.14.6 x2, API save to DB read, {args.changes} changes each;"
-              f" polling interval {args.interval} s)")
+        print(
+            f"change -> other side (real SuiteCRM 7.14.6 x2, API save to DB read, {args.changes} changes"
+            " each;"
+            f" polling interval {args.interval} s)"
+        )
         for name, samples in results.items():
             if samples:
-                print(f"  {name:30s} n={len(samples):3d}  p50={statistics.median(samples) * 1000:7.0f} ms  "
-                      f"p95={pct(samples, 95) * 1000:7.0f} ms  max={max(samples) * 1000:7.0f} ms")
+                print(
+                    f"  {name:30s} n={len(samples):3d}  p50={statistics.median(samples) * 1000:7.0f} ms  "
+                    f"p95={pct(samples, 95) * 1000:7.0f} ms  max={max(samples) * 1000:7.0f} ms"
+                )
     finally:
         for side, rid in made:
             try:
@@ -175,18 +193,28 @@ def initial(args: argparse.Namespace) -> None:
     ids = []
     for start in range(0, args.accounts + args.naive, 200):
         n = min(200, args.accounts + args.naive - start)
-        ids += writer.save_many("Accounts", [{"name": f"{tag} Client {start + k:05d}",
-                                             "phone_office": f"+7 495 {start + k:07d}",
-                                             "billing_address_city": "Москва"} for k in range(n)])
+        ids += writer.save_many(
+            "Accounts",
+            [
+                {
+                    "name": f"{tag} Client {start + k:05d}",
+                    "phone_office": f"+7 495 {start + k:07d}",
+                    "billing_address_city": "Москва",
+                }
+                for k in range(n)
+            ],
+        )
     print(f"seeded {len(ids)} internal Accounts through REST set_entries in {time.monotonic() - t0:.0f} s")
-    naive_ids, bulk_ids = ids[:args.naive], ids[args.naive:]
+    naive_ids, bulk_ids = ids[: args.naive], ids[args.naive :]
     work = Path(tempfile.mkdtemp(prefix="bench-portal-"))
-    settings = Settings.model_validate({"portal": portal_lab.suitecrm_section("rest"),
-                                        "organisation": {"publish": "all"}})
+    settings = Settings.model_validate(
+        {"portal": portal_lab.suitecrm_section("rest"), "organisation": {"publish": "all"}}
+    )
     try:
         store = SQLiteStore(work / "naive.sqlite3")
-        sync = PortalSync(settings, internal_lab.gateway("rest", read_via="mysql"), store,
-                          SuiteCRMPortal(settings, store))
+        sync = PortalSync(
+            settings, internal_lab.gateway("rest", read_via="mysql"), store, SuiteCRMPortal(settings, store)
+        )
         t0 = time.monotonic()
         for iid in naive_ids:
             sync.orgs.publish_account(iid, with_contacts=False)
@@ -194,8 +222,9 @@ def initial(args: argparse.Namespace) -> None:
         store.close()
 
         store = SQLiteStore(work / "bulk.sqlite3")
-        sync = PortalSync(settings, internal_lab.gateway("rest", read_via="mysql"), store,
-                          SuiteCRMPortal(settings, store))
+        sync = PortalSync(
+            settings, internal_lab.gateway("rest", read_via="mysql"), store, SuiteCRMPortal(settings, store)
+        )
         rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         t0 = time.monotonic()
         the_plan = resync.ResyncPlan(internal={"Accounts": bulk_ids}, portal_new={"Accounts": []})
@@ -208,10 +237,15 @@ def initial(args: argparse.Namespace) -> None:
             cur.execute("SELECT COUNT(*) FROM accounts WHERE deleted = 0 AND name LIKE %s", (f"{tag} %",))
             (in_portal,) = cur.fetchone()
         rate = len(bulk_ids) / took
-        print(f"initial sync of {len(bulk_ids)} Accounts to the portal (resync --module Accounts, publish: all):"
-              f" {took:.1f} s, {rate:.0f} records/s; {in_portal} in the portal's DB afterwards")
-        print(f"  naive baseline (publish_account one at a time, {len(naive_ids)} Accounts, same process): "
-              f"{naive_rate:.0f} records/s -> batched x{rate / naive_rate:.1f}")
+        print(
+            f"initial sync of {len(bulk_ids)} Accounts to the portal (resync --module Accounts,"
+            " publish: all):"
+            f" {took:.1f} s, {rate:.0f} records/s; {in_portal} in the portal's DB afterwards"
+        )
+        print(
+            f"  naive baseline (publish_account one at a time, {len(naive_ids)} Accounts, same process): "
+            f"{naive_rate:.0f} records/s -> batched x{rate / naive_rate:.1f}"
+        )
         print(f"  peak RSS {rss1 / 1024:.0f} MB (before the sync {rss0 / 1024:.0f} MB)")
         store.close()
     finally:

@@ -6,8 +6,8 @@ Notes are shared with it), a client login is a regular **user** (not "portal onl
 password links to those) in that group with the **role** of ``access.role``, which disables every
 module but the portal's and limits those to the group's records. ``portal setup`` creates the role
 and sets its levels; SuiteCRM's APIs cannot set role levels (the REST ``set_relationship`` drops
-``access_override``), so setup posts them to Role Management (``ACLRoles`` ``Save``) as the portal
-admin, the way the admin's browser would — SuiteCRM's own ``ACLRole::setAction`` stores them.
+``access_override``), so setup sets them with the core's ``RoleRights``: Role Management (``ACLRoles``
+``Save``) in a web-UI session of the portal admin, the way the admin's browser would.
 
 Registration uses SuiteCRM's own password link: the sidecar asks the portal's ``GeneratePassword``
 entry point (the "forgot password" form, ``link=1``) for the login; the portal stores a one-time
@@ -44,14 +44,12 @@ from suitecrm_ext import (
     transport_checks,
 )
 from suitecrm_ext.workflow import AccessModel, Role
+from suitecrm_ext.workflow.rights import RoleRights, WebUI
 
 from .adapter import ORIGIN, LoginState, Person, PortalAdapter
 
 log = logging.getLogger("suitecrm_ext.plugins.portal_sync")
 
-#: SuiteCRM's ACL levels (modules/ACLActions/actiondefs.php)
-ACL_ENABLED, ACL_DISABLED = 89, -98
-ACL_ALL, ACL_GROUP, ACL_OWNER, ACL_NONE = 90, 80, 75, -99
 ACTOR_FIELDS = ("created_by", "modified_user_id")
 
 
@@ -59,30 +57,33 @@ class PortalSetupError(RuntimeError):
     """``portal setup`` could not do its work; the message says what and where."""
 
 
-def role_levels(modules: Mapping[str, str], actions: Sequence[Record]) -> dict[str, int]:
-    """ACL action id -> level for the portal role: the portal modules as configured, the rest disabled.
+def portal_rights(modules: Mapping[str, str], categories: Sequence[str]) -> dict[str, dict[str, str]]:
+    """The portal role's rights (core ``RoleRights`` level names): the portal modules as configured,
+    every other module of ``categories`` disabled.
 
-    ``edit``: view/list/edit the organisation's records; ``create_own``: view/list/edit own records
-    only (for modules without security groups, e.g. AOP_Case_Updates, whose thread the case view
-    shows); ``view``: view/list the organisation's records. Delete, import, export and mass update
+    ``edit``: view/list/edit the organisation's records (group); ``create_own``: view/list/edit own
+    records only (for modules without security groups, e.g. AOP_Case_Updates, whose thread the case
+    view shows); ``view``: view/list the organisation's records. Delete, import, export and mass update
     are never allowed.
     """
-    out: dict[str, int] = {}
-    for act in actions:
-        category, name = str(act.get("category") or ""), str(act.get("name") or "")
-        mode = modules.get(category)
+    out: dict[str, dict[str, str]] = {}
+    for module in categories:
+        mode = modules.get(module)
         if mode is None:
-            if name == "access":
-                out[act.id] = ACL_DISABLED
+            out[module] = {"access": "disabled"}
             continue
-        if name == "access":
-            out[act.id] = ACL_ENABLED
-        elif name in ("view", "list"):
-            out[act.id] = ACL_OWNER if mode == "create_own" else ACL_GROUP
-        elif name == "edit":
-            out[act.id] = {"edit": ACL_GROUP, "create_own": ACL_OWNER}.get(mode, ACL_NONE)
-        else:
-            out[act.id] = ACL_NONE
+        seen = "owner" if mode == "create_own" else "group"
+        edit = {"edit": "group", "create_own": "owner"}.get(mode, "none")
+        out[module] = {
+            "access": "enabled",
+            "view": seen,
+            "list": seen,
+            "edit": edit,
+            "delete": "none",
+            "import": "none",
+            "export": "none",
+            "massupdate": "none",
+        }
     return out
 
 
@@ -366,74 +367,43 @@ class SuiteCRMPortal(PortalAdapter):
             done.append(f"created role {name!r}")
         role = access.ensure_role(name, "client portal users (suitecrm-ext portal_sync)").id
         self._role_id = role
-        actions = list(self.crm.find("ACLActions", Cond("acltype", "eq", "module"), ["name", "category"]))
-        if not actions:
+        api = getattr(self.crm, "writer", self.crm)  # acl_actions is not a module table MySQL knows
+        actions = list(api.find("ACLActions", Cond("acltype", "eq", "module"), ["name", "category"]))
+        categories = sorted({str(a.get("category")) for a in actions if a.get("category")})
+        if not categories:
             raise PortalSetupError("the portal lists no ACL actions (is the portal user an administrator?)")
-        unknown = sorted(set(self.settings.access.modules) - {str(a.get("category")) for a in actions})
+        unknown = sorted(set(self.settings.access.modules) - set(categories))
         if unknown:
             raise PortalSetupError(
                 f"plugins.portal_sync.access.modules: the portal has no module(s) {', '.join(unknown)}"
             )
-        levels = role_levels(self.settings.access.modules, actions)
-        self._post_role_levels(role, levels)
+        changed = self.role_rights().set(role, portal_rights(self.settings.access.modules, categories))
         enabled = ", ".join(f"{m} ({mode})" for m, mode in self.settings.access.modules.items())
-        done.append(f"role {name!r}: {enabled}; every other module disabled ({len(levels)} levels set)")
+        done.append(f"role {name!r}: {enabled}; every other module disabled ({len(changed)} rights changed)")
         return done
 
-    def _admin_password(self) -> str:
+    def role_rights(self) -> RoleRights:
+        """The core's RoleRights over the portal: SuiteCRM's APIs cannot set role rights, so they go
+        through Role Management in a web-UI session of the portal admin (the rest/soap user)."""
+        if hasattr(self.crm, "acl_role_rights"):  # a FakeCRM keeps rights itself
+            return RoleRights(self.crm)
         s = self.portal_settings
-        for section in (s.rest, s.soap):
-            if section is not None and section.password is not None:
-                return section.password.get_secret_value()
-        raise PortalSetupError(
-            "portal setup signs in to the portal's Role Management as its admin: give "
-            "plugins.portal_sync.portal.rest (username, password)"
-        )
-
-    def _admin_user(self) -> str:
-        s = self.portal_settings
-        return (s.rest or s.soap).username  # type: ignore[union-attr]
-
-    def _post_role_levels(self, role_id: str, levels: Mapping[str, int]) -> None:
-        session = requests.Session()
-        session.verify = self.portal_settings.verify_tls
-        headers = {"Referer": f"{self.url}/index.php"}
-        timeout = self.portal_settings.timeout
-        try:
-            r = session.post(
-                f"{self.url}/index.php",
-                headers=headers,
-                timeout=timeout,
-                data={
-                    "module": "Users",
-                    "action": "Authenticate",
-                    "user_name": self._admin_user(),
-                    "username_password": self._admin_password(),
-                    "return_module": "Users",
-                    "return_action": "Login",
-                },
-            )
-            if "loginErrorMessage" in r.text or "You must specify a valid username and password" in r.text:
-                raise PortalSetupError(
-                    f"could not sign in to {self.url} as {self._admin_user()!r} "
-                    "(plugins.portal_sync.portal.rest username/password)"
-                )
-            form = {
-                "module": "ACLRoles",
-                "action": "Save",
-                "record": role_id,
-                **{f"act_guid{aid}": str(level) for aid, level in levels.items()},
-            }
-            r = session.post(f"{self.url}/index.php", headers=headers, data=form, timeout=timeout)
-        except requests.RequestException as exc:
-            raise TransientError(f"portal {self.url} unreachable: {exc}") from None
-        finally:
-            session.close()
-        if r.status_code != 200 or f"role_id:'{role_id}'" not in r.text:
+        section = s.rest or s.soap
+        if section is None:
             raise PortalSetupError(
-                f"Role Management did not take the levels of role {role_id}: "
-                f"HTTP {r.status_code} {_page_text(r.text)[:200]!r}"
+                "portal setup signs in to the portal's Role Management as its admin: give "
+                "plugins.portal_sync.portal.rest (username, password)"
             )
+        return RoleRights(
+            self.crm,
+            WebUI(
+                s.url,
+                section.username,
+                section.password.get_secret_value(),
+                timeout=s.timeout,
+                verify=s.verify_tls,
+            ),
+        )
 
     def checks(self) -> list[Check]:
         """The portal's transports, and the portal role."""

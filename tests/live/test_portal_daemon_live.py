@@ -100,23 +100,37 @@ def proxy(live_portal):
     p.cut()
 
 
-def test_killed_mid_sync_and_portal_outage_lose_nothing(live_kit, live_lab, live_portal, run_tag, proxy, tmp_path):
+def test_killed_mid_sync_and_portal_outage_lose_nothing(
+    live_kit, live_lab, live_portal, run_tag, proxy, tmp_path
+):
     live_kit.install("portal_sync")
     internal = live_lab.gateway("rest")
     portal = live_portal.gateway("rest")
     portal_section = live_portal.suitecrm_section("rest")
     portal_section["url"] = f"http://127.0.0.1:{proxy.port}"
     portal_section["retries"] = 1
-    plugin = {"portal": portal_section, "poll_schedule": "1s", "access": {"group_prefix": f"{run_tag} "},
-              "organisation": {"publish": "all"}}
+    plugin = {
+        "portal": portal_section,
+        "poll_schedule": "1s",
+        "access": {"group_prefix": f"{run_tag} "},
+        "organisation": {"publish": "all"},
+    }
     state_dir = tmp_path / "state"
     state_dir.mkdir()
     from importlib.metadata import entry_points
 
-    others = {ep.name: {"enabled": False} for ep in entry_points(group="suitecrm_ext.plugins")
-              if ep.name != "portal_sync"}
-    config = live_kit.config(plugins={**others, "portal_sync": plugin}, state_dir=state_dir, write_via="rest",
-                             read_via="mysql", events={"poll_interval_seconds": 1.0, "retry_base_seconds": 0.5})
+    others = {
+        ep.name: {"enabled": False}
+        for ep in entry_points(group="suitecrm_ext.plugins")
+        if ep.name != "portal_sync"
+    }
+    config = live_kit.config(
+        plugins={**others, "portal_sync": plugin},
+        state_dir=state_dir,
+        write_via="rest",
+        read_via="mysql",
+        events={"poll_interval_seconds": 1.0, "retry_base_seconds": 0.5},
+    )
     store_path = Path(config["state"]["path"])
     # only this test's Accounts are published: the feed starts now, and we make them after the start
     acc, contacts = None, []
@@ -140,13 +154,18 @@ def test_killed_mid_sync_and_portal_outage_lose_nothing(live_kit, live_lab, live
             assert done_at_kill < 8, "the sidecar had finished before it was killed: nothing was mid-sync"
         live_kit.wait_free()
         with live_kit.sidecar(config, "--worker-id", "portal-live") as proc:
+
             def all_out():
                 pairs = ids.entries("Contacts", contacts)
                 return len(pairs) == 8 and all(p.data.get("state") == "ok" for p in pairs.values())
 
             wait(all_out, 60, "every contact after the restart", proc)
-            wait(lambda: portal.get("Accounts", portal_acc, ["phone_office"])["phone_office"] == "+7 2", 30,
-                 "the phone after the restart", proc)
+            wait(
+                lambda: portal.get("Accounts", portal_acc, ["phone_office"])["phone_office"] == "+7 2",
+                30,
+                "the phone after the restart",
+                proc,
+            )
             made = list(portal.find("Contacts", Cond("last_name", "eq", f"{run_tag} Daemon"), ["first_name"]))
             assert sorted(r["first_name"] for r in made) == [f"P{i}" for i in range(8)]  # each once
 
@@ -156,10 +175,20 @@ def test_killed_mid_sync_and_portal_outage_lose_nothing(live_kit, live_lab, live
             time.sleep(4)
             assert portal.get("Accounts", portal_acc, ["website"])["website"] != "https://outage.example"
             proxy.up()
-            wait(lambda: portal.get("Accounts", portal_acc, ["website"])["website"] == "https://outage.example",
-                 60, "the internal change after the outage", proc)
-            wait(lambda: internal.get("Accounts", acc, ["phone_fax"])["phone_fax"] == "+7 3", 60,
-                 "the portal change after the outage", proc)
+            wait(
+                lambda: (
+                    portal.get("Accounts", portal_acc, ["website"])["website"] == "https://outage.example"
+                ),
+                60,
+                "the internal change after the outage",
+                proc,
+            )
+            wait(
+                lambda: internal.get("Accounts", acc, ["phone_fax"])["phone_fax"] == "+7 3",
+                60,
+                "the portal change after the outage",
+                proc,
+            )
         assert store.dead_letters() == []
     finally:
         # the portal's copies this sidecar made, and the internal records this test made

@@ -15,7 +15,6 @@ import hashlib
 import json
 import re
 import socket
-import threading
 import time
 from email import message_from_bytes, policy
 from typing import Any
@@ -65,14 +64,20 @@ def portal_mail(live_portal):
     with conn.cursor() as cur:
         cur.execute(f"SELECT id, {cols} FROM outbound_email WHERE type = 'system' AND deleted = 0")
         saved = cur.fetchall()
-        cur.execute("UPDATE outbound_email SET mail_sendtype = 'SMTP', mail_smtpserver = '127.0.0.1', "
-                    "mail_smtpport = %s, mail_smtpauth_req = 0, mail_smtpssl = 0 "
-                    "WHERE type = 'system' AND deleted = 0", (controller.port,))
+        cur.execute(
+            "UPDATE outbound_email SET mail_sendtype = 'SMTP', mail_smtpserver = '127.0.0.1', "
+            "mail_smtpport = %s, mail_smtpauth_req = 0, mail_smtpssl = 0 "
+            "WHERE type = 'system' AND deleted = 0",
+            (controller.port,),
+        )
     yield sink
     with conn.cursor() as cur:
         for row in saved:
-            cur.execute("UPDATE outbound_email SET mail_sendtype = %s, mail_smtpserver = %s, mail_smtpport = %s, "
-                        "mail_smtpauth_req = %s, mail_smtpssl = %s WHERE id = %s", (*row[1:], row[0]))
+            cur.execute(
+                "UPDATE outbound_email SET mail_sendtype = %s, mail_smtpserver = %s, mail_smtpport = %s, "
+                "mail_smtpauth_req = %s, mail_smtpssl = %s WHERE id = %s",
+                (*row[1:], row[0]),
+            )
     conn.close()
     controller.stop()
 
@@ -82,8 +87,12 @@ class LiveSidecar:
 
     def __init__(self, tmp, live_lab, live_portal, run_tag: str, **settings: Any):
         self.internal = live_lab.gateway("rest")
-        section = {"portal": live_portal.suitecrm_section("rest"), "poll_schedule": "1s",
-                   "access": {"group_prefix": f"{run_tag} "}, **settings}
+        section = {
+            "portal": live_portal.suitecrm_section("rest"),
+            "poll_schedule": "1s",
+            "access": {"group_prefix": f"{run_tag} "},
+            **settings,
+        }
         self.config = build_config(plugins={PLUGIN: section})
         self.registry = build_registry({PLUGIN: plugin_module}, config=self.config)
         self.store = SQLiteStore(tmp / "state.sqlite3")
@@ -93,8 +102,13 @@ class LiveSidecar:
         self.app.portal_adapter = self.adapter
         self.ctx = self.app.for_plugin(PLUGIN)
         specs = [s for s in watch_specs(self.settings) if not s.origin]
-        self.feed = ChangeFeed(live_lab.gateway("rest", read_via="mysql"), self.store, specs,
-                               start=dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=2), overlap_seconds=30)
+        self.feed = ChangeFeed(
+            live_lab.gateway("rest", read_via="mysql"),
+            self.store,
+            specs,
+            start=dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=2),
+            overlap_seconds=30,
+        )
         self.dispatcher = Dispatcher(self.app, self.registry, worker_id="live", store=self.store)
         self.portal = self.adapter.crm
 
@@ -109,7 +123,8 @@ class LiveSidecar:
         self.dispatcher.drain()
 
     def until(self, what, timeout: float = 40.0, label: str = ""):
-        """Run cycles until ``what()`` is truthy (SuiteCRM stamps to the second: changes take a cycle or two)."""
+        """Run cycles until ``what()`` is truthy (SuiteCRM stamps to the second: a change takes a cycle or
+        two)."""
         deadline = time.monotonic() + timeout
         while True:
             self.cycle()
@@ -118,17 +133,27 @@ class LiveSidecar:
                 return got
             if time.monotonic() > deadline:
                 dead = [(d.event_key, d.last_error) for d in self.store.dead_letters()]
-                raise AssertionError(f"{label or what} not reached in {timeout} s; dead letters: {dead}; "
-                                     f"refusals: {self.sync.journal.refusals(5)}")
+                raise AssertionError(
+                    f"{label or what} not reached in {timeout} s; dead letters: {dead}; "
+                    f"refusals: {self.sync.journal.refusals(5)}"
+                )
             time.sleep(0.5)
 
     def cleanup(self) -> None:
         """Remove every record the sync made or mapped, on both sides."""
-        for kind, module in (("Notes", "Notes"), ("AOP_Case_Updates", "AOP_Case_Updates"), ("Cases", "Cases"),
-                             ("Contacts", "Contacts"), ("Accounts", "Accounts"), ("login", "Users")):
+        for kind, module in (
+            ("Notes", "Notes"),
+            ("AOP_Case_Updates", "AOP_Case_Updates"),
+            ("Cases", "Cases"),
+            ("Contacts", "Contacts"),
+            ("Accounts", "Accounts"),
+            ("login", "Users"),
+        ):
             for pair in list(self.sync.ids.pairs(kind)):
-                for crm, mod, rid in ((self.internal, module if kind != "login" else "Contacts", pair.left),
-                                      (self.portal, module, pair.right)):
+                for crm, mod, rid in (
+                    (self.internal, module if kind != "login" else "Contacts", pair.left),
+                    (self.portal, module, pair.right),
+                ):
                     try:
                         crm.delete(mod, rid)
                     except (NotFound, Exception):  # noqa: BLE001 - best effort cleanup
@@ -149,26 +174,55 @@ class Client:
     def __init__(self, portal_url: str, user_name: str, password: str):
         self.url = portal_url.rstrip("/") + "/service/v4_1/rest.php"
         self.http = requests.Session()
-        answer = self.call("login", {"user_auth": {"user_name": user_name,
-                                                   "password": hashlib.md5(password.encode()).hexdigest()},
-                                     "application_name": "client"})
+        answer = self.call(
+            "login",
+            {
+                "user_auth": {"user_name": user_name, "password": hashlib.md5(password.encode()).hexdigest()},
+                "application_name": "client",
+            },
+        )
         assert "id" in answer, f"the client could not log in: {answer}"
         self.session = answer["id"]
 
     def call(self, method: str, data: dict) -> Any:
-        r = self.http.post(self.url, data={"method": method, "input_type": "JSON", "response_type": "JSON",
-                                           "rest_data": json.dumps(data)}, timeout=30)
+        r = self.http.post(
+            self.url,
+            data={
+                "method": method,
+                "input_type": "JSON",
+                "response_type": "JSON",
+                "rest_data": json.dumps(data),
+            },
+            timeout=30,
+        )
         return r.json()
 
     def ids(self, module: str) -> set[str]:
-        out = self.call("get_entry_list", {"session": self.session, "module_name": module, "query": "",
-                                           "order_by": "", "offset": 0, "select_fields": ["id"],
-                                           "link_name_to_fields_array": [], "max_results": 1000, "deleted": 0})
+        out = self.call(
+            "get_entry_list",
+            {
+                "session": self.session,
+                "module_name": module,
+                "query": "",
+                "order_by": "",
+                "offset": 0,
+                "select_fields": ["id"],
+                "link_name_to_fields_array": [],
+                "max_results": 1000,
+                "deleted": 0,
+            },
+        )
         return {e["id"] for e in out.get("entry_list", [])}
 
     def save(self, module: str, values: dict) -> Any:
-        return self.call("set_entry", {"session": self.session, "module_name": module,
-                                       "name_value_list": [{"name": k, "value": v} for k, v in values.items()]})
+        return self.call(
+            "set_entry",
+            {
+                "session": self.session,
+                "module_name": module,
+                "name_value_list": [{"name": k, "value": v} for k, v in values.items()],
+            },
+        )
 
 
 @pytest.fixture(scope="module")
@@ -195,9 +249,12 @@ def register(sc: LiveSidecar, mail_sink: Sink, email: str, live_portal) -> str:
     link = re.search(r"(http\S+Changenewpassword\S+)", mail.get_body(("plain",)).get_content()).group(1)
     guid, key = re.search(r"guid=([\w-]+)", link).group(1), re.search(r"key=([\w-]+)", link).group(1)
     user_name = email.lower()
-    r = requests.post(f"{live_portal.url}/index.php?entryPoint=Changenewpassword", allow_redirects=False,
-                      timeout=30, data={"guid": guid, "key": key, "login": "1", "user_name": user_name,
-                                        "new_password": PASSWORD})
+    r = requests.post(
+        f"{live_portal.url}/index.php?entryPoint=Changenewpassword",
+        allow_redirects=False,
+        timeout=30,
+        data={"guid": guid, "key": key, "login": "1", "user_name": user_name, "new_password": PASSWORD},
+    )
     assert r.status_code == 302 and "Login" not in (r.headers.get("Location") or ""), r.headers
     return user_name
 
@@ -205,22 +262,42 @@ def register(sc: LiveSidecar, mail_sink: Sink, email: str, live_portal) -> str:
 def test_scenario_1_invitation_registration_and_organisation_data(sidecar, portal_mail, live_portal, run_tag):
     sc = sidecar
     email = f"{run_tag}.ivan@romashka.example"
-    acc = sc.internal.save("Accounts", {"name": f"{run_tag} ООО Ромашка", "phone_office": "+7 495 000-00-01",
-                                        "billing_address_city": "Москва", "annual_revenue": "10 млн"})
-    cid = sc.internal.save("Contacts", {"first_name": "Иван", "last_name": f"{run_tag} Петров", "email1": email,
-                                        "description": "внутренняя заметка"})
+    acc = sc.internal.save(
+        "Accounts",
+        {
+            "name": f"{run_tag} ООО Ромашка",
+            "phone_office": "+7 495 000-00-01",
+            "billing_address_city": "Москва",
+            "annual_revenue": "10 млн",
+        },
+    )
+    cid = sc.internal.save(
+        "Contacts",
+        {
+            "first_name": "Иван",
+            "last_name": f"{run_tag} Петров",
+            "email1": email,
+            "description": "внутренняя заметка",
+        },
+    )
     sc.internal.relate("Contacts", cid, "accounts", [acc])
     sc.internal.save("Contacts", {"id": cid, "sxt_portal_status_c": "invite"})  # the manager's action
-    sc.until(lambda: sc.internal.get("Contacts", cid, ["sxt_portal_status_c"])["sxt_portal_status_c"] == "invited",
-             label="Contact invited")
+    sc.until(
+        lambda: sc.internal.get("Contacts", cid, ["sxt_portal_status_c"])["sxt_portal_status_c"] == "invited",
+        label="Contact invited",
+    )
     portal_acc = sc.sync.ids.right("Accounts", acc)
     p = sc.portal.get("Accounts", portal_acc, ["name", "billing_address_city", "annual_revenue"])
     assert p["name"] == f"{run_tag} ООО Ромашка" and p["billing_address_city"] == "Москва"
     assert p["annual_revenue"] == ""  # internal-only never leaves
 
     user_name = register(sc, portal_mail, email, live_portal)
-    sc.until(lambda: sc.internal.get("Contacts", cid, ["sxt_portal_status_c"])["sxt_portal_status_c"]
-             == "registered", label="Contact registered")
+    sc.until(
+        lambda: (
+            sc.internal.get("Contacts", cid, ["sxt_portal_status_c"])["sxt_portal_status_c"] == "registered"
+        ),
+        label="Contact registered",
+    )
 
     client = Client(live_portal.url, user_name, PASSWORD)
     assert client.ids("Accounts") == {portal_acc}  # not the portal's other (demo) Accounts
@@ -230,23 +307,35 @@ def test_scenario_1_invitation_registration_and_organisation_data(sidecar, porta
         client.save("Accounts", {"id": other.id, "name": "touched by a client"})  # SuiteCRM's ACL refuses
         assert sc.portal.get("Accounts", other.id, ["name"])["name"] != "touched by a client"
 
-    client.save("Accounts", {"id": portal_acc, "phone_office": "+7 495 123-45-67",
-                             "billing_address_street": "ул. Ленина, 1"})
-    person = client.save("Contacts", {"first_name": "Мария", "last_name": f"{run_tag} Иванова",
-                                      "account_id": portal_acc})["id"]
-    sc.until(lambda: sc.internal.get("Accounts", acc, ["phone_office"])["phone_office"] == "+7 495 123-45-67",
-             label="the client's phone in the internal CRM")
-    assert sc.internal.get("Accounts", acc, ["billing_address_street"])["billing_address_street"] == "ул. Ленина, 1"
+    client.save(
+        "Accounts",
+        {"id": portal_acc, "phone_office": "+7 495 123-45-67", "billing_address_street": "ул. Ленина, 1"},
+    )
+    person = client.save(
+        "Contacts", {"first_name": "Мария", "last_name": f"{run_tag} Иванова", "account_id": portal_acc}
+    )["id"]
+    sc.until(
+        lambda: sc.internal.get("Accounts", acc, ["phone_office"])["phone_office"] == "+7 495 123-45-67",
+        label="the client's phone in the internal CRM",
+    )
+    assert (
+        sc.internal.get("Accounts", acc, ["billing_address_street"])["billing_address_street"]
+        == "ул. Ленина, 1"
+    )
     maria = sc.until(lambda: sc.sync.ids.left("Contacts", person), label="the client's new contact")
     assert acc in {a.id for a in sc.internal.related("Contacts", maria, "accounts", ["id"])}
 
     sc.internal.save("Accounts", {"id": acc, "website": "https://romashka.example"})  # the manager's change
-    sc.until(lambda: sc.portal.get("Accounts", portal_acc, ["website"])["website"] == "https://romashka.example",
-             label="the manager's change in the portal")
+    sc.until(
+        lambda: sc.portal.get("Accounts", portal_acc, ["website"])["website"] == "https://romashka.example",
+        label="the manager's change in the portal",
+    )
 
     sc.internal.save("Contacts", {"id": cid, "sxt_portal_status_c": "disabled"})
-    sc.until(lambda: sc.portal.get("Users", sc.sync.ids.right("login", cid), ["status"])["status"] == "Inactive",
-             label="the login disabled")
+    sc.until(
+        lambda: sc.portal.get("Users", sc.sync.ids.right("login", cid), ["status"])["status"] == "Inactive",
+        label="the login disabled",
+    )
     with pytest.raises(AssertionError, match="could not log in"):
         Client(live_portal.url, user_name, PASSWORD)
 
@@ -255,26 +344,40 @@ def test_scenario_2_a_case_from_the_portal_answered_internally(sidecar, portal_m
     sc = sidecar
     email = f"{run_tag}.olga@vasilek.example"
     acc = sc.internal.save("Accounts", {"name": f"{run_tag} ЗАО Василёк"})
-    cid = sc.internal.save("Contacts", {"first_name": "Ольга", "last_name": f"{run_tag} Сидорова", "email1": email})
+    cid = sc.internal.save(
+        "Contacts", {"first_name": "Ольга", "last_name": f"{run_tag} Сидорова", "email1": email}
+    )
     sc.internal.relate("Contacts", cid, "accounts", [acc])
     sc.sync.logins.invite(cid)
     client = Client(live_portal.url, register(sc, portal_mail, email, live_portal), PASSWORD)
     portal_acc = sc.sync.ids.right("Accounts", acc)
 
-    pcase = client.save("Cases", {"name": f"{run_tag} Не приходит счёт", "description": "Счёт за ноябрь",
-                                  "priority": "P2", "account_id": portal_acc})["id"]
+    pcase = client.save(
+        "Cases",
+        {
+            "name": f"{run_tag} Не приходит счёт",
+            "description": "Счёт за ноябрь",
+            "priority": "P2",
+            "account_id": portal_acc,
+        },
+    )["id"]
     icase = sc.until(lambda: sc.sync.ids.left("Cases", pcase), label="the portal case in the internal CRM")
     case = sc.internal.get("Cases", icase, ["name", "account_id", "status", "sxt_portal_case_c"])
     assert case["name"] == f"{run_tag} Не приходит счёт" and case["account_id"] == acc
     assert case["sxt_portal_case_c"] is True and case["status"] == "Open_New"
     assert cid in {c.id for c in sc.internal.related("Cases", icase, "contacts", ["id"])}
 
-    sc.internal.save("AOP_Case_Updates", {"name": "Ответ", "description": "Счёт отправлен повторно",
-                                          "case_id": icase, "internal": False})
-    sc.internal.save("AOP_Case_Updates", {"name": "internal", "description": "клиент должен за октябрь",
-                                          "case_id": icase, "internal": True})
-    note = sc.internal.save("Notes", {"name": "счёт", "parent_type": "Cases", "parent_id": icase,
-                                      "portal_flag": True})
+    sc.internal.save(
+        "AOP_Case_Updates",
+        {"name": "Ответ", "description": "Счёт отправлен повторно", "case_id": icase, "internal": False},
+    )
+    sc.internal.save(
+        "AOP_Case_Updates",
+        {"name": "internal", "description": "клиент должен за октябрь", "case_id": icase, "internal": True},
+    )
+    note = sc.internal.save(
+        "Notes", {"name": "счёт", "parent_type": "Cases", "parent_id": icase, "portal_flag": True}
+    )
     sc.internal.set_attachment(note, "invoice.pdf", b"%PDF-1.4 invoice")
     sc.internal.save("Cases", {"id": icase, "status": "Open_Assigned"})
 
@@ -285,9 +388,13 @@ def test_scenario_2_a_case_from_the_portal_answered_internally(sidecar, portal_m
     thread = sc.until(answered, label="the staff answer in the portal")
     assert [t["description"] for t in thread] == ["Счёт отправлен повторно"]  # never the internal one
     assert sc.portal.get_attachment(sc.sync.ids.right("Notes", note)).content == b"%PDF-1.4 invoice"
-    sc.until(lambda: sc.portal.get("Cases", pcase, ["status"])["status"] == "Open_Assigned", label="status out")
+    sc.until(
+        lambda: sc.portal.get("Cases", pcase, ["status"])["status"] == "Open_Assigned", label="status out"
+    )
 
     client.save("Cases", {"id": pcase, "status": "Closed_Closed", "state": "Closed"})
-    sc.until(lambda: sc.internal.get("Cases", icase, ["status"])["status"] == "Closed_Closed",
-             label="the client's close in the internal CRM")
+    sc.until(
+        lambda: sc.internal.get("Cases", icase, ["status"])["status"] == "Closed_Closed",
+        label="the client's close in the internal CRM",
+    )
     assert sc.internal.get("Cases", icase, ["state"])["state"] == "Closed"

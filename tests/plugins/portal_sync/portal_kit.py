@@ -100,7 +100,7 @@ def make_crm(clock: Clock, *, internal: bool) -> FakeCRM:
     if internal:
         register_schema(crm, load_plugin_schema(PLUGIN))
     else:
-        for module in ("Accounts", "Contacts", "Cases", "AOP_Case_Updates", "Notes", "Leads"):
+        for module in ("Accounts", "Contacts", "Cases", "AOP_Case_Updates", "Notes", "Documents"):
             for name in ("access", "view", "list", "edit", "delete", "import", "export", "massupdate"):
                 crm.save("ACLActions", {"name": name, "category": module, "acltype": "module"})
     return crm

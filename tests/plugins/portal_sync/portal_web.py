@@ -11,9 +11,8 @@ modules/ACLRoles/Save.php) and checked against the real instance in tests/live/t
   ``new_password``): a valid, unexpired, unused link for that user sets the password and
   ``pwd_last_changed`` — by a direct UPDATE in SuiteCRM, so ``date_modified`` does not move — marks
   the link used and redirects (302) to the first-login wizard; any other request redirects to Login;
-- ``POST index.php`` ``module=Users&action=Authenticate`` then ``module=ACLRoles&action=Save``
-  (``record``, ``act_guid<action id>=<level>``, a Referer on the site): the role's levels, answered
-  ``result = {role_id:'<id>', module:'All'}``.
+
+(Role rights need no emulation: the FakeCRM keeps them itself for the core's RoleRights.)
 """
 
 from __future__ import annotations
@@ -37,15 +36,12 @@ LBL_PROVIDE = "Provide both a User Name and an Email Address."
 class PortalWeb:
     """The emulated entry points (``url``), sending mail to ``smtp_port``."""
 
-    def __init__(self, crm: FakeCRM, smtp_port: int, *, admin=("admin", "admin-pw"), link_minutes: int = 30):
+    def __init__(self, crm: FakeCRM, smtp_port: int, *, link_minutes: int = 30):
         self.crm = crm
         self.smtp_port = smtp_port
-        self.admin = admin
         self.link_minutes = link_minutes
         self.links: dict[str, dict[str, Any]] = {}
         self.passwords: dict[str, str] = {}
-        self.role_levels: dict[str, dict[str, int]] = {}
-        self.sessions: set[str] = set()
         self.down = False
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
@@ -129,14 +125,6 @@ class PortalWeb:
         row["deleted"] = True
         return 302, "index.php?module=Users&action=Wizard"
 
-    def save_role(self, form: dict[str, str], referer: str) -> tuple[int, str]:
-        if not referer.startswith(self.url):
-            return 200, "Possible XSRF Attack"
-        role = form.get("record", "")
-        levels = {k[len("act_guid") :]: int(v) for k, v in form.items() if k.startswith("act_guid")}
-        self.role_levels.setdefault(role, {}).update(levels)
-        return 200, f"result = {{role_id:'{role}', module:'All'}}"
-
     # --- HTTP ---------------------------------------------------------------------------------
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -176,24 +164,6 @@ class PortalWeb:
                     self._send(
                         status, "" if status == 302 else where, location=where if status == 302 else None
                     )
-                elif form.get("module") == "Users" and form.get("action") == "Authenticate":
-                    if (form.get("user_name"), form.get("username_password")) != web.admin:
-                        self._send(
-                            200,
-                            '<span id="loginErrorMessage">You must specify a valid username and '
-                            "password.</span>",
-                        )
-                        return
-                    sid = secrets.token_hex(8)
-                    web.sessions.add(sid)
-                    self._send(302, "", location="index.php?module=Home&action=index", cookie=sid)
-                elif form.get("module") == "ACLRoles" and form.get("action") == "Save":
-                    cookie = self.headers.get("Cookie") or ""
-                    if not any(f"PHPSESSID={s}" in cookie for s in web.sessions):
-                        self._send(302, "", location="index.php?action=Login&module=Users")
-                        return
-                    status, body = web.save_role(form, self.headers.get("Referer") or "")
-                    self._send(status, body)
                 else:
                     self._send(404, "not emulated")
 

@@ -9,6 +9,10 @@
 
 from __future__ import annotations
 
+import pytest
+
+from suitecrm_ext import PermissionDenied
+
 
 def test_scenario_1_registration_and_organisation_data(sidecar):
     sc = sidecar
@@ -35,6 +39,17 @@ def test_scenario_1_registration_and_organisation_data(sidecar):
     assert portal_acc in {r.id for r in sc.portal.related("Accounts", portal_acc, "SecurityGroups")} or True
     assert group in {r.id for r in sc.portal.related("Accounts", portal_acc, "SecurityGroups")}
     assert group in {r.id for r in sc.portal.related("Contacts", portal_contact, "SecurityGroups")}
+
+    # what the client's own session sees (SuiteCRM's role rights and security groups, as the fake applies
+    # them): their organisation's records and nothing else of the portal
+    sc.portal.save("Accounts", {"name": "another client of the portal"})
+    view = sc.portal.as_user(user.id)
+    assert {r.id for r in view.find("Accounts")} == {portal_acc}
+    assert {r.id for r in view.find("Contacts")} == {portal_contact}
+    sc.portal.save("Documents", {"document_name": "internal memo of the portal's staff"})
+    assert view.count("Documents") == 0  # every module but the portal's is disabled for the role
+    with pytest.raises(PermissionDenied):
+        view.save("Documents", {"document_name": "a client's document"})
 
     assert sc.register("ivan.petrov@romashka.example").status_code == 302
     sc.settle()

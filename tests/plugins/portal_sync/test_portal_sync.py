@@ -158,6 +158,8 @@ def test_a_portal_user_cannot_change_another_organisations_records(sidecar):
     sc.sync.logins.invite(cid_b)
     sc.settle()
     portal_b = sc.sync.ids.right("Accounts", acc_b)
+    assert portal_b not in {r.id for r in sc.portal.as_user(user_a).find("Accounts")}  # SuiteCRM's ACL
+    # and were the portal's ACL misconfigured, or the data forged: the sync refuses it on its own
     with sc.as_client(user_a) as portal:  # a login of organisation A writes into B's Account
         portal.save("Accounts", {"id": portal_b, "name": "Owned by A", "phone_office": "+7 666"})
         # and opens a case and a contact claiming B's Account
