@@ -201,7 +201,7 @@ _SIDECAR = click.option(
 @_SIDECAR
 def package_build(out_dir: str, sidecar_url: str) -> None:
     """Build the portal's Module Loader zip (install it in the portal's Admin -> Module Loader)."""
-    from suitecrm_ext.packaging.builder import PackageError
+    from suitecrm_ext.packaging import PackageError
 
     from .portal_package import build, portal_push_url
 
@@ -226,8 +226,7 @@ def package_build(out_dir: str, sidecar_url: str) -> None:
 @_SIDECAR
 def package_install(root: str, sidecar_url: str) -> None:
     """Install the portal's push hooks with SuiteCRM's ModuleInstaller (run on the portal's host)."""
-    from suitecrm_ext.packaging.builder import PackageError
-    from suitecrm_ext.packaging.installer import InstallError
+    from suitecrm_ext.packaging import InstallError, PackageError
 
     from .portal_package import install
 

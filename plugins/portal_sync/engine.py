@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -49,7 +50,10 @@ from .validation import Problem, check_values
 
 log = logging.getLogger("suitecrm_ext.plugins.portal_sync")
 
-LOCK_TTL = 120.0
+#: a pair's lease: longer than one pair's work; a crashed holder's lease blocks the pair this long at most
+LOCK_TTL = 30.0
+#: how long a handler waits for a pair another worker holds before its delivery is retried
+LOCK_WAIT = 10.0
 STATE_NS = "portal_sync"
 #: the portal's feed starts this long before the sync first used the portal (clock skew)
 START_MARGIN = dt.timedelta(minutes=5)
@@ -176,8 +180,11 @@ class PortalSync:
         """Hold the lease of one pair (Busy when another worker holds it)."""
         name = f"portal_sync:{kind}:{key}"
         owner = f"{self.worker}:{uuid.uuid4().hex[:8]}"
-        if not self.store.acquire_lock(name, owner, LOCK_TTL):
-            raise Busy(f"{kind} {key} is being synced by another worker; retried shortly")
+        deadline = time.monotonic() + LOCK_WAIT
+        while not self.store.acquire_lock(name, owner, LOCK_TTL):
+            if time.monotonic() > deadline:
+                raise Busy(f"{kind} {key} is being synced by another worker; retried shortly")
+            time.sleep(0.2)
         try:
             yield
         finally:

@@ -7,9 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from suitecrm_ext.packaging import load_schema_file
-from suitecrm_ext.packaging.builder import build_package
-from suitecrm_ext.packaging.installer import run_installer
+from suitecrm_ext.packaging import build_package, load_schema_file, run_installer
 
 from .adapter import ORIGIN
 

@@ -43,8 +43,7 @@ from suitecrm_ext import (
     build_gateway,
     transport_checks,
 )
-from suitecrm_ext.workflow import AccessModel, Role
-from suitecrm_ext.workflow.rights import RoleRights, WebUI
+from suitecrm_ext.workflow import AccessModel, Role, RoleRights, WebUI
 
 from .adapter import ORIGIN, LoginState, Person, PortalAdapter
 

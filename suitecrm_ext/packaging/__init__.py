@@ -7,6 +7,9 @@
 - :mod:`~suitecrm_ext.packaging.fake`: register a schema's modules, fields and links into a FakeCRM.
 """
 
+from suitecrm_ext.packaging.builder import PackageError, build_package
+from suitecrm_ext.packaging.installer import InstallError, run_installer
 from suitecrm_ext.packaging.schema import Schema, SchemaError, load_schema, load_schema_file
 
-__all__ = ["Schema", "SchemaError", "load_schema", "load_schema_file"]
+__all__ = ["InstallError", "PackageError", "Schema", "SchemaError", "build_package", "load_schema",
+           "load_schema_file", "run_installer"]

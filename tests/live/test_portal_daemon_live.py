@@ -159,7 +159,7 @@ def test_killed_mid_sync_and_portal_outage_lose_nothing(
                 pairs = ids.entries("Contacts", contacts)
                 return len(pairs) == 8 and all(p.data.get("state") == "ok" for p in pairs.values())
 
-            wait(all_out, 60, "every contact after the restart", proc)
+            wait(all_out, 90, "every contact after the restart", proc)
             wait(
                 lambda: portal.get("Accounts", portal_acc, ["phone_office"])["phone_office"] == "+7 2",
                 30,

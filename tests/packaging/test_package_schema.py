@@ -247,5 +247,14 @@ def test_account_opening_schema_has_what_the_mission_asks():
 
 
 def test_empty_plugin_schemas_add_nothing():
-    for plugin in ("routing", "portal_sync", "bp_scripts"):
+    for plugin in ("routing", "bp_scripts"):
         assert load_plugin_schema(plugin).is_empty
+
+
+def test_portal_sync_schema_adds_the_portal_status_the_case_flag_and_push_hooks():
+    schema = load_plugin_schema("portal_sync")
+    [status] = schema.custom_fields["Contacts"]
+    assert status.name == "sxt_portal_status_c" and status.type == "enum"
+    assert [f.name for f in schema.custom_fields["Cases"]] == ["sxt_portal_case_c"]
+    assert {h.module for h in schema.logic_hooks if h.push} == {"Accounts", "Contacts", "Cases",
+                                                               "AOP_Case_Updates", "Notes"}
