@@ -43,6 +43,10 @@ class Proxy:
     def cut(self) -> None:
         srv, self._server = self._server, None
         if srv is not None:
+            try:
+                srv.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept(): the port is free
+            except OSError:
+                pass
             srv.close()
         for c in self._conns:
             try:
