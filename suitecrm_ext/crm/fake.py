@@ -62,6 +62,7 @@ from suitecrm_ext.crm.base import (
 from suitecrm_ext.crm.fake_acl import UserView
 from suitecrm_ext.crm.guid import new_guid
 from suitecrm_ext.crm.stock_modules import STOCK_DEFAULTS, STOCK_FIELDS, STOCK_TABLES
+from suitecrm_ext.crm.text import refuse_unstorable, stored_text
 
 #: Field types whose values are text (for ``is_null`` matching "" and case-insensitive comparison).
 _NUMERIC_OR_TIME = {"datetime", "datetimecombo", "date", "bool", "int", "float", "decimal", "currency"}
@@ -162,7 +163,7 @@ class FakeCRM(CRM):
     name = "fake"
     capabilities = CRM.capabilities | {
         "include_deleted", "filter_in", "filter_null", "filter_nested", "order_multi", "datetime_seconds",
-        "batch_save", "server_version", "nul_values", "create_with_id", "attachments",
+        "batch_save", "server_version", "create_with_id", "attachments",
     }
 
     def __init__(
@@ -436,6 +437,8 @@ class FakeCRM(CRM):
         An ``id`` that is missing or deleted raises NotFound (SuiteCRM itself would silently update
         nothing). New ids are generated SuiteCRM-style. ``deleted=True`` soft-deletes, like ``delete``.
         """
+        if isinstance(values, Mapping):  # refused before it reaches the store, as the transports do
+            refuse_unstorable(values, module=module, transport=self.name)
         self.calls.append(("save", module, values.get("id") if isinstance(values, Mapping) else None))
         mod = self._module(module)
         self._acl(module, "save")
@@ -443,6 +446,9 @@ class FakeCRM(CRM):
 
     def save_many(self, module: str, rows: Sequence[Mapping[str, Any]]) -> list[str]:
         """Save several records in one call (validated all first: a bad row changes nothing)."""
+        for i, row in enumerate(rows):  # refused before anything reaches the store
+            if isinstance(row, Mapping):
+                refuse_unstorable(row, module=module, transport=self.name, where=f"row {i}")
         self.calls.append(("save_many", module, len(rows)))
         mod = self._module(module)
         self._acl(module, "save")
@@ -745,14 +751,18 @@ class FakeCRM(CRM):
             raise ValidationError(
                 f"{mod.name} has no field(s) {names}" + (f" ({where})" if where else ""),
                 fields=unknown, transport=self.name, module=mod.name)
+        refuse_unstorable(values, module=mod.name, transport=self.name, where=where)
         out: dict[str, Any] = {}
         bad: list[str] = []
         for name, value in values.items():
             ftype = mod.fields[name].type
             try:
-                out[name] = _store_value(ftype, value)
+                stored = _store_value(ftype, value)
             except (TypeError, ValueError):
                 bad.append(name)
+                continue
+            # as SuiteCRM's save does: entities decoded, name/varchar trimmed (suitecrm_ext.crm.text)
+            out[name] = stored_text(stored, ftype) if type(stored) is str else stored
         if bad:
             raise ValidationError(
                 f"{mod.name}: bad value(s) for {', '.join(f'{n}={values[n]!r}' for n in bad)}"

@@ -18,8 +18,12 @@ whose keys are not the PHP parameter names is a fatal error (HTTP 500, empty bod
 - ``query`` / ``order_by`` are SQL inside SuiteCRM and are built only by :mod:`suitecrm_ext.crm.sqlfilter`.
 - A ``get_entry`` of a missing *or deleted* id answers with a list-shaped ``name_value_list`` holding a
   warning → NotFound.
-- String values are HTML-entity decoded on read: SuiteCRM's bean layer returns them passed through
-  ``htmlspecialchars`` (``&amp; &quot; &#039; &lt; &gt;``).
+- String values are decoded on read with :func:`~suitecrm_ext.crm.text.from_html`: SuiteCRM hands them
+  out through its ``to_html()`` (``&quot; &lt; &gt; &#039;``, but ``&`` as it is), so the records read
+  here hold what the database holds. Values SuiteCRM would silently damage on save (NUL and other
+  control characters, characters outside the BMP such as emoji) are refused before sending
+  (:mod:`suitecrm_ext.crm.text`).
+- ``order_by`` names fields bare (``name DESC, id ASC``); SuiteCRM drops table-qualified keys.
 
 **Duplicates on retry.** Reads, updates, deletes and relationship changes are idempotent and are retried
 on transient faults. A create is made idempotent: the client generates the record id (SuiteCRM-shaped,
@@ -66,14 +70,13 @@ from suitecrm_ext.crm.fake import parse_order
 from suitecrm_ext.crm.guid import is_guid, new_guid
 from suitecrm_ext.crm.http import RetryPolicy, classify, excerpt, make_session, send
 from suitecrm_ext.crm.sqlfilter import check_identifier, compile_order, compile_where, sql_string
+from suitecrm_ext.crm.text import from_html, refuse_unstorable
 
 log = logging.getLogger("suitecrm_ext.crm.rest")
 
 DEFAULT_PATH = "/service/v4_1/rest.php"
 ENUM_TYPES = {"enum", "multienum", "dynamicenum", "radioenum"}
 AUTH_ERRORS = {10, 12, 1008, 1009, 1012}
-_HTML_ENTITIES = {"&amp;": "&", "&quot;": '"', "&#039;": "'", "&#39;": "'", "&lt;": "<", "&gt;": ">"}
-_HTML_RE = re.compile("|".join(map(re.escape, _HTML_ENTITIES)))
 
 
 class _InvalidSession(Exception):
@@ -88,11 +91,8 @@ class _DatabaseFailure(Exception):
         self.body = body
 
 
-def html_decode(value: Any) -> Any:
-    """Undo SuiteCRM's ``htmlspecialchars(ENT_QUOTES)`` on a read string value (single pass)."""
-    if isinstance(value, str) and "&" in value:
-        return _HTML_RE.sub(lambda m: _HTML_ENTITIES[m.group(0)], value)
-    return value
+#: kept for callers of the old name: SuiteCRM's ``to_html()`` undone (see suitecrm_ext.crm.text)
+html_decode = from_html
 
 
 def name_value_list(values: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -121,7 +121,7 @@ class RestV4CRM(CRM):
     name = "rest"
     capabilities = CRM.capabilities | {
         "include_deleted", "filter_in", "filter_null", "filter_nested", "order_multi", "datetime_seconds",
-        "batch_save", "server_version", "nul_values", "create_with_id", "attachments",
+        "batch_save", "server_version", "create_with_id", "attachments",
     }
 
     def __init__(
@@ -335,7 +335,7 @@ class RestV4CRM(CRM):
         if not rid:
             raise ProtocolError(f"REST {module}: entry without id", excerpt=json.dumps(entry)[:500],
                                 transport=self.name)
-        values = normalize_values({k: html_decode(v) for k, v in raw.items()}, self._fields.get(module, {}))
+        values = normalize_values({k: from_html(v) for k, v in raw.items()}, self._fields.get(module, {}))
         deleted = parse_bool(raw.get("deleted"))
         if fields is not None:
             values = {k: v for k, v in values.items() if k in fields}
@@ -433,7 +433,7 @@ class RestV4CRM(CRM):
         for start in range(0, len(ids), self.page_size):
             chunk = list(ids[start:start + self.page_size])
             query = f"{table}.id IN ({', '.join(sql_string(i) for i in chunk)})"
-            payload = self._call("get_entry_list", [module, query, f"{table}.id ASC", 0, ["id"], [],
+            payload = self._call("get_entry_list", [module, query, "id ASC", 0, ["id"], [],
                                                     len(chunk), 1 if include_deleted else 0, False])
             try:
                 found.update(e["id"] for e in payload["entry_list"])
@@ -467,6 +467,7 @@ class RestV4CRM(CRM):
         if "id" in values and (not isinstance(values["id"], str) or not values["id"]):
             raise ValidationError(f"{module}: id must be a non-empty string", fields=["id"],
                                   transport=self.name, module=module)
+        refuse_unstorable(values, module=module, transport=self.name, where=where)
 
     def save(self, module: str, values: Mapping[str, Any]) -> str:
         """Create (client-chosen id + ``new_with_id``, safe to retry) or update (NotFound if missing)."""

@@ -4,12 +4,18 @@ SuiteCRM pastes ``query`` into the WHERE clause of its own SELECT (which joins `
 fields) and ``order_by`` into its ORDER BY. Both are SQL, so they are built **only** here, from a
 :class:`~suitecrm_ext.crm.base.Filter` and the module's field metadata:
 
-- field names must be identifiers known to the module, and are qualified with the module's table
-  (``accounts.name``) or, for custom fields (``FieldInfo.source == "custom_fields"``), with the custom
-  table (``accounts_cstm.inn_c``); ``non-db`` fields are refused (SuiteCRM would answer "Database failure");
-- values are always string literals escaped the way ``mysqli_real_escape_string`` does (backslash, double
-  quote, NUL, CR, LF, Ctrl-Z), except that a quote is doubled (``''``), so no value can end the literal
-  also on a server whose ``sql_mode`` has NO_BACKSLASH_ESCAPES (where ``\\'`` would end it);
+- field names must be identifiers known to the module; in ``query`` they are qualified with the module's
+  table (``accounts.name``) or, for custom fields (``FieldInfo.source == "custom_fields"``), with the
+  custom table (``accounts_cstm.inn_c``); in ``order_by`` they are **bare** (``name DESC, id ASC``):
+  SuiteCRM's ``SugarBean::process_order_by`` keeps only keys that are vardef names (it qualifies them
+  itself) and silently drops ``accounts.name`` - which made every qualified sort a no-op and offset
+  paging repeat and skip rows. ``non-db`` fields are refused (SuiteCRM would answer "Database failure");
+- values are always string literals: a quote is doubled (``''``), so no value can end the literal (also on
+  a server whose ``sql_mode`` has NO_BACKSLASH_ESCAPES, where ``\\'`` would end it); a value holding a
+  character MySQL would need a backslash for (backslash, double quote, NUL, CR, LF, Ctrl-Z) is sent as a
+  hex literal ``_utf8 X'...'`` instead. The real SuiteCRM checks every ``query`` with its SQL parser
+  (``SugarSQLValidate``), which misreads a backslash before a quote (``'x\\'``, ``'\\''``) and then
+  refuses the call as "Access Denied" (error 40), so no backslash is ever sent inside a literal;
 - semantics match FakeCRM: ``neq`` also matches NULL, ``is_null`` / ``not_null`` (and ``eq`` / ``neq`` with
   ``""``) treat '' and NULL alike for text fields, ``in []`` matches nothing, ``like`` keeps ``%``/``_``
   and ``\\`` escapes. (tests/crm/test_rest_v4_sqlfilter.py checks this on a real MariaDB.)
@@ -39,24 +45,20 @@ IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 #: Types whose empty value is NULL only (for text types '' counts as empty too).
 NON_TEXT_TYPES = {"datetime", "datetimecombo", "date", "bool", "int", "float", "decimal", "currency"}
 
-_ESCAPES = {
-    "\\": "\\\\",
-    "'": "''",  # not \\': under NO_BACKSLASH_ESCAPES that would end the literal
-    '"': '\\"',
-    "\x00": "\\0",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\x1a": "\\Z",
-}
-_ESCAPE_RE = re.compile("[\\\\'\"\x00\n\r\x1a]")
+#: characters that would need a backslash inside a MySQL literal: such values go as hex literals
+_NEEDS_BACKSLASH = re.compile('[\\\\"\x00\n\r\x1a]')
 
 _SQL_OPS = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
 
 def sql_string(value: Any) -> str:
-    """A MySQL string literal for ``value`` (formatted with :func:`to_crm`), escaped like mysqli does."""
+    """A MySQL string literal for ``value`` (formatted with :func:`to_crm`) that SuiteCRM's query check
+    reads the way MySQL does: ``'...'`` with quotes doubled, or ``_utf8 X'...'`` when the text holds a
+    character that would need a backslash."""
     text = str(to_crm(value))
-    return "'" + _ESCAPE_RE.sub(lambda m: _ESCAPES[m.group(0)], text) + "'"
+    if _NEEDS_BACKSLASH.search(text):
+        return "_utf8 X'" + text.encode("utf-8").hex().upper() + "'"
+    return "'" + text.replace("'", "''") + "'"
 
 
 def check_identifier(name: str, what: str = "field") -> str:
@@ -154,13 +156,16 @@ def compile_order(
     keys: Sequence[tuple[str, bool]], table: str, fields: Mapping[str, FieldInfo], module: str = "",
     *, tiebreak: bool = True,
 ) -> str:
-    """The v4_1 ``order_by`` string for [(field, descending)].
+    """The v4_1 ``order_by`` string for [(field, descending)]: bare field names (see the module docstring).
 
-    ``tiebreak`` appends ``<table>.id`` so that offset paging sees a stable order.
+    ``tiebreak`` appends ``id ASC`` so that offset paging sees a total, stable order.
     """
-    parts = [f"{column(table, name, fields, module)} {'DESC' if desc else 'ASC'}" for name, desc in keys]
+    parts = []
+    for name, desc in keys:
+        column(table, name, fields, module)  # checks the field exists and is stored in the DB
+        parts.append(f"{name} {'DESC' if desc else 'ASC'}")
     if tiebreak and "id" not in [n for n, _ in keys]:
-        parts.append(f"{check_identifier(table, 'table')}.id ASC")
+        parts.append("id ASC")
     return ", ".join(parts)
 
 

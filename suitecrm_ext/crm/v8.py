@@ -16,6 +16,9 @@ Behaviour of a real SuiteCRM 7.14.6 that this module is written against (recorde
   (the ``next`` link is not used: without ``page[number]`` it points back to page 1).
 - Filters are ``filter[field][op]=value`` with ops eq neq gt gte lt lte like and one level of
   ``filter[operator]=and|or``; one condition per (field, op). Anything else raises Unsupported.
+- Attributes are strings passed through SuiteCRM's ``to_html()`` (``O&#039;Rourke``, ``&lt;b&gt;``; ``&`` as
+  it is): they are decoded with :func:`~suitecrm_ext.crm.text.from_html`, so V8 reads what REST, SOAP and
+  the database hold. Values SuiteCRM would damage on save (control characters, emoji) are refused.
 - Attributes are strings; datetimes are ISO 8601 UTC **with the seconds truncated to :00** (a DB value of
   05:17:26 reads as 05:17:00). Records are normalised to aware UTC datetimes, but callers that need exact
   seconds (watermarks) must read through REST or MySQL.
@@ -60,6 +63,8 @@ from suitecrm_ext.crm.base import (
 )
 from suitecrm_ext.crm.guid import new_guid
 from suitecrm_ext.crm.http import RetryPolicy, classify, excerpt, make_session, send
+from suitecrm_ext.crm.text import from_html, refuse_unstorable
+from suitecrm_ext.crm.v8_paging import read_complete
 
 log = logging.getLogger("suitecrm_ext.crm.v8")
 
@@ -202,6 +207,8 @@ def _v8_value(ftype: str | None, raw: Any) -> Any:
     """One V8 attribute → normalised value. Link fields come as ``{}`` and become ""."""
     if isinstance(raw, (dict, list)):
         raw = ""
+    elif type(raw) is str and "&" in raw:
+        raw = from_html(raw)
     try:
         return from_crm(ftype, raw)
     except ValueError:
@@ -229,10 +236,10 @@ class V8CRM(CRM):
     """
 
     name = "v8"
-    #: JSON carries NUL (``\u0000``) like REST's does. Not: include_deleted, filter_in (of several values),
-    #: filter_null, filter_nested, order_multi (all refused with Unsupported before any request);
-    #: datetime_seconds (V8 answers :00), batch_save (one request per record), server_version.
-    capabilities = CRM.capabilities | {"nul_values"}
+    #: Not: include_deleted, filter_in (of several values), filter_null, filter_nested, order_multi (all
+    #: refused with Unsupported before any request); datetime_seconds (V8 answers :00), batch_save (one
+    #: request per record), server_version, nul_values (SuiteCRM drops NUL on save: refused).
+    capabilities = CRM.capabilities
 
     def __init__(
         self,
@@ -578,32 +585,37 @@ class V8CRM(CRM):
         return params
 
     def _pages(self, module: str, base: dict[str, str], fields, limit: int | None) -> Iterator[Record]:
+        """Pages until a short one, complete on ties of the sort key (see :mod:`.v8_paging`)."""
         size = self.page_size if limit is None else min(self.page_size, limit)
-        number, served = 1, 0
-        seen: set[str] = set()
-        while True:
-            params = {"page[size]": str(size), "page[number]": str(number), **base}
+        key = base.get("sort", "id").lstrip("-")
+        wanted = None if fields is None else list(fields)
+        if wanted is not None and key not in wanted and key != "id":
+            # the sort key must come back to see ties; it is left out of the records again
+            base = {**base, f"fields[{module}]": base.get(f"fields[{module}]", "id") + "," + key}
+
+        def fetch(params: Mapping[str, str]) -> tuple[list[Record], int | None]:
             data, _ = self._api("GET", f"module/{module}", params=params, module=module)
             items = data.get("data") if isinstance(data, dict) else None
             if not isinstance(items, list):
                 raise ProtocolError(f"V8 list {module}: data is not a list", excerpt=json.dumps(data)[:500],
                                     transport=self.name, module=module)
-            for item in items:
-                rid = str(item.get("id"))
-                if rid in seen:  # a row moved between pages while we paged
-                    continue
-                seen.add(rid)
-                yield self._record(module, item, fields)
-                served += 1
-                if limit is not None and served >= limit:
-                    return
             total = (data.get("meta") or {}).get("total-pages")
-            if not items or total is None or number >= int(total):
-                return
-            number += 1
+            want = None if wanted is None else [*wanted, key]
+            return ([self._record(module, item, want) for item in items],
+                    int(total) if isinstance(total, (int, str)) and str(total).isdigit() else None)
+
+        for rec in read_complete(fetch, base, size=size, key=key, limit=limit, module=module):
+            if wanted is not None and key not in wanted:
+                rec.values.pop(key, None)
+            yield rec
 
     def count(self, module: str, where: Where = None, *, include_deleted: bool = False) -> int:
-        """``page[size]=1`` and read ``meta.total-pages`` (V8 has no count call)."""
+        """``page[size]=1`` and read ``meta.total-pages`` (V8 has no count call).
+
+        Where a SuiteCRM answers records but no total (``total-pages`` 0 with a filter, SuiteCRM #9760)
+        the ids are paged through and counted instead. ``total-pages`` counts records the user's role may
+        not list (#8653): with such a role, count through rest or mysql.
+        """
         module = self._path_name(module, "module")
         if include_deleted:
             raise Unsupported("V8 cannot count deleted records", transport=self.name, module=module)
@@ -614,7 +626,12 @@ class V8CRM(CRM):
         data, _ = self._api("GET", f"module/{module}", params=params, module=module)
         if not data.get("data"):
             return 0
-        return int((data.get("meta") or {}).get("total-pages") or 0)
+        total = (data.get("meta") or {}).get("total-pages")
+        if isinstance(total, int) and total > 0:
+            return total
+        log.info("V8 list %s answered no total-pages (SuiteCRM #9760); counting by paging", module)
+        base = {k: v for k, v in params.items() if not k.startswith("page[")}
+        return sum(1 for _ in self._pages(module, base, ["id"], None))
 
     def _attributes(self, module: str, values: Mapping[str, Any], where: str = "") -> dict[str, Any]:
         if not isinstance(values, Mapping):
@@ -626,6 +643,7 @@ class V8CRM(CRM):
         if bad:
             raise ValidationError(f"{module}: structured values are not supported for {', '.join(bad)}",
                                   fields=bad, transport=self.name, module=module)
+        refuse_unstorable(values, module=module, transport=self.name, where=where)
         return {k: to_crm(values[k]) for k in names}
 
     def save(self, module: str, values: Mapping[str, Any]) -> str:

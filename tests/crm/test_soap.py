@@ -248,8 +248,11 @@ def emu():
 def test_control_characters_are_refused_before_anything_is_sent(emu):
     c = soap_client()
     with pytest.raises(ValidationError) as err:
-        c.save("Accounts", {"name": "nul\x00byte"})
-    assert err.value.fields == ["name"] and "rest or v8" in str(err.value)
+        c.save("Accounts", {"name": "nul\x00byte"})  # SuiteCRM would drop it (every API refuses it)
+    assert err.value.fields == ["name"] and "NUL" in str(err.value)
+    with pytest.raises(ValidationError) as err:
+        c.save("Accounts", {"name": "fine", "description": "not in XML 1.0: \ufffe"})
+    assert err.value.fields == ["description"] and "rest or v8" in str(err.value)
     assert emu.count("set_entry") == 0
 
 
@@ -259,8 +262,8 @@ def test_hostile_query_values_reach_suitecrm_escaped(emu):
     rid = c.save("Accounts", {"name": value})
     c.save("Accounts", {"name": "other"})
     assert [r.id for r in c.find("Accounts", Cond("name", "eq", value))] == [rid]
-    query = [args[2] for m, args in emu.calls if m == "get_entry_list" and "DROP" in str(args[2])][0]
-    assert query == "accounts.name = '\\\\''; DROP TABLE accounts; --'"
+    query = [args[2] for m, args in emu.calls if m == "get_entry_list" and "X'" in str(args[2])][0]
+    assert query == "accounts.name = _utf8 X'" + value.encode().hex().upper() + "'"  # no backslash sent
 
 
 def test_a_stock_php8_server_fails_every_call_with_the_hint(emu):

@@ -8,12 +8,16 @@ Data lives in a :class:`~suitecrm_ext.crm.fake.FakeCRM`; the emulator speaks exa
 - errors as HTTP 200 ``{"name", "number", "description"}`` (10, 11, 20, ``"-1"``);
 - ``get_entry_list`` with ``result_count``/``next_offset`` ints and ``total_count`` a string, past-the-end
   pages, ``deleted=1``; ``get_entry`` of a missing/deleted id with the list-shaped warning;
-- the ``query``/``order_by`` SQL is *parsed* (the subset a careful client may send: qualified columns,
-  ``= <> != > >= < <= LIKE IN IS [NOT] NULL``, AND/OR/parentheses, MySQL-escaped string literals,
-  numbers); a syntax error or an unknown column answers HTTP 500 "Database failure" like SuiteCRM does;
+- the ``query`` SQL is *parsed* (the subset a careful client may send: qualified columns,
+  ``= <> != > >= < <= LIKE IN IS [NOT] NULL``, AND/OR/parentheses, MySQL-escaped string literals and
+  ``_utf8 X'..'`` hex literals, numbers); a syntax error or an unknown column answers HTTP 500 "Database
+  failure" like SuiteCRM does; a literal with a backslash right before a quote (``'x\\'``) is refused with
+  error 40, as SuiteCRM's ``SugarSQLValidate`` misreads it and refuses the query;
+- ``order_by`` as ``SugarBean::process_order_by`` reads it: keys must be bare vardef names (``name DESC``);
+  anything else (``accounts.name``) is dropped silently, as on the real SuiteCRM;
 - ``set_entry`` with SuiteCRM's real id semantics: an existing id updates, ``new_with_id`` inserts, an
   insert of an existing id is a DB failure, an unknown id without ``new_with_id`` silently saves nothing;
-- string values leave through ``htmlspecialchars(ENT_QUOTES)`` as SuiteCRM's bean layer does.
+- string values leave through SuiteCRM's ``to_html()`` (``"<>'`` encoded, ``&`` not), as recorded live.
 
 Test knobs: :meth:`expire_sessions`, :meth:`fail_next` (HTTP statuses for the next calls, optionally with
 Retry-After), :meth:`drop_next` (connection error before the call is processed), :meth:`lose_next_answer`
@@ -128,16 +132,16 @@ class _ApiError(Exception):
         self.number = number
 
 
-def htmlspecialchars(value: str) -> str:
-    """PHP ``htmlspecialchars($v, ENT_QUOTES)``."""
-    return (value.replace("&", "&amp;").replace('"', "&quot;").replace("'", "&#039;")
-            .replace("<", "&lt;").replace(">", "&gt;"))
+def to_html(value: str) -> str:
+    """SuiteCRM's ``to_html()``: ``" < > '`` as entities, ``&`` left alone (include/utils/db_utils.php)."""
+    return (value.replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("'", "&#039;"))
 
 
 def rest_string(value: Any) -> str:
-    """A stored value as REST v4_1 shows it: DB format strings, "1"/"0", "" for NULL, HTML-escaped."""
+    """A stored value as REST v4_1 shows it: DB format strings, "1"/"0", "" for NULL, through to_html()."""
     text = to_crm(value)
-    return htmlspecialchars(str(text))
+    return to_html(str(text))
 
 
 class RestV4Emulator:
@@ -538,6 +542,8 @@ class RestV4Emulator:
             flt = parser.parse()
         except _SqlSyntax:
             raise _Fatal(DB_FAILURE) from None
+        except _QueryRefused:
+            raise _ApiError(40) from None
         try:
             self.crm.count(module, flt)  # type errors in values surface as DB failures too
         except ValidationError:
@@ -545,13 +551,17 @@ class RestV4Emulator:
         return flt
 
     def _parse_order(self, module: str, order_by: Any) -> list[str]:
+        """``SugarBean::process_order_by``: a key counts only when its first word is a vardef name stored
+        in the DB; everything else (``accounts.name``, unknown names) is dropped without an error."""
+        meta = self.crm.fields(module)
         out = []
         for part in [p.strip() for p in str(order_by or "").split(",") if p.strip()]:
-            m = re.fullmatch(r"([A-Za-z0-9_]+\.[A-Za-z0-9_]+)(?:\s+(ASC|DESC))?", part, re.I)
-            if not m:
-                raise _Fatal(DB_FAILURE)
-            name = self._column(module, m.group(1))
-            out.append(("-" if (m.group(2) or "").upper() == "DESC" else "") + name)
+            words = part.split(None, 1)
+            info = meta.get(words[0])
+            if info is None or info.source == "non-db":
+                continue
+            desc = len(words) > 1 and words[1].strip().upper() == "DESC"
+            out.append(("-" if desc else "") + words[0])
         return out
 
 
@@ -559,9 +569,14 @@ class _SqlSyntax(Exception):
     pass
 
 
+class _QueryRefused(Exception):
+    """SugarSQLValidate refused the query: SuiteCRM answers error 40 (no_access)."""
+
+
 _TOKEN_RE = re.compile(r"""
     \s*(?:
-      (?P<str>'(?:[^'\\]|\\.|'')*')
+      (?P<hex>_utf8\s+X'[0-9A-Fa-f]*')
+    | (?P<str>'(?:[^'\\]|\\.|'')*')
     | (?P<num>-?\d+(?:\.\d+)?)
     | (?P<op><>|!=|>=|<=|=|>|<)
     | (?P<punct>[(),])
@@ -589,6 +604,13 @@ def mysql_unescape(literal: str) -> str:
             out.append(ch)
             i += 1
     return "".join(out)
+
+
+def literal_value(literal: str) -> str:
+    """The value of a literal the clients send: ``'...'`` or ``_utf8 X'<hex>'``."""
+    if literal.startswith("_utf8"):
+        return bytes.fromhex(literal.split("'")[1]).decode("utf-8")
+    return mysql_unescape(literal)
 
 
 class _SqlParser:
@@ -646,8 +668,13 @@ class _SqlParser:
         return items[0] if len(items) == 1 else Filter("and", tuple(items))
 
     def literal(self) -> Any:
+        if self.peek("hex"):
+            return literal_value(self.take("hex"))
         if self.peek("str"):
-            return mysql_unescape(self.take("str"))
+            text = self.take("str")
+            if re.search(r"\\'", text[:-1]) or text.endswith("\\'"):
+                raise _QueryRefused(text)  # SugarSQLValidate's parser misreads a backslash before a quote
+            return mysql_unescape(text)
         if self.peek("num"):
             text = self.take("num")
             return float(text) if "." in text else int(text)

@@ -5,7 +5,9 @@ recorded from a real 7.14.6 (tests/fixtures/v8/*.json, checked by tests/crm/test
 OAuth2 ``/Api/access_token`` (client_credentials, password, refresh_token; the 500 ``unknown_error``
 echoing a bad password), 401 ``access_denied`` hints, ``errors`` as an object with 400 for missing ids and
 modules, string attributes with datetimes truncated to ``:00``, ``page[size]``/``page[number]`` with
-``meta.total-pages`` and the ``next`` link quirk, create/update answering 201.
+``meta.total-pages`` and the ``next`` link quirk, create/update answering 201, string values through
+SuiteCRM's ``to_html()``, and — as on the real one — records that tie on the sort key in an order of
+their own on every page (:attr:`unstable_ties`).
 
 Test knobs: :attr:`clock` (seconds; tokens expire by it), :meth:`revoke_tokens`, :meth:`fail_next`
 (answer the next API calls with an HTTP status), :meth:`lose_next_answer` (do the work, then drop the
@@ -15,6 +17,7 @@ connection, as when a reply is lost), :attr:`requests` (every request seen: meth
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import math
 import re
@@ -25,6 +28,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import requests
 import responses
+from crm.emulators.rest import to_html
 
 from suitecrm_ext.crm.base import Cond, Filter, NotFound, ValidationError
 from suitecrm_ext.crm.fake import FakeCRM
@@ -69,6 +73,8 @@ class V8Emulator:
         self.password_grant = password_grant
         self.token_ttl = token_ttl
         self.now = 1_795_411_523.5
+        #: as the real one: records tying on the one sort key come in a per-page order (see _shuffle_ties)
+        self.unstable_ties = True
         self.clock: Callable[[], float] = clock or (lambda: self.now)
         self.tokens: dict[str, float] = {}  # access token -> expiry
         self.revoked: set[str] = set()
@@ -335,11 +341,14 @@ class V8Emulator:
             number = int(query.get("page[number]", "0"))
         except ValueError:
             raise _Bad('The option "page" with value array is invalid.', "application/json") from None
+        key = sort.lstrip("-") if sort else None
         try:  # ids in order first; full records only for the page served
-            rows = list(self.crm.find(module, where, ["id", "deleted"], order=sort or None,
-                                      include_deleted=deleted))
+            rows = list(self.crm.find(module, where, ["id", "deleted"] + ([key] if key else []),
+                                      order=sort or None, include_deleted=deleted))
         except ValidationError as exc:
             raise _Bad(str(exc)) from None
+        if key and key != "id" and self.unstable_ties and size > 0:
+            rows = _shuffle_ties(rows, key, (max(number, 1) - 1) * size + size)
         if deleted:
             rows = [r for r in rows if r.deleted]
             if rows:  # SuiteCRM re-reads each bean with getBeanSafe, which refuses deleted ones
@@ -489,7 +498,23 @@ def v8_string(ftype: str, value: Any) -> str:
         return value.isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()
-    return str(value)
+    return to_html(str(value))  # as recorded live: O&#039;Rourke, &lt;b&gt; (``&`` as it is)
+
+
+def _shuffle_ties(rows: list, key: str, window: int) -> list:
+    """Rows that tie on ``key`` in the order MySQL's ``ORDER BY key LIMIT window`` may give them: the
+    real SuiteCRM sorts by the one V8 sort key only, and MySQL's order of ties depends on the LIMIT, so
+    each page request sees its own order of them (recorded live: 30 equal names, page size 7 → 29 read)."""
+    out: list = []
+    i = 0
+    while i < len(rows):
+        j = i
+        v = str(rows[i].values.get(key) or "").casefold()
+        while j < len(rows) and str(rows[j].values.get(key) or "").casefold() == v:
+            j += 1
+        out.extend(sorted(rows[i:j], key=lambda r: hashlib.md5(f"{r.id}:{window}".encode()).digest()))
+        i = j
+    return out
 
 
 def _json(status: int, body: Any, content_type: str = JSONAPI) -> tuple[int, dict[str, str], str]:
