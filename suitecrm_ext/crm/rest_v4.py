@@ -731,8 +731,18 @@ class RestV4CRM(CRM):
         of the first answer (SuiteCRM leaves the ``module`` of many link fields empty)."""
         offset = 0
         fallback = self._links[module][link].get("module") or module
+        select = self._select(fields)
+        if fields is None:
+            # an empty select list makes the real get_relationships answer phantom entries (id null,
+            # only 'deleted' and the custom fields): name the related module's fields instead
+            other = self._links[module][link].get("module") or self._related_module(module, id, link)
+            if other is None:
+                return
+            self._meta(other)
+            fallback = other
+            select = [n for n, f in self._fields[other].items() if f.type != "link"]
         while True:
-            payload = self._call("get_relationships", [module, id, link, "", self._select(fields), [], 0, "",
+            payload = self._call("get_relationships", [module, id, link, "", select, [], 0, "",
                                                        offset, self.page_size])
             try:
                 entries = payload["entry_list"]
@@ -753,6 +763,12 @@ class RestV4CRM(CRM):
             if len(entries) < self.page_size:
                 return
             offset += len(entries)
+
+    def _related_module(self, module: str, id: str, link: str) -> str | None:
+        """The module behind a link SuiteCRM's metadata does not name (None when nothing is related)."""
+        payload = self._call("get_relationships", [module, id, link, "", ["id"], [], 0, "", 0, 1])
+        entries = payload.get("entry_list") if isinstance(payload, dict) else None
+        return (entries[0].get("module_name") or None) if entries else None
 
     # --- session -----------------------------------------------------------------------
 

@@ -121,16 +121,17 @@ def _cond(cond: Cond, table: str, fields, module: str) -> str:
         values = list(cond.value)
         if not values:
             return "1=0"
-        return f"{col} IN ({', '.join(sql_string(_check(cond, ftype, v)) for v in values)})"
+        return f"{col} IN ({', '.join(sql_string(check_value(cond, ftype, v)) for v in values)})"
     if op == "like":
         return f"{col} LIKE {sql_string(cond.value)}"
     if op == "neq":
-        return f"({col} IS NULL OR {col} <> {sql_string(_check(cond, ftype, cond.value))})"
-    return f"{col} {_SQL_OPS[op]} {sql_string(_check(cond, ftype, cond.value))}"
+        return f"({col} IS NULL OR {col} <> {sql_string(check_value(cond, ftype, cond.value))})"
+    return f"{col} {_SQL_OPS[op]} {sql_string(check_value(cond, ftype, cond.value))}"
 
 
-def _check(cond: Cond, ftype: str, value: Any) -> Any:
-    """Refuse values that cannot be a value of the field's type (a clear error, not a SQL failure)."""
+def check_value(cond: Cond, ftype: str, value: Any) -> Any:
+    """``value`` as the field's type takes it; ValidationError naming the field when it cannot be one
+    (a clear error, not a SQL failure)."""
     if isinstance(value, (list, tuple, set, dict)):
         raise ValidationError(f"filter {cond.field} {cond.op}: a single value is needed, got {value!r}",
                               fields=[cond.field])
@@ -169,4 +170,4 @@ def compile_order(
     return ", ".join(parts)
 
 
-__all__ = ["check_identifier", "column", "compile_order", "compile_where", "sql_string"]
+__all__ = ["check_identifier", "check_value", "column", "compile_order", "compile_where", "sql_string"]

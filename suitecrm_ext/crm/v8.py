@@ -284,6 +284,8 @@ class V8CRM(CRM):
         self._expires_at = 0.0
         self._fields: dict[str, dict[str, FieldInfo]] = {}
         self._links: dict[str, dict[str, str]] = {}
+        self._link_rels: dict[str, dict[str, str]] = {}  # module -> link -> relationship (meta/fields)
+        self._module_names: list[str] | None = None
         # module -> link -> related module, for links V8 does not name (see _link_module)
         self._link_overrides = {m: dict(links) for m, links in (link_modules or {}).items()}
 
@@ -728,6 +730,11 @@ class V8CRM(CRM):
             self._links[module] = links
         if link not in links:
             info = self.fields(module).get(link)
+            guessed = self._module_of_relationship(module, self._link_rels.get(module, {}).get(link),
+                                                   set(links.values()) | set(self._known_modules()))
+            if info is not None and info.type == "link" and guessed:
+                links[link] = guessed
+                return guessed
             if info is not None and info.type == "link":
                 raise Unsupported(
                     f"V8 does not say which module {module}.{link} points to (its answers list one link per "
@@ -737,6 +744,21 @@ class V8CRM(CRM):
             raise ValidationError(f"{module} has no link {link!r} (links: {known})",
                                   fields=[link], transport=self.name, module=module)
         return links[link]
+
+    def _known_modules(self) -> list[str]:
+        if self._module_names is None:
+            self._module_names = self.modules()
+        return self._module_names
+
+    @staticmethod
+    def _module_of_relationship(module: str, relationship: str | None, related: set[str]) -> str | None:
+        """The module a link points to, from its relationship's name (``accounts_contacts`` on Contacts →
+        Accounts; V8 leaves Accounts out of a Contact's relationships): only when exactly one fits."""
+        if not relationship:
+            return None
+        words = set(relationship.lower().split("_"))
+        fits = [m for m in related if m.lower() in words and m != module]
+        return fits[0] if len(fits) == 1 else None
 
     def relate(self, module: str, id: str, link: str, other_ids: Sequence[str]) -> None:
         """``POST /module/{module}/{id}/relationships/{link}`` per related id; relating twice is harmless."""
@@ -792,12 +814,22 @@ class V8CRM(CRM):
         """``GET /meta/fields/{module}`` → FieldInfo per field (cached; V8 gives no labels or options)."""
         module = self._path_name(module, "module")
         if module not in self._fields:
-            data, _ = self._api("GET", f"meta/fields/{module}", module=module)
+            try:
+                data, _ = self._api("GET", f"meta/fields/{module}", module=module)
+            except ValidationError as exc:
+                if "Not Allowed" not in str(exc):
+                    raise
+                # the real V8 answers an unknown module here with "[Not Allowed] The API user does not
+                # have access to this module" (400), as it does a module the user may not access
+                raise NotFound(f"V8: module {module!r} does not exist or the API user may not access it "
+                               f"({exc})", transport=self.name, module=module) from None
             attrs = ((data.get("data") or {}).get("attributes")) if isinstance(data, dict) else None
             if not isinstance(attrs, dict) or not attrs:
                 raise NotFound(f"V8 has no field metadata for module {module!r}", transport=self.name,
                                module=module)
             out = {}
+            self._link_rels[module] = {n: str(v.get("relationship") or "") for n, v in attrs.items()
+                                       if isinstance(v, dict) and v.get("type") == "link"}
             for name, spec in attrs.items():
                 spec = spec if isinstance(spec, dict) else {}
                 length = spec.get("len")

@@ -292,7 +292,7 @@ def test_hostile_field_names_and_raw_sql_are_refused(db, crm):
     with pytest.raises(ValidationError) as exc:
         crm.count("Accounts", Cond("no_such_column", "eq", 1))
     assert exc.value.fields == ["no_such_column"]
-    with pytest.raises(ValidationError, match="cannot use a dict value"):
+    with pytest.raises(ValidationError, match="a single value is needed"):
         crm.count("Accounts", {"name": {"$ne": 1}})
 
 
@@ -518,3 +518,56 @@ def test_password_hashes_and_credentials_are_not_read(db, crm):
         list(crm.find("Users", {"user_hash": "$2y$10$secret.hash"}))
     with pytest.raises(ValidationError):
         crm.get("Users", uid, ["user_name", "user_hash"])
+
+
+# --- e-mail addresses (email_addresses + email_addr_bean_rel, as SugarEmailAddress files them) -------
+
+
+def _address(db, bean_id, module, address, *, primary=0, reply_to=0, invalid=0, opt_out=0, deleted=0):
+    ea = db.row("email_addresses", email_address=address, email_address_caps=address.upper(),
+                invalid_email=invalid, opt_out=opt_out, deleted=0)
+    db.row("email_addr_bean_rel", email_address_id=ea, bean_id=bean_id, bean_module=module,
+           primary_address=primary, reply_to_address=reply_to, deleted=deleted)
+
+
+def test_email_fields_follow_suitecrms_legacy_rules(db, crm):
+    both = db.row("contacts", last_name="both", deleted=0)
+    _address(db, both, "Contacts", "other@example.org")
+    _address(db, both, "Contacts", "main@example.com", primary=1, opt_out=1)
+    no_primary = db.row("contacts", last_name="no primary", deleted=0)
+    _address(db, no_primary, "Contacts", "first@example.com", reply_to=0)
+    _address(db, no_primary, "Contacts", "second@example.com", reply_to=1)
+    unlinked = db.row("contacts", last_name="unlinked", deleted=0)
+    _address(db, unlinked, "Contacts", "gone@example.com", primary=1, deleted=1)  # a removed link
+    _address(db, unlinked, "Accounts", "not-a-contact@example.com", primary=1)  # another module's row
+    fields = ["email1", "email2", "invalid_email", "email_opt_out"]
+    found = crm.find("Contacts", fields=["last_name", *fields])
+    got = {r["last_name"]: {k: r[k] for k in fields} for r in found}
+    assert got == {
+        "both": {"email1": "main@example.com", "email2": "other@example.org", "invalid_email": False,
+                 "email_opt_out": True},
+        "no primary": {"email1": "first@example.com", "email2": "second@example.com", "invalid_email": False,
+                       "email_opt_out": False},
+        "unlinked": {"email1": "", "email2": "", "invalid_email": False, "email_opt_out": False},
+    }
+    assert crm.get("Contacts", both)["email1"] == "main@example.com"  # in the default field list too
+    assert crm.fields("Contacts")["email1"].source == "non-db"
+    assert "email2" not in crm.fields("Accounts")  # as REST's get_module_fields: Accounts have email1 only
+
+
+def test_email_fields_cost_one_query_per_page(db, crm, monkeypatch):
+    for i in range(7):
+        cid = db.row("contacts", last_name=f"c{i}", deleted=0)
+        _address(db, cid, "Contacts", f"c{i}@example.com", primary=1)
+    crm.fields("Contacts")
+    queries = count_queries(crm, monkeypatch)
+    assert len(list(crm.find("Contacts", fields=["last_name", "email1"]))) == 7
+    assert sum("email_addr_bean_rel" in q for q in queries) == 3  # pages of 3, 3, 1
+
+
+def test_email_fields_cannot_be_filtered_or_sorted_on(db, crm):
+    with pytest.raises(ValidationError, match="non-db") as err:
+        crm.count("Contacts", {"email1": "a@example.com"})
+    assert err.value.fields == ["email1"]
+    with pytest.raises(ValidationError, match="non-db"):
+        list(crm.find("Users", order="email1"))

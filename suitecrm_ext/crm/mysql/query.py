@@ -25,6 +25,7 @@ class Query:
     need_cstm: bool = False
     types: dict[str, str] = field(default_factory=dict)
     converters: list[Any] = field(default_factory=list)
+    emails: list[str] = field(default_factory=list)  # e-mail fields to add from email_addresses
 
     def from_sql(self) -> str:
         """The FROM clause: the table as ``t``, its ``_cstm`` as ``c`` when a custom field is used."""

@@ -13,6 +13,7 @@ import pymysql.cursors
 from suitecrm_ext.crm.base import (
     CRM,
     FieldInfo,
+    Filter,
     NotFound,
     PermissionDenied,
     ProtocolError,
@@ -21,9 +22,11 @@ from suitecrm_ext.crm.base import (
     Unsupported,
     ValidationError,
     Where,
+    iter_conditions,
     normalize_where,
 )
 from suitecrm_ext.crm.http import RetryPolicy
+from suitecrm_ext.crm.mysql.emails import email_fields, fetch_emails
 from suitecrm_ext.crm.mysql.errors import map_error
 from suitecrm_ext.crm.mysql.guard import READ_ONLY_MESSAGE, SqlGuard
 from suitecrm_ext.crm.mysql.query import (
@@ -44,6 +47,7 @@ from suitecrm_ext.crm.mysql.schema import (
     stock_fields,
 )
 from suitecrm_ext.crm.mysql.values import converter
+from suitecrm_ext.crm.sqlfilter import check_value
 
 if TYPE_CHECKING:
     from suitecrm_ext.config import MySQLSettings
@@ -112,6 +116,7 @@ class MySQLCRM(CRM):
         self._conns_lock = threading.Lock()
         self._meta: dict[str, TableMeta | None] = {}
         self._fields: dict[str, dict[str, FieldInfo]] = {}
+        self._emails: dict[str, dict[str, FieldInfo]] = {}
         self._rels: list[Relationship] | None = None
 
     @classmethod
@@ -231,6 +236,7 @@ class MySQLCRM(CRM):
         """Forget cached tables, fields and relationships (after a package install adds some)."""
         self._meta.clear()
         self._fields.clear()
+        self._emails.clear()
         self._rels = None
 
     def table_for(self, module: str) -> str:
@@ -304,8 +310,18 @@ class MySQLCRM(CRM):
                     info = FieldInfo(name, overrides.get(name) or sql_type_to_suitecrm(col), "",
                                      name == "id", (), col.length, source)
                 out[name] = info
+        for name, info in self._email_fields(module).items():
+            out.setdefault(name, info)
         self._fields[module] = out
         return out
+
+    def _email_fields(self, module: str) -> dict[str, FieldInfo]:
+        """``email1`` & co. when the module has them and the address tables are readable (cached)."""
+        if module not in self._emails:
+            fields = email_fields(module, stock_fields(module))
+            readable = all(self._table_exists(t) for t in ("email_addr_bean_rel", "email_addresses"))
+            self._emails[module] = fields if fields and readable else {}
+        return self._emails[module]
 
     def _studio_fields(self, module: str) -> dict[str, FieldInfo]:
         """Custom fields made in Studio, from ``fields_meta_data`` (their real SuiteCRM types)."""
@@ -347,7 +363,7 @@ class MySQLCRM(CRM):
         if not rows:
             raise NotFound(f"{module} record {id!r} does not exist or is deleted", transport="mysql",
                            module=module)
-        return self._record(q, rows[0])
+        return self._records(q, rows[:1])[0]
 
     def find(
         self,
@@ -495,18 +511,23 @@ class MySQLCRM(CRM):
                table: str | None = None) -> Query:
         meta = self._table_meta(table, module) if table else self._module_meta(module)
         finfo = self.fields(module) if not table or table == self.table_for(module) else {}
+        emails = [n for n, f in finfo.items() if f.source == "non-db" and not meta.has(n)]
         if fields is None:
             names = [n for n in meta.columns] + [n for n in meta.cstm_columns if n != "id_c"]
+            wanted_emails = emails
         else:
             if isinstance(fields, str):
                 raise ValidationError(f"{module}: fields must be a list of field names, not a string",
                                       transport="mysql", module=module)
-            unknown = [f for f in fields if not isinstance(f, str) or not meta.has(f)]
+            unknown = [f for f in fields if not isinstance(f, str) or not (meta.has(f) or f in emails)]
             if unknown:
                 raise ValidationError(f"{module} has no field(s) {', '.join(map(repr, unknown))}",
                                       fields=[str(u) for u in unknown], transport="mysql", module=module)
-            names = list(dict.fromkeys(fields))
+            wanted = list(dict.fromkeys(fields))
+            names = [n for n in wanted if n not in emails]
+            wanted_emails = [n for n in wanted if n in emails]
         q = Query(module, meta, names, [], [])
+        q.emails = wanted_emails
         q.types = {n: (finfo[n].type if n in finfo else sql_type_to_suitecrm(
             meta.columns.get(n) or meta.cstm_columns[n])) for n in names if meta.has(n)}
         q.need_cstm = any(n not in meta.columns for n in names)
@@ -520,12 +541,17 @@ class MySQLCRM(CRM):
         except (TypeError, ValueError) as exc:
             raise ValidationError(f"{module}: bad filter: {exc}", transport="mysql", module=module) from None
         if flt is not None:
+            _refuse_non_db([c.field for c in iter_conditions(flt)], emails, module, "filtered")
+            _check_filter_values(flt, {**{n: f.type for n, f in finfo.items()}, **q.types}, module)
             sql, params = compile_filter(q, flt)
             q.where.append(sql)
             q.params.extend(params)
         return q
 
     def _order(self, q: Query, order: Sequence[str] | str | None) -> list[tuple[str, str, bool]]:
+        items = [order] if isinstance(order, str) else list(order or ())
+        names = [p.strip().lstrip("-").strip() for i in items if isinstance(i, str) for p in i.split(",")]
+        _refuse_non_db(names, list(self._email_fields(q.module)), q.module, "sorted")
         return order_keys(q, order)
 
     def _select_sql(self, q: Query, keys: list[tuple[str, str, bool]]) -> str:
@@ -537,6 +563,17 @@ class MySQLCRM(CRM):
             q.converters = [converter(q.types.get(name)) for name in q.names]
         values = {name: conv(v) for name, conv, v in zip(q.names, q.converters, row, strict=False)}
         return Record(module=q.module, id=str(row[n]), values=values, deleted=bool(row[n + 1]))
+
+    def _records(self, q: Query, rows: Sequence[Sequence[Any]]) -> list[Record]:
+        """Records of one page of rows, with their e-mail fields (one query per page) when asked for."""
+        records = [self._record(q, row) for row in rows]
+        if q.emails and records:
+            found = fetch_emails(self._run, q.module, [r.id for r in records])
+            blank = {"email1": "", "email2": "", "invalid_email": False, "email_opt_out": False}
+            for rec in records:
+                got = found.get(rec.id, blank)
+                rec.values.update({name: got[name] for name in q.emails})
+        return records
 
     # --- paging --------------------------------------------------------------------------
 
@@ -575,8 +612,7 @@ class MySQLCRM(CRM):
                 sql = (f"SELECT {', '.join(cols)} FROM {q.from_sql()}{where_sql} ORDER BY {order_sql}"
                        f" LIMIT {int(size)}")
                 rows = self._run(sql, params)
-                for row in rows:
-                    yield self._record(q, row)
+                yield from self._records(q, rows)
                 sent += len(rows)
                 if len(rows) < size:
                     break
@@ -602,8 +638,7 @@ class MySQLCRM(CRM):
                     rows = cur.fetchmany(self.page_size)
                     if not rows:
                         break
-                    for row in rows:
-                        yield self._record(q, row)
+                    yield from self._records(q, rows)
         except (pymysql.MySQLError, OSError) as exc:
             raise map_error(exc, f"streaming {q.module}") from None
         finally:
@@ -644,6 +679,31 @@ class MySQLCRM(CRM):
 
         return OwnedTableWriter(self, owned_tables, chunk_size=chunk_size)
 
+
+
+def _check_filter_values(flt: Filter, types: dict[str, str], module: str) -> None:
+    """A filter value the field's type cannot hold is a ValidationError naming the field, as over REST."""
+    for cond in iter_conditions(flt):
+        ftype = types.get(cond.field)
+        if not ftype or cond.op in ("like", "is_null", "not_null"):
+            continue
+        for value in (cond.value if cond.op == "in" else [cond.value]):
+            if value is None:
+                continue
+            try:
+                check_value(cond, ftype, value)
+            except ValidationError as exc:
+                raise ValidationError(f"{module}: {exc}", fields=[cond.field], transport="mysql",
+                                      module=module) from None
+
+
+def _refuse_non_db(names: Sequence[str], non_db: Sequence[str], module: str, what: str) -> None:
+    bad = [n for n in names if n in non_db]
+    if bad:
+        raise ValidationError(
+            f"{module} field(s) {', '.join(map(repr, bad))} are not stored in the module's table (non-db: "
+            f"SuiteCRM keeps e-mail addresses in email_addresses) and cannot be {what} on",
+            fields=bad, transport="mysql", module=module)
 
 
 def _blank_none(v: Any) -> Any:

@@ -516,6 +516,11 @@ class RestV4Emulator:
         else:
             recs = recs[offset:]
         other = self.crm.links(module_name)[link_field_name]
+        if not related_fields:  # recorded live: an empty select answers phantom beans (id null)
+            custom = [n for n, f in self.crm.fields(other).items() if f.source == "custom_fields"]
+            return {"entry_list": [{"id": None, "module_name": other, "name_value_list": {
+                n: {"name": n, "value": "0" if n == "deleted" else ""} for n in ["deleted", *custom]}}
+                for _ in recs], "relationship_list": []}
         return {"entry_list": [self._entry(other, r, related_fields) for r in recs], "relationship_list": []}
 
     # --- the SQL subset ------------------------------------------------------------------

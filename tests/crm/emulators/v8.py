@@ -285,10 +285,17 @@ class V8Emulator:
         return _json(200, {"data": {"type": "modules", "attributes": attrs}})
 
     def _meta_fields(self, module: str):
-        self._module(module)
+        try:
+            self.crm.fields(module)
+        except NotFound:  # recorded live: not "does not exist" here, but the access refusal
+            raise _Bad("[SuiteCRM] [Not Allowed] The API user does not have access to this module.",
+                       "application/json") from None
+        links = self.crm._links.get(module, {})  # noqa: SLF001 - the relationship name of each link
         attrs = {}
         for name, info in self.crm.fields(module).items():
             spec: dict[str, Any] = {"type": info.type, "required": info.required, "dbType": info.type}
+            if name in links:
+                spec["relationship"] = links[name].rel.name
             if info.length:
                 spec["len"] = info.length
             if info.source:
