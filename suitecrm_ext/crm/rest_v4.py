@@ -61,11 +61,12 @@ from suitecrm_ext.crm.base import (
     ValidationError,
     ValidationRefused,
     Where,
-    normalize_values,
     normalize_where,
     parse_bool,
     to_crm,
 )
+from suitecrm_ext.crm.convert import converters
+from suitecrm_ext.crm.convert import value_converter as _value_converter
 from suitecrm_ext.crm.fake import parse_order
 from suitecrm_ext.crm.guid import is_guid, new_guid
 from suitecrm_ext.crm.http import RetryPolicy, classify, excerpt, make_session, send
@@ -73,6 +74,7 @@ from suitecrm_ext.crm.sqlfilter import check_identifier, compile_order, compile_
 from suitecrm_ext.crm.text import from_html, refuse_unstorable
 
 log = logging.getLogger("suitecrm_ext.crm.rest")
+_text = _value_converter(None)
 
 DEFAULT_PATH = "/service/v4_1/rest.php"
 ENUM_TYPES = {"enum", "multienum", "dynamicenum", "radioenum"}
@@ -157,6 +159,7 @@ class RestV4CRM(CRM):
         self._fields: dict[str, dict[str, FieldInfo]] = {}
         self._links: dict[str, dict[str, dict[str, Any]]] = {}
         self._tables: dict[str, str] = {}
+        self._convs: dict[str, dict[str, Any]] = {}  # module -> field -> value converter
 
     @classmethod
     def from_settings(cls, s: Any, **kwargs: Any) -> RestV4CRM:
@@ -325,21 +328,41 @@ class RestV4CRM(CRM):
             return []
         return list(dict.fromkeys(["id", "deleted", *fields]))
 
+    def _converters(self, module: str) -> dict[str, Any]:
+        conv = self._convs.get(module)
+        if conv is None:
+            conv = converters(self._fields.get(module, {}))
+            if module in self._fields:  # only what the metadata says is cached
+                self._convs[module] = conv
+        return conv
+
     def _record(self, module: str, entry: Mapping[str, Any], fields: Sequence[str] | None) -> Record:
-        try:
-            raw = from_name_value_list(entry["name_value_list"])
-            rid = entry.get("id") or raw.get("id")
-        except (TypeError, KeyError):
-            raise ProtocolError(f"REST {module}: entry without name_value_list",
-                                excerpt=json.dumps(entry)[:500], transport=self.name) from None
+        """One entry of an answer as a Record: values typed by the module's fields, to_html() undone."""
+        nvl = entry.get("name_value_list") if type(entry) is dict else None
+        if type(nvl) is not dict:  # list-shaped or missing: the generic path (and its errors)
+            try:
+                nvl = {k: {"value": v} for k, v in from_name_value_list(entry["name_value_list"]).items()}
+            except (TypeError, KeyError):
+                raise ProtocolError(f"REST {module}: entry without name_value_list",
+                                    excerpt=json.dumps(entry)[:500], transport=self.name) from None
+        conv = self._converters(module)
+        keep = None if fields is None else set(fields)
+        values: dict[str, Any] = {}
+        deleted = False
+        raw_id = None
+        for name, item in nvl.items():
+            value = item.get("value") if type(item) is dict else item
+            if name == "deleted":
+                deleted = parse_bool(value)
+            elif name == "id":
+                raw_id = value
+            if keep is None or name in keep:
+                values[name] = conv.get(name, _text)(value)
+        rid = entry.get("id") or raw_id
         if not rid:
             raise ProtocolError(f"REST {module}: entry without id", excerpt=json.dumps(entry)[:500],
                                 transport=self.name)
-        values = normalize_values({k: from_html(v) for k, v in raw.items()}, self._fields.get(module, {}))
-        deleted = parse_bool(raw.get("deleted"))
-        if fields is not None:
-            values = {k: v for k, v in values.items() if k in fields}
-        else:
+        if keep is None:
             values.setdefault("id", rid)
         return Record(module=module, id=rid, values=values, deleted=deleted)
 
@@ -405,8 +428,16 @@ class RestV4CRM(CRM):
             for entry in entries[:size]:
                 yield self._record(module, entry, fields)
             served += min(len(entries), size)
-            if count == 0 or not entries or count < size:
+            if count == 0 or not entries:
                 return
+            if count < size:
+                # a short page ends the list, unless SuiteCRM capped max_results at its list-view size
+                # (SuiteCRM #4400, older versions) while total_count says more records match
+                total = _int_or_none(payload.get("total_count"))
+                if total is None or offset + count >= total:
+                    return
+                log.info("REST get_entry_list %s: %d of %d asked for, %d in all: paging on (SuiteCRM "
+                         "#4400 caps max_results)", module, count, size, total)
             if next_offset <= offset:
                 raise ProtocolError(f"REST get_entry_list {module}: next_offset did not advance",
                                     excerpt=json.dumps({k: payload.get(k) for k in
@@ -781,6 +812,13 @@ class RestV4CRM(CRM):
                 log.info("REST logout failed (ignored): %s", exc)
             self.session_id = None
         self.http.close()
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _field_info(name: str, raw: Mapping[str, Any]) -> FieldInfo:

@@ -302,3 +302,16 @@ def test_create_whose_first_attempt_lands_after_the_probe_is_not_duplicated(emu,
     rid = c.save("Accounts", {"name": "once"})
     assert [r.id for r in emu.crm.records("Accounts")] == [rid]
     assert emu.count("set_entry") == 2 and len(probes) == 2
+
+
+def test_max_results_capped_by_the_list_view_size_still_reads_everything(emu):
+    """SuiteCRM #4400 (older versions): max_results is capped at list_max_entries_per_page; a short
+    page then does not mean the end - total_count says more match."""
+    for i in range(13):
+        emu.crm.save("Accounts", {"name": f"a{i:02d}"})
+    emu.max_results_cap = 5
+    c = client(page_size=20)
+    got = [r["name"] for r in c.find("Accounts", fields=["name"], order="name")]
+    assert got == [f"a{i:02d}" for i in range(13)]
+    assert [a[7] for m, a in emu.calls if m == "get_entry_list"] == [20, 20, 20]  # max_results asked
+    assert len(list(c.find("Accounts", fields=["name"], limit=7))) == 7

@@ -166,37 +166,42 @@ def _revoke_v8(lab: LabInstance, token: str | None) -> None:
             "Authorization": f"Bearer {token}", "Accept": "application/vnd.api+json"})
 
 
-@contextlib.contextmanager
-def start_live(lab: LabInstance, name: str, tables: IsolatedTables, opts: Options) -> Iterator[Harness]:
-    """One contract backend on the real instance (tables already isolated)."""
-    tables.empty()
-    clock = ServerClock(opts.clock.current, tables)
-    sleeps: list[float] = []
-    policy = RetryPolicy(retries=opts.retries, sleep=sleeps.append, rng=lambda: 0.5)
-    store = LiveStore(lab)
-    flavour = "rest" if name == "mysql" else name
-    crm = lab.transport(flavour)
-    api = crm
-    reader = None
-    if name in ("rest", "soap"):
-        crm.policy = policy
-        counter = Counter(crm.http, _rest_page if name == "rest" else _soap_page)
-        expire = lambda: _logout_rest(lab, crm.session_id)  # noqa: E731
-    elif name.startswith("v8"):
-        crm._retry = policy  # noqa: SLF001 - the non-sleeping policy of the contract suite
-        counter = Counter(crm._session, _v8_page)  # noqa: SLF001
-        expire = lambda: _revoke_v8(lab, crm._access)  # noqa: E731, SLF001
-    else:  # the gateway: writes over REST, reads over MySQL (the read-only user)
-        api.policy = policy
-        reader = lab.transport("mysql")
-        counter = Counter(api.http, _rest_page)
-        crm = Gateway(api, reader, mysql=reader)
-        expire = lambda: _logout_rest(lab, api.session_id)  # noqa: E731
-    crm_page = crm if reader is None else reader
-    if hasattr(crm_page, "page_size"):
-        crm_page.page_size = opts.page_size
-    if reader is not None:
+class LiveBackends:
+    """The contract backends on one real instance. Each transport is built once for the module and
+    reused by every test (as a long-running client would be: its session, token and metadata cache
+    survive from test to test), so the live suite costs requests, not logins and WSDL parsing."""
+
+    def __init__(self, lab: LabInstance, tables: IsolatedTables):
+        self.lab = lab
+        self.tables = tables
+        self.store = LiveStore(lab)
+        self._built: dict[str, tuple[Any, Any, Any, Any, list[Any]]] = {}
+
+    def _build(self, name: str, opts: Options) -> tuple[Any, Any, Any, Any, list[Any]]:
+        lab = self.lab
+        holder: list[Any] = [[]]  # the current test's sleeps list
+        policy = RetryPolicy(retries=opts.retries, sleep=lambda s: holder[0].append(s), rng=lambda: 0.5)
+        flavour = "rest" if name == "mysql" else name
+        crm = api = lab.transport(flavour)
+        reader = None
+        if name in ("rest", "soap"):
+            crm.policy = policy
+            counter = Counter(crm.http, _rest_page if name == "rest" else _soap_page)
+            expire = lambda: _logout_rest(lab, crm.session_id)  # noqa: E731
+        elif name.startswith("v8"):
+            crm._retry = policy  # noqa: SLF001 - the non-sleeping policy of the contract suite
+            counter = Counter(crm._session, _v8_page)  # noqa: SLF001
+            expire = lambda: _revoke_v8(lab, crm._access)  # noqa: E731, SLF001
+        else:  # the gateway: writes over REST, reads over MySQL (the read-only user)
+            api.policy = policy
+            reader = lab.transport("mysql")
+            counter = Counter(api.http, _rest_page)
+            crm = Gateway(api, reader, mysql=reader)
+            expire = lambda: _logout_rest(lab, api.session_id)  # noqa: E731
         api.page_size = opts.page_size
+        if reader is None:
+            return crm, (lambda: counter.wire), (lambda: counter.pages), expire, holder
+        reader.page_size = opts.page_size
         sql = {"n": 0, "pages": 0}
         real_run, real_records, real_stream = reader._run, reader._records, reader._stream_rows
 
@@ -213,20 +218,31 @@ def start_live(lab: LabInstance, name: str, tables: IsolatedTables, opts: Option
             return real_stream(*args)
 
         reader._run, reader._records, reader._stream_rows = counted, page, stream  # type: ignore[method-assign]
-        wire = lambda: counter.wire + sql["n"]  # noqa: E731
-        pages = lambda: counter.pages + sql["pages"]  # noqa: E731
-    else:
-        wire = lambda: counter.wire  # noqa: E731
-        pages = lambda: counter.pages  # noqa: E731
-    harness = Harness(
-        f"live-{name}", crm, store,  # type: ignore[arg-type]
-        features=frozenset({"expire_session"}), clock=clock, sleeps=sleeps, page_calls=pages,
-        wire_calls=wire, expire_session=expire, enum_options=not name.startswith("v8"))
-    try:
-        yield harness
-    finally:
+        return (crm, (lambda: counter.wire + sql["n"]), (lambda: counter.pages + sql["pages"]), expire,
+                holder)
+
+    @contextlib.contextmanager
+    def harness(self, name: str, opts: Options) -> Iterator[Harness]:
+        """One backend for one test: empty contract tables, the server clock at ``opts.clock``."""
+        if name not in self._built:
+            self._built[name] = self._build(name, opts)
+        crm, wire, pages, expire, holder = self._built[name]
+        self.tables.empty()
+        clock = ServerClock(opts.clock.current, self.tables)
+        sleeps: list[float] = []
+        holder[0] = sleeps
         try:
-            crm.close()
+            yield Harness(
+                f"live-{name}", crm, self.store,  # type: ignore[arg-type]
+                features=frozenset({"expire_session"}), clock=clock, sleeps=sleeps, page_calls=pages,
+                wire_calls=wire, expire_session=expire, enum_options=not name.startswith("v8"))
         finally:
-            store.close()
-            tables.set_clock(None)
+            self.tables.set_clock(None)
+
+    def close(self) -> None:
+        for crm, *_ in self._built.values():
+            try:
+                crm.close()
+            except Exception:  # noqa: BLE001 - closing a session the test expired
+                pass
+        self.store.close()

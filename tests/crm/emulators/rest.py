@@ -166,6 +166,8 @@ class RestV4Emulator:
         self.calls: list[tuple[str, list[Any]]] = []
         self.raw_requests: list[dict[str, str]] = []
         self.always_invalid_session = False
+        #: cap max_results like SuiteCRM versions hit by #4400 (list_max_entries_per_page); None: 7.14.6
+        self.max_results_cap: int | None = None
         self._faults: list[tuple[str | None, str, Any]] = []  # (method or None, kind, arg)
 
     # --- knobs ------------------------------------------------------------------------
@@ -391,6 +393,8 @@ class RestV4Emulator:
         order = self._parse_order(module_name, order_by)
         offset = int(offset or 0)
         size = int(max_results) if max_results not in (None, "", 0, "0") else 20
+        if self.max_results_cap:  # older SuiteCRMs cap max_results at the list-view size (#4400)
+            size = min(size, self.max_results_cap)
         with_deleted = bool(int(deleted or 0))
         rows = self.crm.find(module_name, flt, self._known(module_name, select_fields) or None, order,
                              offset + size, include_deleted=with_deleted)
