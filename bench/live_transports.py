@@ -74,12 +74,20 @@ def unseed(lab: LabInstance, tag: str) -> None:
 
 def best(repeat: int, run: Callable[[], int]) -> tuple[float, int]:
     """(best records/s, records) over ``repeat`` runs of ``run`` (which returns how many it read)."""
-    rates, n = [], 0
+    return best_of(repeat, run)[0]
+
+
+def best_of(repeat: int, *runs: Callable[[], int]) -> list[tuple[float, int]]:
+    """For each of ``runs``: (best records/s, records) over ``repeat`` rounds in which the runs take
+    turns, so a busy moment of a shared machine does not land on one of them only."""
+    rates: list[list[float]] = [[] for _ in runs]
+    counts = [0] * len(runs)
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        n = run()
-        rates.append(n / (time.perf_counter() - t0))
-    return max(rates), n
+        for i, run in enumerate(runs):
+            t0 = time.perf_counter()
+            counts[i] = run()
+            rates[i].append(counts[i] / (time.perf_counter() - t0))
+    return [(max(r), n) for r, n in zip(rates, counts, strict=True)]
 
 
 def line(what: str, rate: float | None, n: int | str = "", note: str = "") -> None:
@@ -129,10 +137,10 @@ def naive_mysql(lab: LabInstance, tag: str, page: int) -> Callable[[], int]:
 
 def peer_sugarcrm(lab: LabInstance, tag: str, page: int) -> Callable[[], int] | str:
     try:
-        import sugarcrm
+        from sugarcrm.client import Client
     except ImportError:
         return "sugarcrm-python not installed (pip install -e '.[bench]')"
-    client = sugarcrm.Client(lab.url, lab["SUITECRM_USER"], lab["SUITECRM_PASSWORD"])
+    client = Client(lab.url, lab["SUITECRM_USER"], lab["SUITECRM_PASSWORD"])
     query = f"accounts.name LIKE '{tag} %'"
 
     def run() -> int:  # the minimal loop a peer user writes: next_offset until a short page
@@ -153,14 +161,16 @@ def peer_pysuitecrm(lab: LabInstance, tag: str, page: int) -> Callable[[], int] 
     except ImportError:
         return "pysuitecrm (and requests-oauthlib) not installed (pip install -e '.[bench]')"
     os.chdir(tempfile.mkdtemp(prefix="pysuitecrm-"))  # it keeps its token in ./AccessToken.txt
+    os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")  # the lab answers on http://127.0.0.1
     client = SuiteCRM(lab["SUITECRM_V8_CC_CLIENT_ID"], lab["SUITECRM_V8_CC_CLIENT_SECRET"],
                       f"{lab.url}/Api/V8")
     fields = ",".join(FIELDS)
 
-    def run() -> int:  # its get_all() is broken (extends with the answer's keys): the same loop, by hand
+    def run() -> int:  # its get_all() is broken (extends with the answer's keys): the same loop, by hand;
+        # request() quotes the URL itself (so '%' is written plain)
         n, number = 0, 1
         while True:
-            url = (f"{client.baseurl}/module/Accounts?fields[Accounts]={fields}&filter[name][like]={tag}%25"
+            url = (f"{client.baseurl}/module/Accounts?fields[Accounts]={fields}&filter[name][like]={tag}%"
                    f"&page[size]={page}&page[number]={number}")
             data = client.request(url, "get").get("data") or []
             n += len(data)
@@ -214,9 +224,11 @@ def writes(lab: LabInstance, tag: str, n: int) -> list[tuple[str, float, int]]:
     out = []
     rows = [{"name": f"{tag} w{i:03d} O'Brien & <b>Co</b>", "industry": "Energy", "description": "x" * 80}
             for i in range(n)]
-    rest, soap, v8 = lab.transport("rest"), lab.transport("soap"), lab.transport("v8")
+    rest, v8 = lab.transport("rest"), lab.transport("v8")
+    soap = lab.transport("soap") if lab.soap_patched else None
     for crm in (rest, soap, v8):
-        crm.fields("Accounts")
+        if crm is not None:
+            crm.fields("Accounts")
     t0 = time.perf_counter()
     rest.save_many("Accounts", rows)
     out.append(("REST save_many (set_entries)", n / (time.perf_counter() - t0), n))
@@ -224,15 +236,17 @@ def writes(lab: LabInstance, tag: str, n: int) -> list[tuple[str, float, int]]:
     for row in rows:
         rest.save("Accounts", row)
     out.append(("REST save one by one (naive)", n / (time.perf_counter() - t0), n))
-    t0 = time.perf_counter()
-    soap.save_many("Accounts", rows)
-    out.append(("SOAP save_many (set_entries)", n / (time.perf_counter() - t0), n))
+    if soap is not None:
+        t0 = time.perf_counter()
+        soap.save_many("Accounts", rows)
+        out.append(("SOAP save_many (set_entries)", n / (time.perf_counter() - t0), n))
     t0 = time.perf_counter()
     for row in rows:
         v8.save("Accounts", row)
     out.append(("V8 save (one request per record)", n / (time.perf_counter() - t0), n))
     for crm in (rest, soap, v8):
-        crm.close()
+        if crm is not None:
+            crm.close()
     return out
 
 
@@ -258,7 +272,16 @@ def main() -> None:
         results: dict[str, float] = {}
         for flavour, label in (("rest", "REST v4_1"), ("soap", "SOAP v4_1"), ("v8", "V8"),
                                ("mysql", "MySQL (read-only user)")):
-            rate, n = best(args.repeat, our_find(lab, flavour, tag, args.page))
+            if flavour == "soap" and not lab.soap_patched:
+                line(f"{label}: stock nusoap on PHP 8 fails every call (#9741): skipped", None)
+                continue
+            ours = our_find(lab, flavour, tag, args.page)
+            peer = {"rest": peer_sugarcrm, "v8": peer_pysuitecrm}.get(flavour)
+            loop = peer(lab, tag, args.page) if peer is not None else None
+            if callable(loop):
+                (rate, n), (prate, pn) = best_of(args.repeat, ours, loop)
+            else:
+                rate, n = best(args.repeat, ours)
             results[flavour] = rate
             line(f"{label}: our find", rate, n)
             if flavour == "mysql":
@@ -267,15 +290,13 @@ def main() -> None:
             else:
                 nrate, nn = best(1, naive_gets(lab, flavour, sample))
                 line("  naive: one get per record", nrate, nn, f"ours {rate / nrate:.1f}x")
-            peer = {"rest": peer_sugarcrm, "v8": peer_pysuitecrm}.get(flavour)
-            if peer is not None:
-                loop = peer(lab, tag, args.page)
-                if isinstance(loop, str):
-                    line(f"  peer: {loop}", None)
-                else:
-                    prate, pn = best(args.repeat, loop)
-                    line(f"  peer: {PEERS[flavour]}", prate, pn,
-                         f"ours {rate / prate:.2f}x ({'ok' if rate >= prate else 'SLOWER'})")
+            if isinstance(loop, str):
+                line(f"  peer: {loop}", None)
+            elif loop is not None and not pn:
+                line(f"  peer: {PEERS[flavour]} read nothing", None)
+            elif loop is not None:
+                line(f"  peer: {PEERS[flavour]}", prate, pn,
+                     f"ours {rate / prate:.2f}x ({'ok' if rate >= prate else 'SLOWER'})")
         print("  normalisation (typed records from a raw page), target <= 20 us/record:")
         for flavour, us in normalisation_us(lab, tag, args.page).items():
             print(f"    {flavour:<8}{us:8.1f} us/record  {'ok' if us <= 20 else 'OVER'}")
