@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import hashlib
-from collections.abc import Mapping
+import html
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -68,16 +69,55 @@ class Event:
         return name in self.changes
 
 
-def make_key(ev: Event) -> str:
+def make_key(ev: Event, state: str = "") -> str:
     """Idempotency key from what identifies a change: module, id, kind, second of change, other side
-    (and the origin, for a change in a second CRM: ``<origin>|<module>:<id>:...``)."""
+    (and the origin, for a change in a second CRM: ``<origin>|<module>:<id>:...``).
+
+    ``state``: for an *updated* event, the :func:`state_digest` of the watched values after the change.
+    SuiteCRM stamps ``date_modified`` to the second, so two saves of one record in one second differ
+    only by what they saved; with the state in the key they are two events, while the poll and the push
+    of one save (same second, same values) still share one key.
+    """
     stamp = ev.time.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
     parts = [ev.module, ev.record_id, ev.kind.value, stamp, ev.link or "", ev.related_id or ""]
     if ev.origin:
         parts.append(ev.origin)
+    if state:
+        parts.append(state)
     digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
     key = f"{ev.module}:{ev.record_id}:{ev.kind.value}:{digest}"
     return f"{ev.origin}|{key}" if ev.origin else key
+
+
+def state_digest(values: Mapping[str, Any], fields: Iterable[str] | None = None) -> str:
+    """A short digest of a record's values after a change: of ``fields`` (all of ``values`` when None).
+
+    Values are compared in one text form whether they come typed (the poller: bool, int, aware
+    datetime) or as PHP's strings (the push receiver): ``True``/``"1"``, ``5``/``"5"``, a datetime
+    and its ``YYYY-MM-DD HH:MM:SS`` UTC text, and ``O&#039;Brien``/``O'Brien`` (SuiteCRM's to_html)
+    give the same digest; a missing value is "". Where the two still differ (e.g. a decimal saved as
+    "10" and stored as "10.00") the push and the poll of one save become two events: delivered twice,
+    never lost.
+    """
+    names = sorted(values) if fields is None else sorted(set(fields))
+    text = "\x1e".join(f"{n}={_canonical(values.get(n))}" for n in names)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _canonical(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return html.unescape(value)  # a bean's text in PHP is HTML-encoded, the stored (polled) one not
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc)
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
 
 
 @dataclass(frozen=True)

@@ -27,14 +27,19 @@ How a row becomes an event:
   *watched* value differs (watched: the fields named by the module's WatchSpecs; when a spec names no
   fields, every field). Its key is the normal key plus ``~n``, ``n`` counting the record's
   follow-ups (kept in its snapshot), so it collides neither with the first change of that second nor
-  with another follow-up. A row re-seen with identical watched values yields nothing.
+  with another follow-up. A row re-seen with identical watched values yields nothing. The snapshot
+  keeps the latest ``date_modified`` seen, so a save stamped later again after such a late commit
+  is compared against that second too.
 - an update in which no watched field changed is not queued when every spec of the module names
   fields (nobody would receive it); the snapshot still advances.
 
 ``changes`` holds before/after values of the watched (named) fields that changed; ``values`` the
 record's values as read. Event keys are :func:`~suitecrm_ext.events.model.make_key` (module, id,
-kind, second of ``date_modified``), the same as the push receiver's for the same change, so an event
-seen by both sources is queued once.
+kind, second of ``date_modified``; for *updated* also the digest of the named watched fields' values
+after the change), the same as the push receiver's for the same change, so an event seen by both
+sources is queued once, while two saves of one record in one second that change a watched field are
+two events. (Modules watched only whole, with no field named, are keyed by the second alone: the
+push of the second save of a second is then taken for the first; polling's follow-up catches it.)
 
 Crash safety: rows are handled in chunks of ``batch_size``; each chunk's events, the new watermark
 and the chunk's snapshots are written in ONE store transaction (``enqueue(events, cursor=..., kv=...)``).
@@ -70,7 +75,7 @@ from typing import Any, Literal
 
 from suitecrm_ext.crm.base import CRM, Cond, Record
 from suitecrm_ext.events.codec import CodecError, decode_value, encode_value, iso_utc, parse_iso_utc
-from suitecrm_ext.events.model import Event, EventKind, FieldChange, WatchSpec
+from suitecrm_ext.events.model import Event, EventKind, FieldChange, WatchSpec, make_key, state_digest
 
 log = logging.getLogger("suitecrm_ext.events.poller")
 
@@ -386,6 +391,8 @@ class ChangeFeed:
                 follow_up = True
                 seq += 1
                 new_snap["n"] = seq
+                # keep the latest stamp seen: a later save in that second is a follow-up too
+                new_snap["dm"] = snap["dm"]
             elif seq:
                 new_snap["n"] = seq
         if rec.deleted:
@@ -412,9 +419,8 @@ class ChangeFeed:
             if not changes and not watch.whole:
                 return None, new_snap  # no watched field changed: nobody wants this update
         ev = event(EventKind.UPDATED, changes)
-        if follow_up:
-            ev = dataclasses.replace(ev, key=f"{ev.key}~{seq}")
-        return ev, new_snap
+        key = make_key(ev, state_digest(rec.values, watch.fields) if watch.fields else "")
+        return dataclasses.replace(ev, key=f"{key}~{seq}" if follow_up else key), new_snap
 
 
 def _decode_snap(value: Any) -> Any:

@@ -16,7 +16,9 @@ events/http_pool.py):
     format, UTC, or ISO 8601) is required except for related/unrelated; ``date_entered`` (optional)
     times a *created* event; ``link`` and ``related_id`` are required for related/unrelated. The
     event's key is the poller's key for the same change (module, id, kind, second of
-    ``date_modified`` — of ``date_entered`` for created), so a change seen by both is queued once.
+    ``date_modified`` — of ``date_entered`` for created — and, for updated, the digest of the named
+    watched fields' values after the save), so a change seen by both is queued once, and two saves of
+    one record within one second that change a watched field are two events.
     Answers 200 ``{"ok": true, "key": ..., "new": bool}`` only after the event is durably queued. A
     message whose ``webhook-id`` was already queued (a resend, or a replay) is not processed again:
     200 ``{"ok": true, "new": false, "duplicate": true}``.
@@ -59,6 +61,7 @@ the body is read (*oversized*); 400 malformed JSON or fields (named), 411 no Con
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -71,7 +74,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from suitecrm_ext.events.http_pool import BoundedHTTPServer, PushStats
-from suitecrm_ext.events.model import Event
+from suitecrm_ext.events.model import Event, EventKind, make_key, state_digest
 from suitecrm_ext.events.push_body import BadRequest, change_from_push, event_from_push, load_json
 from suitecrm_ext.events.signing import (
     ID_HEADER,
@@ -190,9 +193,16 @@ class PushServer:
         )
         from suitecrm_ext.events.dispatcher import collect_watch_specs
 
+        by_plugin = collect_watch_specs(registry, getattr(app.config, "plugin_settings", {}))
+        specs = [s for ss in by_plugin.values() for s in ss]
         #: second CRMs the plugins watch (accepted at /o/<origin>/events)
-        self.origins = frozenset(s.origin for specs in collect_watch_specs(
-            registry, getattr(app.config, "plugin_settings", {})).values() for s in specs if s.origin)
+        self.origins = frozenset(s.origin for s in specs if s.origin)
+        #: (origin, module) -> the named watched fields whose values key an update, as the poller
+        #: keys it (events/model.py make_key; none named: the second alone, as before)
+        self._watched: dict[tuple[str, str], tuple[str, ...]] = {}
+        for spec in specs:
+            where = (spec.origin, spec.module)
+            self._watched[where] = tuple(dict.fromkeys((*self._watched.get(where, ()), *spec.fields)))
         self._httpd: BoundedHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._legacy_warned = False
@@ -262,6 +272,9 @@ class PushServer:
             return {"ok": True, "new": False, "duplicate": True}
         received = dt.datetime.fromtimestamp(int(self.clock()), dt.timezone.utc)
         event = event_from_push(load_json(body), received_at=received, origin=origin)
+        fields = self._watched.get((origin, event.module))
+        if event.kind is EventKind.UPDATED and fields:
+            event = dataclasses.replace(event, key=make_key(event, state_digest(event.values, fields)))
         new = self.store.enqueue([event])
         if message_id is not None:
             self.store.kv_add(MESSAGE_NS, message_id, event.key, ttl_seconds=self._ttl)

@@ -12,7 +12,7 @@ import pytest
 import requests
 from push_support import SECRET, Gatekeeper, make_harness
 
-from suitecrm_ext import Event, EventKind, hookimpl
+from suitecrm_ext import Event, EventKind, WatchSpec, hookimpl
 from suitecrm_ext.events.push import PushConfigError, PushServer
 from suitecrm_ext.events.signing import (
     ID_HEADER,
@@ -486,4 +486,66 @@ def test_a_flood_gets_503_with_retry_after_and_the_receiver_recovers(tmp_path):
         assert len(h.queued()) == 2
     finally:
         gate.release.set()
+        h.server.stop()
+
+
+class IndustryWatcher:
+    """Watches one named field of Accounts (keys of its updates carry that field's value)."""
+
+    @hookimpl
+    def ext_watch(self, settings):
+        return [WatchSpec("Accounts", fields=("industry",))]
+
+    @hookimpl
+    def ext_on_record_change(self, event, ctx):
+        pass
+
+
+def test_two_saves_of_one_record_in_one_second_are_two_events(tmp_path):
+    """A workflow or an API script saving a record twice within a second: both changes are delivered
+    (one key per second lost the second change), a resend of either is still one event."""
+    h = make_harness(tmp_path, {"watcher": IndustryWatcher()})
+    try:
+        first = dict(UPDATE, changes={"industry": {"before": "", "after": "Banking"}},
+                     values=dict(UPDATE["values"], industry="Banking"))
+        second = dict(UPDATE, changes={"industry": {"before": "Banking", "after": "Retail"}},
+                      values=dict(UPDATE["values"], industry="Retail"))
+        assert h.post("/events", first).json()["new"] is True
+        assert h.post("/events", second).json()["new"] is True
+        assert h.post("/events", second).json()["new"] is False
+        assert [e.values["industry"] for e in h.queued()] == ["Banking", "Retail"]
+        # a save that changed no watched field in that second is the same state: not a new event
+        touch = dict(second, values=dict(second["values"], description="x"))
+        assert h.post("/events", touch).json()["new"] is False
+    finally:
+        h.server.stop()
+
+
+def test_the_push_and_the_poll_of_one_save_are_one_event(tmp_path):
+    """The poller reads typed values (MySQL/API), the hook sends PHP's HTML-encoded strings: the
+    same save still gets one key, so a change seen by both is handled once."""
+    from suitecrm_ext.crm.fake import FakeCRM
+    from suitecrm_ext.events.poller import ChangeFeed
+
+    h = make_harness(tmp_path, {"watcher": IndustryWatcher()})
+    try:
+        stamp = dt.datetime(2026, 11, 23, 9, 0, 0, tzinfo=dt.timezone.utc)
+        now = {"t": stamp}
+        crm = FakeCRM(["Accounts"], clock=lambda: now["t"])
+        feed = ChangeFeed(crm, h.store, [WatchSpec("Accounts", fields=("industry",))],
+                          clock=lambda: now["t"], overlap_seconds=60)
+        feed.poll_once()
+        aid = crm.save("Accounts", {"name": "Acme", "industry": "Banking"})
+        feed.poll_once()
+        now["t"] = stamp + dt.timedelta(seconds=7)
+        crm.save("Accounts", {"id": aid, "industry": "O'Neil & Sons"})
+        pushed = dict(UPDATE, id=aid, date_modified="2026-11-23 09:00:07",
+                      changes={"industry": {"before": "Banking", "after": "O&#039;Neil & Sons"}},
+                      values={"industry": "O&#039;Neil & Sons", "date_modified": "2026-11-23 09:00:07"})
+        assert h.post("/events", pushed).json()["new"] is True
+        now["t"] += dt.timedelta(seconds=1)
+        assert feed.poll_once() == 0  # the poll of the same save found it queued already
+        updates = [e for e in h.queued() if e.kind is EventKind.UPDATED]
+        assert len(updates) == 1 and updates[0].source == "push"
+    finally:
         h.server.stop()
