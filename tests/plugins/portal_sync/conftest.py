@@ -23,8 +23,8 @@ def make_sidecar(tmp_path, smtp):
     """Factory: ``make_sidecar(**plugin_settings)`` -> a Sidecar between two FakeCRMs."""
     made = []
 
-    def factory(**settings):
-        sc = Sidecar(tmp_path / f"s{len(made)}", smtp.sink, smtp.port, settings)
+    def factory(others=None, **settings):
+        sc = Sidecar(tmp_path / f"s{len(made)}", smtp.sink, smtp.port, settings, others or {})
         made.append(sc)
         return sc
 

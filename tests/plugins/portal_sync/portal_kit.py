@@ -114,6 +114,8 @@ class Sidecar:
     sink: Sink
     smtp_port: int
     settings: dict[str, Any] = field(default_factory=dict)
+    #: more plugins in the same sidecar (name -> plugin object), e.g. one that listens like routing does
+    others: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.tmp.mkdir(parents=True, exist_ok=True)
@@ -135,7 +137,7 @@ class Sidecar:
         self.config = build_config(
             plugins={PLUGIN: section}, smtp={"host": "127.0.0.1", "port": self.smtp_port}
         )
-        self.registry = build_registry({PLUGIN: plugin_module}, config=self.config)
+        self.registry = build_registry({PLUGIN: plugin_module, **self.others}, config=self.config)
         self.app = build_app(self.registry, self.config, crm=self.internal, state=self.store)
         self.plugin_settings = self.config.plugin_settings[PLUGIN]
         self.adapter = SuiteCRMPortal(
@@ -157,6 +159,10 @@ class Sidecar:
 
     def _feed(self) -> ChangeFeed:
         specs = [s for s in watch_specs(self.plugin_settings) if not s.origin]
+        for name in self.others:
+            specs += [
+                s for s in self.registry.call_one(name, "ext_watch", settings=None) or [] if not s.origin
+            ]
         return ChangeFeed(
             self.internal, self.store, specs, start="beginning", clock=self.clock, overlap_seconds=5
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from suitecrm_ext import PermissionDenied
+from suitecrm_ext import EventKind, PermissionDenied, WatchSpec, hookimpl
 
 
 def test_scenario_1_registration_and_organisation_data(sidecar):
@@ -148,3 +148,32 @@ def test_scenario_2_a_case_answered_internally(sidecar):
     assert thanks["internal"] is False and thanks["contact_id"] == cid
     assert sc.portal.count("AOP_Case_Updates", {"case_id": pcase}) == 2  # no echo of the client's own update
     assert sc.due_and_dead() == (0, 0)
+
+
+class RouteListener:
+    """Listens to Cases the way routing's portal-case route does (on created, sxt_portal_case_c = 1)."""
+
+    def __init__(self):
+        self.heard = []
+
+    @hookimpl
+    def ext_watch(self, settings):
+        return [WatchSpec("Cases", kinds=frozenset({EventKind.CREATED}))]
+
+    @hookimpl
+    def ext_on_record_change(self, event, ctx):
+        self.heard.append(event)
+
+
+def test_a_portal_case_reaches_other_plugins_through_the_normal_change_feed(make_sidecar):
+    listener = RouteListener()
+    sc = make_sidecar(others={"route": listener})
+    sc.adapter.setup()
+    _acc, _cid, user = registered_client(sc)
+    with sc.as_client(user) as portal:
+        pcase = portal.save("Cases", {"name": "Нужна сверка"})
+    sc.settle()
+    icase = sc.sync.ids.left("Cases", pcase)
+    [created] = [e for e in listener.heard if e.record_id == icase]
+    assert created.values["sxt_portal_case_c"] is True and created.origin == ""
+    assert not [e for e in listener.heard if e.record_id == pcase]  # the portal's own case is not internal
