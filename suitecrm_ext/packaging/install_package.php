@@ -254,6 +254,17 @@ try {
             $mi->install($unzipped);
             $result['steps'][] = 'ModuleInstaller::install';
         }
+        // SugarBean::create_tables() adds a module's ACL actions only when it creates the table; over kept
+        // tables (a reinstall: the uninstall before it removed the actions, modules/ACL/remove_actions.php)
+        // the modules would have none and no role could give or take rights on them. Admin -> Repair ->
+        // Repair Roles does the same (modules/ACL/install_actions.php); addActions skips existing ones.
+        require_once 'modules/ACLActions/ACLAction.php';
+        foreach (isset($installdefs['beans']) ? $installdefs['beans'] : array() as $bean) {
+            ACLAction::addActions($bean['module']);
+        }
+        if (!empty($installdefs['beans'])) {
+            $result['steps'][] = 'ACL actions of the modules ensured (as Repair Roles)';
+        }
 
         // the row Module Loader writes (UpgradeWizard_commit.php) and lists in Admin -> Module Loader
         $row = new UpgradeHistory();

@@ -77,5 +77,13 @@ def test_uninstalled_in_module_loader_then_reinstalled_with_package_install(live
     assert proc.returncode == 0, proc.stderr + proc.stdout
     assert "upgrade_history entry written (listed in Admin -> Module Loader)" in proc.stdout
     assert schema.package.name in web.module_loader_installed()
+    # the uninstall marked the modules' ACL actions deleted and SuiteCRM adds them only with a new table:
+    # the install ensured them (as Repair Roles), so roles can again give and take rights on the modules
+    with pymysql.connect(**live_lab.db_params()) as conn, conn.cursor() as cur:
+        for module in schema.modules:
+            cur.execute("SELECT name FROM acl_actions WHERE category = %s AND acltype = 'module' "
+                        "AND deleted = 0", (module.name,))
+            assert sorted(r[0] for r in cur.fetchall()) == ["access", "delete", "edit", "export", "import",
+                                                            "list", "massupdate", "view"], module.name
     again = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
     assert "is already installed" in again.stdout and len(_rows(live_lab, schema.package.id)) == 1

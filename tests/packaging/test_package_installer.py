@@ -80,18 +80,20 @@ def test_install_is_what_module_loader_does(tmp_path, demo_zip, stub_root):
         tables=["sxt_payments", "sxt_payments_accounts_c", "accounts_cstm", "other"],
     )
     log = calls(tmp_path)
-    assert [c[0] for c in log] == ["boot", "scan", "install", "upgrade_history save", "repair"]
+    assert [c[0] for c in log] == ["boot", "scan", "install", "acl actions", "upgrade_history save", "repair"]
     assert log[0][1] == str(stub_root.resolve())  # ran from the SuiteCRM root
     _, package_dir, silent, package_id, user = log[2]
     assert silent is True and package_id == "sxt_demo" and user == "admin"
     assert Path(package_dir).parent == stub_root / "upload/upgrades/temp"  # unzipped where Module Loader does
     assert not Path(package_dir).exists()  # and cleaned up afterwards
-    assert log[4][1:] == [["clearAll"], ["All Modules"], True, False]  # autoexecute: the SQL diff runs
+    assert log[3][1:] == ["sxt_Payments", "module"]  # the module's ACL actions, as Repair Roles adds them
+    assert log[5][1:] == [["clearAll"], ["All Modules"], True, False]  # autoexecute: the SQL diff runs
     assert report.steps == [
         "booted as admin",
         "ModuleScanner: 0 issue(s)",
         "kept in upload/upgrades/module/demo-1.2.0.zip",
         "ModuleInstaller::install",
+        "ACL actions of the modules ensured (as Repair Roles)",
         "upgrade_history entry written (listed in Admin -> Module Loader)",
         "quick repair and rebuild (SQL diff executed)",
     ]
@@ -127,6 +129,10 @@ def test_the_same_version_with_other_bytes_replaces_the_installed_one(tmp_path, 
     run_installer(other, stub_root)
     names = [c[0] for c in calls(tmp_path)]
     assert names.count("uninstall") == 1 and names.count("install") == 2
+    # the uninstall took the modules' ACL actions and create_tables adds them only for new tables:
+    # every install ensures them, as Repair Roles does
+    acl = [c for c in calls(tmp_path) if c[0] == "acl actions"]
+    assert acl[-1] == ["acl actions", "sxt_Payments", "module"] and len(acl) == 2
     [row] = history(tmp_path)
     assert row["md5sum"] == __import__("hashlib").md5(other.read_bytes()).hexdigest()
 
