@@ -2,7 +2,8 @@
 
 - :func:`make_session`: a ``requests.Session`` that applies a default timeout to every request and
   verifies TLS (``verify`` may be a CA bundle path).
-- :func:`send`: one HTTP request; connection errors and timeouts become :class:`TransientError`;
+- :func:`send`: one HTTP request; connection errors, timeouts and answers cut off mid-body become
+  :class:`TransientError`;
   :func:`classify` turns HTTP 5xx and 429 (with its ``Retry-After``) into :class:`TransientError` and
   other unexpected statuses into :class:`ProtocolError` carrying the start of the body.
 - :class:`RetryPolicy`: tenacity retrying of :class:`TransientError` only, with exponential backoff and
@@ -106,6 +107,10 @@ def send(
         raise TransientError(f"{label}: timed out ({type(exc).__name__})", transport=transport) from None
     except requests.ConnectionError as exc:
         raise TransientError(f"{label}: cannot connect: {_short(exc)}", transport=transport) from None
+    except requests.exceptions.ChunkedEncodingError as exc:
+        # the connection broke while the answer was read (cut short of its Content-Length): the
+        # request may have been executed, so this is a lost answer, as transient as a timeout
+        raise TransientError(f"{label}: the answer was cut off: {_short(exc)}", transport=transport) from None
     except requests.RequestException as exc:
         raise ProtocolError(f"{label}: request failed: {_short(exc)}", transport=transport) from None
 

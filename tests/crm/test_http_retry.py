@@ -111,6 +111,17 @@ def test_connection_error_and_timeout_are_transient():
 
 
 @responses.activate
+def test_an_answer_cut_off_mid_body_is_transient():
+    # urllib3 reads fewer bytes than Content-Length: a lost answer (tests/reliability's proxy does it
+    # for real in front of SuiteCRM); it used to be a ProtocolError, so the call was never retried
+    responses.add(responses.GET, URL, body=requests.exceptions.ChunkedEncodingError("IncompleteRead"))
+    responses.add(responses.GET, URL, status=200, body="ok")
+    p = policy()
+    assert p.call(get, make_session()).text == "ok"
+    assert len(p.slept) == 1
+
+
+@responses.activate
 def test_4xx_is_a_protocol_error_with_body_and_not_retried():
     responses.add(responses.GET, URL, status=404, body="<html>no such page</html>")
     p = policy()
