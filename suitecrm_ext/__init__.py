@@ -2,7 +2,7 @@
 
 The public surface for plugin authors is re-exported here: ``hookimpl``, the hook argument types,
 the CRM interface and its errors, and the event types. Import from ``suitecrm_ext`` (and
-``suitecrm_ext.testing`` in tests), not from deeper modules.
+``suitecrm_ext.testing`` in tests, ``suitecrm_ext.demo`` for a demo scene), not from deeper modules.
 """
 
 from importlib.metadata import PackageNotFoundError, version

@@ -105,6 +105,9 @@ class SuiteCRMSettings(StrictModel):
     """Where SuiteCRM is and how the sidecar talks to it."""
 
     url: str
+    # SuiteCRM's installation directory when the sidecar runs on the SuiteCRM host (package install,
+    # doctor's check of the push secret in config_override.php); None when it runs elsewhere
+    root: str | None = None
     timeout: float = Field(30.0, gt=0)
     retries: int = Field(4, ge=0, le=20)
     verify_tls: bool = True
@@ -209,6 +212,8 @@ class PluginSection(BaseModel):
 class Settings(StrictModel):
     """The whole configuration file."""
 
+    # env file with the secrets referenced as ${NAME} (relative to the config file; see envfile.py)
+    env_file: str | None = None
     suitecrm: SuiteCRMSettings
     state: StateSettings = Field(default_factory=StateSettings)
     events: EventsSettings = Field(default_factory=EventsSettings)
@@ -235,6 +240,8 @@ class Config:
     lines: dict[tuple, int] = field(default_factory=dict)
     plugin_settings: dict[str, Any] = field(default_factory=dict)
     secrets: set[str] = field(default_factory=set)
+    #: the env file named by ``env_file:`` (resolved), whose variables filled in ${NAME}s
+    env_file: Path | None = None
 
     def plugin_enabled(self, name: str) -> bool:
         """A plugin is enabled unless its section says ``enabled: false``."""
@@ -329,6 +336,9 @@ def load_config_text(
     lines: dict[tuple, int] = {}
     problems: list[str] = []
     secrets: set[str] = set()
+    env_path, file_env = _env_file(node, path, name)
+    if file_env:
+        env = {**file_env, **env}  # the process environment wins (systemd EnvironmentFile, exports)
     try:
         data = _construct(node, (), lines, env, problems, name, secrets)
     except _DuplicateKey as exc:
@@ -341,9 +351,36 @@ def load_config_text(
         settings = Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc, path, lines)) from None
-    cfg = Config(settings=settings, path=path, raw=data, lines=lines)
-    cfg.secrets = secrets | _collect_secrets(settings)
+    cfg = Config(settings=settings, path=path, raw=data, lines=lines, env_file=env_path)
+    cfg.secrets = secrets | _collect_secrets(settings) | _env_file_secrets(file_env)
     return cfg
+
+
+def _env_file(node: yaml.Node, path: Path | None, name: str) -> tuple[Path | None, dict[str, str]]:
+    """The top-level ``env_file:`` of a composed config, resolved against the config's folder, and its
+    variables. Raises ConfigError (with the line) when it is named but cannot be read."""
+    from suitecrm_ext.envfile import EnvFileError, read_env_file
+
+    if not isinstance(node, yaml.MappingNode):
+        return None, {}
+    for key_node, value_node in node.value:
+        if key_node.value != "env_file" or not isinstance(value_node, yaml.ScalarNode):
+            continue
+        if not value_node.value or value_node.tag.endswith(":null"):
+            return None, {}
+        target = Path(value_node.value).expanduser()
+        if not target.is_absolute():
+            target = (path.parent if path else Path.cwd()) / target
+        try:
+            return target, read_env_file(target)
+        except EnvFileError as exc:
+            raise ConfigError([f"{name}:{key_node.start_mark.line + 1}: env_file: {exc}"]) from None
+    return None, {}
+
+
+def _env_file_secrets(env: Mapping[str, str]) -> set[str]:
+    """Values of an env file that look like secrets (by name), for the log redaction filter."""
+    return {v for k, v in env.items() if v and len(v) >= 3 and any(w in k.lower() for w in _SECRET_WORDS)}
 
 
 class _DuplicateKey(Exception):

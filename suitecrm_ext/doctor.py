@@ -1,4 +1,8 @@
-"""Doctor checks: one line each, ok or FAIL with why and a hint.
+"""Doctor checks: one line each, ok, WARN or FAIL with why and a hint.
+
+The checks themselves are hook implementations: the core's (config, SuiteCRM transports, push
+receiver, state store, plugins, config warnings) are in ``suitecrm_ext.builtin.checks``, a plugin's
+in its ``ext_doctor_checks``; :func:`run_checks` asks every enabled plugin, the core's own first.
 
 The doctor asks the gateway: it builds each configured transport with :func:`build_transport` and calls
 it like any client would (the gateway does not know about the doctor).
@@ -19,15 +23,32 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Check:
-    """The result of one doctor check. ``hint`` tells the admin what to do when it fails."""
+    """The result of one doctor check. ``hint`` tells the admin what to do when it fails.
+
+    A *warning* (``Check.warn(...)``) is something that works but probably not as the admin expects;
+    it is printed as ``WARN`` and does not make ``doctor`` fail.
+    """
 
     name: str
     ok: bool
     detail: str = ""
     hint: str = ""
+    warning: bool = False
+
+    @classmethod
+    def warn(cls, name: str, detail: str, hint: str = "") -> Check:
+        """A warning: shown as ``WARN``, never a failure."""
+        return cls(name, True, detail, hint, warning=True)
+
+    @property
+    def failed(self) -> bool:
+        """True for a failed check (not for a warning)."""
+        return not self.ok and not self.warning
 
     def line(self) -> str:
         """The one-line form the CLI prints."""
+        if self.warning:
+            return f"WARN  {self.name}: {self.detail}" + (f" (hint: {self.hint})" if self.hint else "")
         if self.ok:
             return f"ok    {self.name}" + (f": {self.detail}" if self.detail else "")
         text = f"FAIL  {self.name}: {self.detail or 'failed'}"
@@ -65,9 +86,15 @@ def core_checks(app) -> list[Check]:
 
 
 def run_checks(app, registry) -> list[Check]:
-    """Core checks, plugin load checks, then each enabled plugin's own checks."""
-    checks = core_checks(app) + plugin_checks(registry)
-    for name in registry.enabled:
+    """Every enabled plugin's ``ext_doctor_checks``: the core's own first (core checks, plugin load
+    checks, config warnings), then each plugin's. A registry without the core's plugins
+    (``PluginRegistry.from_plugins``) gets the core checks all the same."""
+    checks: list[Check] = []
+    if not registry.builtins:
+        from suitecrm_ext.builtin.checks import core_doctor_checks
+
+        checks.extend(core_doctor_checks(app, registry))
+    for name in registry.active:
         try:
             checks.extend(registry.call_one(name, "ext_doctor_checks", ctx=app.for_plugin(name)) or [])
         except Exception as exc:  # noqa: BLE001

@@ -13,8 +13,12 @@ implementation whose name is not below, or which asks for an argument the hook d
 the plugin fail to load with an error that names it; the other plugins keep working.
 
 Hooks that collect declarations (``ext_settings_schema``, ``ext_watch``, ``ext_jobs``,
-``ext_cli_commands``, ``ext_doctor_checks``, ``ext_suitecrm_artifacts``) are called per plugin by the
-core, so the core always knows which plugin declared what.
+``ext_cli_commands``, ``ext_doctor_checks``, ``ext_suitecrm_artifacts``, ``ext_config_warnings``,
+``ext_demo_scenes``) are called per plugin by the core, so the core always knows which plugin declared
+what. The core's own commands, doctor checks, config warnings, maintenance job and demo frame are
+implementations of these same hooks (``suitecrm_ext.plugins.DEFAULT_PLUGINS``).
+
+docs/hooks.md is generated from this file (``python -m suitecrm_ext.hookdocs``); a test keeps it current.
 """
 
 from __future__ import annotations
@@ -31,10 +35,13 @@ if TYPE_CHECKING:
     import click
     from pydantic import BaseModel
 
+    from suitecrm_ext.config import Config
     from suitecrm_ext.context import PluginContext
+    from suitecrm_ext.demo import DemoScene
     from suitecrm_ext.doctor import Check
     from suitecrm_ext.events.model import Event, RecordChange, WatchSpec
     from suitecrm_ext.jobs_spec import JobSpec
+    from suitecrm_ext.plugins import PluginRegistry
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 
@@ -166,4 +173,62 @@ def ext_doctor_checks(ctx: PluginContext) -> list[Check] | None:
     ``doctor`` exit with status 1.
 
     May raise: an exception is reported as a failed check named after the plugin.
+    """
+
+
+@hookspec
+def ext_config_warnings(config: Config, registry: PluginRegistry, settings: Any) -> list[str] | None:
+    """Point out a configuration that is valid but will not do what the admin expects.
+
+    When: by ``config check`` and ``doctor`` (and ``init`` at its end), after the config and every
+    plugin section validated, for enabled plugins. ``config`` is the loaded
+    :class:`~suitecrm_ext.config.Config` (``config.where(("plugins", "my_plugin", "key"))`` gives
+    ``file:line`` of a key), ``registry`` the loaded plugins, ``settings`` the plugin's validated
+    settings. It must not do I/O against SuiteCRM (``config check`` runs without one); checks that
+    need SuiteCRM belong in ``ext_doctor_checks``.
+
+    Returns: a list of messages, each a whole sentence that names the key (with ``config.where``)
+    and says what to change — e.g. "config/suitecrm-ext.yaml:40: plugins.my_plugin.inbox is empty:
+    nothing will be imported". Warnings do not change the exit status: ``config check`` prints
+    ``warning: ...`` lines, ``doctor`` prints ``WARN`` lines.
+
+    May raise: it should not; an exception is shown as a warning naming the plugin.
+    """
+
+
+@hookspec
+def ext_enforces_without_push(settings: Any) -> bool | str | None:
+    """Say whether the plugin's rules still hold when SuiteCRM cannot ask the sidecar before a save.
+
+    When: by ``config check`` and ``doctor``, for enabled plugins that implement
+    ``ext_validate_record_change`` while ``events.push.enabled`` is false (then no ``before_save``
+    validation call ever reaches the sidecar).
+
+    Returns: True when the plugin enforces its rules some other way in that configuration (e.g. it
+    reverts forbidden changes it sees in polled events); otherwise None, or a hint (str) telling the
+    admin how to switch such a mode on ("set plugins.my_plugin.polling_only: true"). Unless it
+    returns True, the core warns that the plugin's rules are not enforced.
+
+    May raise: no.
+    """
+
+
+@hookspec
+def ext_demo_scenes() -> list[DemoScene] | None:
+    """Contribute scenes to ``suitecrm-ext demo``, the scripted story that shows the sidecar at work
+    against the in-memory FakeCRM (no SuiteCRM needed).
+
+    When: by ``suitecrm-ext demo``, before the demo sidecar starts. A plugin that contributes a scene
+    is enabled in the demo (the others stay off), so a scene is also how a plugin says it is ready to
+    be shown.
+
+    Returns: a list of :class:`suitecrm_ext.demo.DemoScene`: a title, an ``order`` (the core's frame
+    uses 0 and 1000; plugins default to 100), the plugin ``settings`` wanted in the demo config,
+    ``requires`` (other plugins to enable with it), a ``setup(crm, workdir)`` that adds the plugin's
+    modules and records to the FakeCRM before the sidecar starts, and ``play(stage)``, which tells
+    the story through the :class:`~suitecrm_ext.demo.DemoStage` (``stage.say``, ``stage.save`` as a
+    SuiteCRM user with the logic hook installed, ``stage.run_job``, ``stage.check``). ``suitecrm-ext
+    init`` offers the plugins with a scene (and what they require) as its default selection.
+
+    May raise: ``play`` may raise; the demo reports the scene as failed and exits 1.
     """

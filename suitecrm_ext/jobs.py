@@ -116,7 +116,7 @@ def collect_jobs(
     """
     jobs: dict[str, Job] = {}
     problems: list[str] = []
-    for plugin in registry.enabled:
+    for plugin in registry.active:
         try:
             specs = registry.call_one(plugin, "ext_jobs", settings=plugin_settings.get(plugin)) or []
         except Exception as exc:  # noqa: BLE001 - one plugin's mistake must not hide the others' jobs

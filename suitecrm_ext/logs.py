@@ -85,6 +85,34 @@ def setup_logging(
     return handler
 
 
+class LoggingSnapshot:
+    """The handlers, propagation and levels of the loggers :func:`setup_logging` changes, to put back
+    later (the CLI does when an invocation ends, so in-process callers keep their logging)."""
+
+    def __init__(self, saved: dict, handler: logging.Handler | None):
+        self.saved = saved
+        self.handler = handler
+
+    @classmethod
+    def take(cls) -> LoggingSnapshot:
+        """The current state."""
+        saved = {}
+        for name in MANAGED_LOGGERS:
+            lg = logging.getLogger(name)
+            saved[name] = (list(lg.handlers), lg.propagate, lg.level)
+        return cls(saved, _handler)
+
+    def restore(self) -> None:
+        """Put the loggers back as they were when the snapshot was taken."""
+        global _handler
+        for name, (handlers, propagate, level) in self.saved.items():
+            lg = logging.getLogger(name)
+            lg.handlers[:] = handlers
+            lg.propagate = propagate
+            lg.setLevel(level)
+        _handler = self.handler
+
+
 def add_secrets(secrets: Iterable[str]) -> None:
     """Register secrets with the active handler (e.g. a token obtained at run time)."""
     if _handler is not None and isinstance(_handler.formatter, RedactingFormatter):

@@ -27,6 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+# done deliveries are purged after RETENTION_SECONDS by the core's state-maintenance job (hourly,
+# also under cron: it is a job like a plugin's, suitecrm_ext/builtin/maintenance.py)
+from suitecrm_ext.builtin.maintenance import RETENTION_SECONDS  # noqa: F401 - re-exported
 from suitecrm_ext.events.dispatcher import Dispatcher, DispatchStats
 from suitecrm_ext.jobs import JobOutcome, Scheduler
 
@@ -38,10 +41,6 @@ log = logging.getLogger("suitecrm_ext.runtime")
 
 #: Seconds ``run`` waits for its threads after SIGTERM before it exits anyway.
 SHUTDOWN_GRACE = 5.0
-#: Done deliveries (and their events) are purged after this many seconds.
-RETENTION_SECONDS = 7 * 86400
-#: How often the queue is purged and expired kv entries deleted.
-MAINTENANCE_EVERY = 3600.0
 #: Longest idle wait of the dispatcher loop (new events from push/poll are noticed this fast).
 IDLE_WAIT = 0.5
 
@@ -198,12 +197,8 @@ class Runtime:
         log.info("running as %s: feed=%s push=%s jobs=%d plugins=%s", self.worker_id,
                  "on" if feed is not None else "off", "on" if push_server else "off",
                  len(self.scheduler.jobs), ",".join(sorted(self.dispatcher.specs)) or "none")
-        next_maintenance = time.monotonic()
         try:
             while not self.stop.is_set():
-                if time.monotonic() >= next_maintenance:
-                    self._maintenance()
-                    next_maintenance = time.monotonic() + MAINTENANCE_EVERY
                 try:
                     stats = self.dispatcher.run_once(self.stop)
                 except Exception as exc:  # noqa: BLE001 - a store blip must not end the daemon
@@ -260,15 +255,6 @@ class Runtime:
             self.store.job_finished(runs[0].id, False, "interrupted: the process was stopped")
         self.store.release_lock(f"job:{name}", self.worker_id)
         log.warning("job %s was still running at shutdown; recorded as interrupted", name)
-
-    def _maintenance(self) -> None:
-        try:
-            purged = self.store.purge_done(RETENTION_SECONDS)
-            expired = self.store.kv_purge_expired()
-            if purged or expired:
-                log.info("maintenance: purged %d old event(s), %d expired key(s)", purged, expired)
-        except Exception as exc:  # noqa: BLE001
-            log.error("maintenance failed: %s", exc)
 
 
 def _thread(name: str, target: Callable[..., Any], *args: Any) -> threading.Thread:

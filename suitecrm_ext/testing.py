@@ -1,5 +1,8 @@
 """The plugin authors' testing kit (also a pytest plugin, loaded automatically once installed).
 
+The pytest plugin only *defines* fixtures; none is autouse, so installing suitecrm-ext changes nothing
+in a test suite that does not ask for them.
+
 Fixtures:
 
 - ``make_config(plugins={...}, **sections)`` → a validated :class:`~suitecrm_ext.config.Config`
@@ -15,18 +18,29 @@ Fixtures:
   ``live_crm`` → its gateway over REST v4_1. Both skip the test when the variable is not set (and fail
   it when ``$SUITECRM_EXT_LIVE_REQUIRED=1``).
 
+Builders (plain functions, also without pytest):
+
+- ``make_event(module, record_id=None, kind="updated", changes={"name": ("Old", "New")}, ...)`` → an
+  :class:`~suitecrm_ext.Event` as the change feed or the logic hook delivers it (stable key, UTC time);
+- ``make_change(module, record_id=None, before={...}, after={...}, crm=None)`` → a
+  :class:`~suitecrm_ext.RecordChange` as ``ext_validate_record_change`` gets it before a save (with
+  ``crm``, ``before`` is the stored record, like SuiteCRM's ``fetched_row``).
+
 Example::
+
+    from suitecrm_ext.testing import make_event
 
     def test_my_plugin(make_registry, make_app):
         reg = make_registry({"hello": "hello_plugin.plugin"})
         app = make_app(reg)
-        reg.call_one("hello", "ext_on_record_change", event=..., ctx=app.for_plugin("hello"))
+        event = make_event("Accounts", kind="created", values={"name": "Initech"})
+        reg.call_one("hello", "ext_on_record_change", event=event, ctx=app.for_plugin("hello"))
 """
 
 from __future__ import annotations
 
 import copy
-import logging
+import datetime as dt
 from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
@@ -36,6 +50,7 @@ import yaml
 
 from suitecrm_ext.config import Config, load_config_text
 from suitecrm_ext.context import AppContext
+from suitecrm_ext.events.model import Event, EventKind, FieldChange, RecordChange
 from suitecrm_ext.lab import (
     LIVE_ENV_VAR,
     LIVE_REQUIRED_VAR,
@@ -81,22 +96,68 @@ def build_app(
     return AppContext(config, crm=crm, plugin_manager=registry, **kw)
 
 
-@pytest.fixture(autouse=True)
-def _restore_logging_config():
-    """Undo what a CLI invocation did to the logging tree (handlers, propagate), so ``caplog`` keeps
-    working in later tests."""
-    from suitecrm_ext.logs import MANAGED_LOGGERS
+def make_event(
+    module: str,
+    record_id: str | None = None,
+    kind: EventKind | str = EventKind.UPDATED,
+    *,
+    changes: Mapping[str, Any] | None = None,
+    values: Mapping[str, Any] | None = None,
+    source: str = "poll",
+    time: dt.datetime | None = None,
+    user_id: str | None = None,
+    link: str | None = None,
+    related_module: str | None = None,
+    related_id: str | None = None,
+) -> Event:
+    """An Event as the dispatcher hands it to ``ext_on_record_change``.
 
-    saved = {}
-    for name in MANAGED_LOGGERS:
-        lg = logging.getLogger(name)
-        saved[name] = (list(lg.handlers), lg.propagate, lg.level)
-    yield
-    for name, (handlers, propagate, level) in saved.items():
-        lg = logging.getLogger(name)
-        lg.handlers[:] = handlers
-        lg.propagate = propagate
-        lg.setLevel(level)
+    ``changes`` maps field -> ``(before, after)`` (or a FieldChange); for a *created* event without
+    ``changes`` every value in ``values`` counts as changed from None, as the change feed reports it.
+    ``values`` defaults to the ``after`` side of the changes. ``record_id`` defaults to a new GUID,
+    ``time`` to now (UTC, whole seconds); the key is derived like the real sources derive it, so the
+    same arguments give the same key (a repeated delivery).
+    """
+    from suitecrm_ext.crm.guid import new_guid
+
+    kind = EventKind(kind)
+    fc: dict[str, FieldChange] = {}
+    for name, change in (changes or {}).items():
+        if isinstance(change, FieldChange):
+            fc[name] = change
+        elif isinstance(change, (tuple, list)) and len(change) == 2:
+            fc[name] = FieldChange(change[0], change[1])
+        else:
+            raise TypeError(f"changes[{name!r}]: expected (before, after) or a FieldChange, got {change!r}")
+    vals = dict(values or {})
+    for name, change in fc.items():
+        vals.setdefault(name, change.after)
+    if kind is EventKind.CREATED and not fc:
+        fc = {name: FieldChange(None, value) for name, value in vals.items()}
+    if kind in (EventKind.RELATED, EventKind.UNRELATED) and not (link and related_id):
+        raise ValueError(f"a {kind.value} event needs link= and related_id=")
+    when = time or dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    return Event(module, record_id or new_guid(), kind, when, source, fc, vals, user_id=user_id, link=link,
+                 related_module=related_module, related_id=related_id)
+
+
+def make_change(
+    module: str,
+    record_id: str | None = None,
+    *,
+    before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
+    user_id: str | None = None,
+    crm: Any = None,
+) -> RecordChange:
+    """A RecordChange as ``ext_validate_record_change`` gets it from the before_save logic hook.
+
+    ``record_id`` None is a new record. With ``crm`` (e.g. the ``fake_crm`` fixture) and a
+    ``record_id``, ``before`` defaults to the stored record's values, as SuiteCRM's ``fetched_row``.
+    """
+    if before is None:
+        before = dict(crm.get(module, record_id).values) if crm is not None and record_id else {}
+    return RecordChange(module, record_id, dict(before), dict(after or {}), user_id=user_id)
 
 
 @pytest.fixture
@@ -174,6 +235,6 @@ def install_workflow(crm: FakeCRM) -> None:
 
 __all__ = [
     "FakeCRM", "LabInstance", "build_app", "build_config", "build_registry", "create_plugin_tables",
-    "install_workflow",
-    "load_plugin_schema", "read_lab_env", "register_schema", "require_live_instance",
+    "install_workflow", "load_plugin_schema", "make_change", "make_event", "read_lab_env", "register_schema",
+    "require_live_instance",
 ]

@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from suitecrm_ext.config import load_config_text
-from suitecrm_ext.logs import add_secrets, setup_logging
+from suitecrm_ext.logs import LoggingSnapshot, add_secrets, setup_logging
 
 CONFIG = """
 suitecrm:
@@ -23,6 +23,14 @@ suitecrm:
 smtp:
   password: smtp-pass-7
 """
+
+
+@pytest.fixture(autouse=True)
+def _put_logging_back():
+    # these tests call setup_logging() directly (the CLI restores logging itself when a command ends)
+    snap = LoggingSnapshot.take()
+    yield
+    snap.restore()
 
 
 @pytest.fixture

@@ -157,7 +157,8 @@ def test_jobs_list_and_run(rig):
     store.close()
 
     res = rig("jobs", "run", "nope")
-    assert res.exit_code == 1 and "no job named 'nope' (jobs: cli-broken, cli-sync)" in res.output
+    assert res.exit_code == 1
+    assert "no job named 'nope' (jobs: cli-broken, cli-sync, state-maintenance)" in res.output
 
 
 def test_state_store_problem_is_reported_not_a_traceback(rig, tmp_path):

@@ -106,3 +106,20 @@ def ext_doctor_checks(ctx: PluginContext) -> list[Check]:
             hint if missing else "",
         ))
     return checks
+
+
+@hookimpl
+def ext_enforces_without_push(settings: Settings | None) -> bool | str:
+    """With polling_only the plugin reverts forbidden status changes it sees (and leaves a Note)."""
+    if settings is not None and settings.polling_only:
+        return True
+    return ("set plugins.collegial_actions.polling_only: true to revert forbidden changes seen by the "
+            "change feed")
+
+
+@hookimpl
+def ext_demo_scenes() -> list:
+    """A contract through the Classic process in ``suitecrm-ext demo``."""
+    from plugins.collegial_actions.demo import scenes
+
+    return scenes()

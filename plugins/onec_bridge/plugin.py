@@ -166,3 +166,11 @@ def ext_cli_commands() -> list[Any]:
     from .cli import onec
 
     return [onec]
+
+
+@hookimpl
+def ext_demo_scenes() -> list[Any]:
+    """A bank statement imported and matched by INN in ``suitecrm-ext demo``."""
+    from .demo import scenes
+
+    return scenes()

@@ -46,11 +46,21 @@ _SIDECAR_URL = click.option(
 )
 
 
+def package_options(config, given: str | None = None) -> dict:
+    """The builder's options from a loaded config (or None): ``sidecar_url`` (``given``, else
+    ``events.push.public_url``), ``fail_modes`` (``events.validation_fail_mode``, what the logic hook
+    does when the sidecar is unreachable) and ``validate_timeout_ms``
+    (``events.push.validation_budget_ms`` + 1 s)."""
+    if config is None:
+        return {"sidecar_url": given or None}
+    events = config.settings.events
+    return {"sidecar_url": given or events.push.public_url, "fail_modes": dict(events.validation_fail_mode),
+            # as render_for_plugins: the hook waits a second longer than the sidecar's budget
+            "validate_timeout_ms": min(events.push.validation_budget_ms + 1000, 60_000)}
+
+
 def _configured_options(given: str | None) -> dict:
-    """The builder's options from the config when a valid config file is there: ``sidecar_url``
-    (``--sidecar-url``, else ``events.push.public_url``) and ``fail_modes``
-    (``events.validation_fail_mode``, what the logic hook does when the sidecar is unreachable) and
-    ``validate_timeout_ms`` (``events.push.validation_budget_ms`` + 1 s)."""
+    """:func:`package_options` of the config, when a valid config file is there."""
     state = click.get_current_context().find_object(CliState)
     config = None
     if state is not None:
@@ -58,12 +68,7 @@ def _configured_options(given: str | None) -> dict:
             config, _ = state.load()
         except ConfigError:
             pass  # building a package needs no config; the builder says when a URL is missing
-    if config is None:
-        return {"sidecar_url": given or None}
-    events = config.settings.events
-    return {"sidecar_url": given or events.push.public_url, "fail_modes": dict(events.validation_fail_mode),
-            # as render_for_plugins: the hook waits a second longer than the sidecar's budget
-            "validate_timeout_ms": min(events.push.validation_budget_ms + 1000, 60_000)}
+    return package_options(config, given)
 
 
 @package.command("check")
@@ -110,17 +115,29 @@ def build(plugin: str, out_dir: str, sidecar_url: str | None) -> None:
         click.echo(line)
 
 
+def install_schema_package(schema: Schema, root: str | Path, action: str = "install", *,
+                           php: str | None = None, options: dict | None = None):
+    """Build ``schema``'s package in a temporary folder and run the PHP installer's ``action``
+    (install, uninstall, scan, status) on it in the SuiteCRM at ``root``; returns the InstallReport.
+    Raises InstallError, PackageError. ``options``: :func:`package_options`."""
+    check_suitecrm_root(root)
+    find_php(php)
+    tables = [m.table for m in schema.modules] + [r.join_table for r in schema.relationships]
+    tables += [f"{schema.table_of(mod)}_cstm" for mod in schema.custom_fields]
+    with tempfile.TemporaryDirectory(prefix="suitecrm-ext-build-") as tmp:
+        zip_path = build_package(schema, Path(tmp), **(options or {}))
+        return run_installer(zip_path, root, action, php=php, tables=tables)
+
+
 def _run(plugin: str, root: str, php: str | None, sidecar_url: str | None, action: str) -> None:
     """Build PLUGIN's package and run the PHP installer's ``action`` on it; prints the report."""
+    from suitecrm_ext.progress import progress
+
     schema = _schema(plugin)
     try:
-        check_suitecrm_root(root)
-        find_php(php)
-        tables = [m.table for m in schema.modules] + [r.join_table for r in schema.relationships]
-        tables += [f"{schema.table_of(mod)}_cstm" for mod in schema.custom_fields]
-        with tempfile.TemporaryDirectory(prefix="suitecrm-ext-build-") as tmp:
-            zip_path = build_package(schema, Path(tmp), **_configured_options(sidecar_url))
-            report = run_installer(zip_path, root, action, php=php, tables=tables)
+        with progress(f"{action} {plugin} in {root} (SuiteCRM's ModuleInstaller)", transient=True):
+            report = install_schema_package(schema, root, action, php=php,
+                                            options=_configured_options(sidecar_url))
     except (InstallError, PackageError) as exc:
         raise click.ClickException(str(exc)) from None
     what = f"{schema.plugin} {schema.package.version} (package id {schema.package.id})"
@@ -159,10 +176,26 @@ def _run(plugin: str, root: str, php: str | None, sidecar_url: str | None, actio
 _ROOT = click.option(
     "--suitecrm-root",
     "root",
-    required=True,
+    default=None,
     type=click.Path(),
-    help="SuiteCRM's installation directory (holds config.php).",
+    help="SuiteCRM's installation directory (holds config.php); default: suitecrm.root of the config.",
 )
+
+
+def _root(given: str | None) -> str:
+    """``--suitecrm-root``, else ``suitecrm.root`` of a valid config; a usage error without either."""
+    if given:
+        return given
+    state = click.get_current_context().find_object(CliState)
+    if state is not None:
+        try:
+            config, _ = state.load()
+        except ConfigError:
+            config = None
+        if config is not None and config.settings.suitecrm.root:
+            return config.settings.suitecrm.root
+    raise click.UsageError("give --suitecrm-root DIR (SuiteCRM's installation directory) or set "
+                           "suitecrm.root in the config")
 _PHP = click.option("--php", default=None, help="php-cli binary (default: php on PATH).")
 
 
@@ -171,10 +204,10 @@ _PHP = click.option("--php", default=None, help="php-cli binary (default: php on
 @_ROOT
 @_PHP
 @_SIDECAR_URL
-def install(plugin: str, root: str, php: str | None, sidecar_url: str | None) -> None:
+def install(plugin: str, root: str | None, php: str | None, sidecar_url: str | None) -> None:
     """Install PLUGIN's package as Module Loader does (run on the SuiteCRM host, as root or the web
     server user): package scan, ModuleInstaller, upgrade_history entry, repair. Idempotent."""
-    _run(plugin, root, php, sidecar_url, "install")
+    _run(plugin, _root(root), php, sidecar_url, "install")
 
 
 @package.command("uninstall")
@@ -182,9 +215,9 @@ def install(plugin: str, root: str, php: str | None, sidecar_url: str | None) ->
 @_ROOT
 @_PHP
 @_SIDECAR_URL
-def uninstall(plugin: str, root: str, php: str | None, sidecar_url: str | None) -> None:
+def uninstall(plugin: str, root: str | None, php: str | None, sidecar_url: str | None) -> None:
     """Uninstall PLUGIN's package as Module Loader does (module tables and their data are kept)."""
-    _run(plugin, root, php, sidecar_url, "uninstall")
+    _run(plugin, _root(root), php, sidecar_url, "uninstall")
 
 
 @package.command("scan")
@@ -192,9 +225,9 @@ def uninstall(plugin: str, root: str, php: str | None, sidecar_url: str | None) 
 @_ROOT
 @_PHP
 @_SIDECAR_URL
-def scan(plugin: str, root: str, php: str | None, sidecar_url: str | None) -> None:
+def scan(plugin: str, root: str | None, php: str | None, sidecar_url: str | None) -> None:
     """Run SuiteCRM's package scan (ModuleScanner) on PLUGIN's package; exit 1 listing any issue."""
-    _run(plugin, root, php, sidecar_url, "scan")
+    _run(plugin, _root(root), php, sidecar_url, "scan")
 
 
 @package.command("status")
@@ -202,9 +235,9 @@ def scan(plugin: str, root: str, php: str | None, sidecar_url: str | None) -> No
 @_ROOT
 @_PHP
 @_SIDECAR_URL
-def status(plugin: str, root: str, php: str | None, sidecar_url: str | None) -> None:
+def status(plugin: str, root: str | None, php: str | None, sidecar_url: str | None) -> None:
     """What Admin -> Module Loader knows about PLUGIN's package (version, date, stored zip)."""
-    _run(plugin, root, php, sidecar_url, "status")
+    _run(plugin, _root(root), php, sidecar_url, "status")
 
 
 def register(group: click.Group) -> None:

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import logging
 import os
+import sys
 
 import click
 
@@ -108,42 +109,111 @@ def events() -> None:
     """The event queue: recent events, dead letters, replay."""
 
 
+def _event_dict(q) -> dict:
+    from suitecrm_ext.events.codec import event_to_dict
+
+    return {"seq": q.seq, "received_at": _when(q.received_at), "fanned_out": q.fanned_out,
+            "event": event_to_dict(q.event),
+            "deliveries": [{"id": d.id, "plugin": d.plugin, "status": d.status, "attempts": d.attempts,
+                            "last_error": d.last_error} for d in q.deliveries]}
+
+
+def _event_line(q) -> str:
+    e = q.event
+    return (f"{_when(q.received_at)}  #{q.seq}  {e.module} {e.record_id} {e.kind.value} ({e.source})"
+            + (f" fields: {', '.join(sorted(e.changes))}" if e.changes else ""))
+
+
+def _delivery_line(d, seq: int | None = None) -> str:
+    retry = f", next try {_when(d.next_attempt_at)}" if d.status == "pending" and d.attempts else ""
+    err = f" — {d.last_error}" if d.last_error and d.status != "done" else ""
+    of = f" (event #{seq})" if seq is not None else ""
+    return f"    delivery {d.id}{of} -> {d.plugin}: {d.status}, {d.attempts} failed attempt(s){retry}{err}"
+
+
 @events.command("tail")
 @click.option("-n", "--limit", default=20, show_default=True, help="How many recent events.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Machine-readable output (with -f: one JSON object a line).")
+@click.option("-f", "--follow", is_flag=True,
+              help="Keep printing events as they arrive, and each delivery's outcome; "
+                   "Ctrl-C or SIGTERM stops.")
+@click.option("--interval", default=0.5, show_default=True, type=click.FloatRange(0.05, 60),
+              help="With --follow: seconds between looks at the queue.")
 @pass_state
-def events_tail(state: CliState, limit: int, as_json: bool) -> None:
-    """Recent events (newest first) with each plugin's delivery state."""
+def events_tail(state: CliState, limit: int, as_json: bool, follow: bool, interval: float) -> None:
+    """Recent events (newest first) with each plugin's delivery state; --follow streams new ones."""
     store = _store(state)
+    if follow:
+        _follow(store, limit, as_json, interval)
+        return
     stats = store.queue_stats()
     recent = store.recent_events(limit)
     if as_json:
-        from suitecrm_ext.events.codec import event_to_dict
-
-        click.echo(json.dumps({
-            "stats": stats.__dict__,
-            "events": [{"seq": q.seq, "received_at": _when(q.received_at), "fanned_out": q.fanned_out,
-                        "event": event_to_dict(q.event),
-                        "deliveries": [{"id": d.id, "plugin": d.plugin, "status": d.status,
-                                        "attempts": d.attempts, "last_error": d.last_error}
-                                       for d in q.deliveries]} for q in recent],
-        }, indent=2, default=str))
+        click.echo(json.dumps({"stats": stats.__dict__, "events": [_event_dict(q) for q in recent]},
+                              indent=2, default=str))
         return
     click.echo(f"queue: {stats.events} event(s), {stats.not_fanned_out} not yet routed; deliveries: "
                f"{stats.pending} pending, {stats.done} done, {stats.dead} dead")
     for q in recent:
-        e = q.event
-        click.echo(f"{_when(q.received_at)}  #{q.seq}  {e.module} {e.record_id} {e.kind.value} ({e.source})"
-                   + (f" fields: {', '.join(sorted(e.changes))}" if e.changes else ""))
+        click.echo(_event_line(q))
         if not q.fanned_out:
             click.echo("    (not yet routed to plugins)")
         elif not q.deliveries:
             click.echo("    (no plugin watches it)")
         for d in q.deliveries:
-            retry = f", next try {_when(d.next_attempt_at)}" if d.status == "pending" and d.attempts else ""
-            err = f" — {d.last_error}" if d.last_error and d.status != "done" else ""
-            click.echo(f"    delivery {d.id} -> {d.plugin}: {d.status}, {d.attempts} failed attempt(s)"
-                       f"{retry}{err}")
+            click.echo(_delivery_line(d))
+
+
+#: how many events --follow looks back at most when many arrived between two looks
+FOLLOW_WINDOW = 10_000
+
+
+def _follow(store, limit: int, as_json: bool, interval: float) -> None:
+    """Print the last ``limit`` events, then every new event (oldest first) and every delivery whose
+    state changed, until SIGTERM / SIGINT."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    shown: dict[int, tuple] = {}  # delivery id -> (status, attempts) last printed
+    last_seq: int | None = None
+    try:
+        while True:
+            window = max(limit, 1) if last_seq is None else 200
+            batch = store.recent_events(window)
+            while last_seq is not None and batch and batch[-1].seq > last_seq + 1 and window < FOLLOW_WINDOW:
+                window *= 4  # more arrived than one look shows: look further back
+                batch = store.recent_events(window)
+            newest = batch[0].seq if batch else 0
+            if last_seq is None:  # the start: the last `limit` events; the older ones only count as seen
+                for q in batch[limit:] if limit else batch:
+                    shown.update({d.id: (d.status, d.attempts) for d in q.deliveries})
+                batch = batch[:limit] if limit else []
+            for q in reversed(batch):
+                new_event = last_seq is None or q.seq > last_seq
+                changed = [d for d in q.deliveries if shown.get(d.id) != (d.status, d.attempts)]
+                if new_event:
+                    click.echo(json.dumps(_event_dict(q), default=str) if as_json else _event_line(q))
+                    if not as_json:
+                        for d in q.deliveries:
+                            click.echo(_delivery_line(d))
+                elif changed:
+                    if as_json:
+                        click.echo(json.dumps(_event_dict(q), default=str))
+                    else:
+                        for d in changed:
+                            click.echo(_delivery_line(d, q.seq))
+                for d in q.deliveries:
+                    shown[d.id] = (d.status, d.attempts)
+            last_seq = max(last_seq or 0, newest)
+            sys.stdout.flush()
+            if stop.wait(interval):
+                break
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 @events.command("dead")
@@ -182,7 +252,7 @@ def events_replay(state: CliState, ids: tuple[int, ...], replay_all: bool, plugi
         raise click.UsageError("give delivery ID(s) (see `events dead`) or --all, not both")
     store = _store(state)
     if replay_all:
-        n = store.replay_all_dead(plugin=plugin)
+        n = _replay_all(store, plugin)
         click.echo(f"re-queued {n} dead letter(s)")
         return
     missing = [i for i in ids if store.get_delivery(i) is None]
@@ -193,6 +263,28 @@ def events_replay(state: CliState, ids: tuple[int, ...], replay_all: bool, plugi
     for i in pending:
         click.echo(f"delivery {i} is already pending; left as is")
     click.echo(f"re-queued {n} delivery(ies)")
+
+
+#: dead letters re-queued per transaction by ``replay --all``
+REPLAY_CHUNK = 500
+
+
+def _replay_all(store, plugin: str | None) -> int:
+    """Re-queue every dead letter (of ``plugin``) in chunks, with a progress bar: each chunk is one
+    short transaction, and an interrupted run leaves the rest dead for the next one."""
+    from suitecrm_ext.progress import progress
+
+    total = None if plugin else store.queue_stats().dead  # per plugin: a spinner with the count
+    done = 0
+    with progress("re-queueing dead letters", total=total, unit="deliveries") as bar:
+        while True:
+            ids = [d.id for d in store.dead_letters(limit=REPLAY_CHUNK, plugin=plugin)]
+            n = store.replay(ids) if ids else 0
+            if not n:
+                break
+            done += n
+            bar.advance(n)
+    return done
 
 
 # --- jobs -----------------------------------------------------------------------------------
@@ -285,9 +377,12 @@ def jobs_run(state: CliState, name: str, worker_id: str | None) -> None:
         raise click.exceptions.Exit(75)  # EX_TEMPFAIL: cron may try again later
 
 
+COMMANDS = (run, events, jobs)
+
+
 def register(group: click.Group) -> None:
-    """Add ``run``, ``events`` and ``jobs`` to the top-level group."""
-    for cmd in (run, events, jobs):
+    """Add ``run``, ``events`` and ``jobs`` to a group (the CLI gets them through ``ext_cli_commands``)."""
+    for cmd in COMMANDS:
         group.add_command(cmd)
 
 

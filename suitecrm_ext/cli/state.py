@@ -8,20 +8,29 @@ import click
 
 from suitecrm_ext.config import Config, ConfigError, load_config
 from suitecrm_ext.context import AppContext, PluginContext
-from suitecrm_ext.logs import add_secrets, setup_logging
-from suitecrm_ext.plugins import PluginRegistry
+from suitecrm_ext.logs import LoggingSnapshot, add_secrets, setup_logging
+from suitecrm_ext.plugins import PluginRegistry, use_plugins_dir
 
 EXIT_CONFIG = 2
 
 
 class CliState:
-    """Lazily loads the config (and validates plugin sections), the plugins and the services."""
+    """Lazily loads the config (and validates plugin sections), the plugins and the services.
 
-    def __init__(self, config_path: str | None = None, verbose: int = 0, log_format: str | None = None):
+    One per invocation. It configures logging for the command and, when the invocation ends
+    (:meth:`close`), puts the logging tree and the plugins directory back as they were, so code that
+    calls the CLI in-process (tests with ``CliRunner``, embedders) keeps its own logging (``caplog``).
+    """
+
+    def __init__(self, config_path: str | None = None, verbose: int = 0, log_format: str | None = None,
+                 plugins_dir: str | None = None):
         self.config_path = config_path
         self.verbose = verbose
         self.log_format = log_format
+        self.plugins_dir = plugins_dir
         self._app: AppContext | None = None
+        self._logging = LoggingSnapshot.take()
+        self._previous_plugins_dir = use_plugins_dir(plugins_dir) if plugins_dir else None
         level = "DEBUG" if verbose >= 2 else "INFO" if verbose == 1 else "WARNING"
         setup_logging(level, log_format or "text")
 
@@ -32,11 +41,15 @@ class CliState:
         if self.verbose:
             level = "DEBUG" if self.verbose >= 2 else "INFO"
         setup_logging(level, self.log_format or config.settings.logging.format, config.secrets)
-        enabled = {name: section.enabled for name, section in config.settings.plugins.items()}
-        registry = PluginRegistry.discover(enabled=enabled)
+        registry = PluginRegistry.discover(enabled=self.enabled_flags(config))
         config.validate_plugin_sections(registry.settings_schemas())
         add_secrets(config.secrets)
         return config, registry
+
+    @staticmethod
+    def enabled_flags(config: Config) -> dict[str, bool]:
+        """Plugin name -> enabled, from the config's ``plugins:`` sections."""
+        return {name: section.enabled for name, section in config.settings.plugins.items()}
 
     @cached_property
     def _loaded(self) -> tuple[Config, PluginRegistry]:
@@ -65,9 +78,14 @@ class CliState:
         return self._app
 
     def close(self) -> None:
-        """Close services opened by the command."""
-        if self._app is not None:
-            self._app.close()
+        """Close services opened by the command; restore logging and the plugins directory."""
+        try:
+            if self._app is not None:
+                self._app.close()
+        finally:
+            if self.plugins_dir:
+                use_plugins_dir(self._previous_plugins_dir)
+            self._logging.restore()
 
 
 def plugin_context(name: str) -> PluginContext:

@@ -87,3 +87,11 @@ def ext_cli_commands():
 def ext_doctor_checks(ctx):
     """A check that always knows its greeting."""
     return [Check("hello greeting", bool(ctx.settings.greeting), ctx.settings.greeting)]
+
+
+@hookimpl
+def ext_demo_scenes():
+    """Our scene in `suitecrm-ext demo`."""
+    from hello_plugin.demo import scenes
+
+    return scenes()

@@ -1,0 +1,354 @@
+"""The plugin kit: choosing the loaded plugins, one-off plugin files, hook tracing, the core's own plugins,
+the event builders, the pytest plugin (fixtures only), and `plugin new` whose skeleton passes its own test."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import tomllib
+from click.testing import CliRunner
+from test_plugins import SHIPPED, install_entry_points
+
+import suitecrm_ext.testing as kit
+from suitecrm_ext import EventKind, FieldChange
+from suitecrm_ext.cli import cli
+from suitecrm_ext.plugins import DEFAULT_PLUGINS, PluginRegistry, trace_repr
+from suitecrm_ext.testing import make_change, make_event
+
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.fixture(autouse=True)
+def fresh_plugin_commands():
+    cli.reset_plugin_commands()
+    yield
+    cli.reset_plugin_commands()
+
+
+def run(*args, env=None, input=None):
+    return CliRunner().invoke(cli, list(args), env=env or {}, input=input, catch_exceptions=False)
+
+
+# --- SUITECRM_EXT_LOAD_PLUGINS ------------------------------------------------------------------
+
+
+def test_load_plugins_variable_chooses_the_plugins_and_empty_loads_none(monkeypatch):
+    monkeypatch.setenv("SUITECRM_EXT_LOAD_PLUGINS", "")
+    reg = PluginRegistry.discover()
+    assert reg.loaded == [] and reg.problems == []
+    assert set(reg.builtins) == set(DEFAULT_PLUGINS)  # the core's own always load
+    monkeypatch.setenv("SUITECRM_EXT_LOAD_PLUGINS", "routing, onec_bridge")
+    assert sorted(PluginRegistry.discover().loaded) == ["onec_bridge", "routing"]
+
+
+def test_load_plugins_variable_naming_an_unknown_plugin_is_reported(monkeypatch, tmp_path):
+    monkeypatch.setenv("SUITECRM_EXT_LOAD_PLUGINS", "routing,routnig")
+    reg = PluginRegistry.discover()
+    assert reg.loaded == ["routing"]
+    [problem] = reg.problems
+    assert "SUITECRM_EXT_LOAD_PLUGINS names routnig" in problem and "routing" in problem
+    r = run("--config", str(tmp_path / "none.yaml"), "plugins", "list")
+    assert "warning: SUITECRM_EXT_LOAD_PLUGINS names routnig" in r.stderr
+
+
+def test_with_no_plugins_loaded_the_core_commands_still_work(monkeypatch):
+    monkeypatch.setenv("SUITECRM_EXT_LOAD_PLUGINS", "")
+    r = run("--help")
+    for name in ("init", "demo", "doctor", "run", "events", "jobs", "package", "plugin", "plugins"):
+        assert f"  {name} " in r.stdout
+    assert "collegial" not in r.stdout and "onec" not in r.stdout
+
+
+# --- --plugins-dir --------------------------------------------------------------------------------
+
+AUDIT = '''
+"""Audits Accounts (a one-off plugin file)."""
+import click
+from suitecrm_ext import hookimpl, WatchSpec
+
+@hookimpl
+def ext_watch(settings):
+    return [WatchSpec("Accounts")]
+
+@click.command("audit")
+def audit():
+    click.echo("audited")
+
+@hookimpl
+def ext_cli_commands():
+    return [audit]
+'''
+
+
+def test_plugins_dir_loads_each_file_as_a_plugin_and_reports_a_broken_one(tmp_path):
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "audit.py").write_text(AUDIT)
+    (folder / "broken.py").write_text("raise RuntimeError('no luck')\n")
+    (folder / "_private.py").write_text("raise RuntimeError('never imported')\n")
+    (folder / "routing.py").write_text("")  # the name of an installed plugin
+    reg = PluginRegistry.discover(plugins_dir=folder)
+    assert reg.infos["audit"].loaded and reg.infos["audit"].source == "plugins dir"
+    assert reg.infos["audit"].description == "Audits Accounts (a one-off plugin file)."
+    assert "RuntimeError: no luck" in reg.errors["broken"] and "broken.py" in reg.errors["broken"]
+    assert "_private" not in reg.infos
+    assert any("routing.py: a plugin named 'routing' is already loaded" in p for p in reg.problems)
+    assert [s.module for s in reg.call_one("audit", "ext_watch", settings=None)] == ["Accounts"]
+
+
+def test_plugins_dir_option_adds_commands_and_listing(tmp_path):
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "audit.py").write_text(AUDIT)
+    assert run("--plugins-dir", str(folder), "audit").stdout.strip() == "audited"
+    r = run("--plugins-dir", str(folder), "--config", str(tmp_path / "none.yaml"), "plugins", "list",
+            "--json")
+    rows = {row["name"]: row for row in json.loads(r.stdout)}
+    assert rows["audit"]["source"] == "plugins dir" and rows["audit"]["watch"] == "Accounts"
+    # the next invocation without the option does not see it
+    assert "audit" not in run("--help").stdout
+
+
+def test_plugins_dir_that_is_not_a_folder_is_a_problem(tmp_path):
+    reg = PluginRegistry.discover(plugins_dir=tmp_path / "missing")
+    assert any("not a directory" in p for p in reg.problems)
+
+
+# --- SUITECRM_EXT_TRACE_PLUGINS --------------------------------------------------------------------
+
+TRACED = '''
+from pydantic import BaseModel, SecretStr
+from suitecrm_ext import hookimpl, Check
+
+class Settings(BaseModel):
+    url: str = "https://1c.example"
+    password: SecretStr = SecretStr("tr4ce-hunter2")
+
+@hookimpl
+def ext_settings_schema():
+    return Settings
+
+@hookimpl
+def ext_doctor_checks(ctx):
+    return [Check("traced", True, "token=" + "ok")]
+
+@hookimpl
+def ext_jobs(settings):
+    raise ValueError("bad schedule table")
+'''
+
+
+def test_trace_logs_each_hook_call_with_arguments_and_result_secrets_masked(tmp_path, monkeypatch, caplog):
+    (tmp_path / "traced.py").write_text(TRACED)
+    monkeypatch.setenv("SUITECRM_EXT_TRACE_PLUGINS", "1")
+    reg = PluginRegistry.discover(plugins_dir=tmp_path)
+    schema = reg.settings_schemas()["traced"]
+    settings = schema()
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="suitecrm_ext.trace"):
+        reg.call_one("traced", "ext_watch", settings=settings)  # not implemented: no call, no line
+        with pytest.raises(ValueError):
+            reg.call_one("traced", "ext_jobs", settings=settings)
+    lines = [r.getMessage() for r in caplog.records if r.name == "suitecrm_ext.trace"]
+    assert lines[0].startswith("hook ext_jobs [traced] called (settings=Settings(url='https://1c.example', "
+                               "password='***'))")
+    assert lines[1].startswith("hook ext_jobs [traced] raised ValueError: bad schedule table after ")
+    assert not any("tr4ce-hunter2" in line for line in lines)
+    assert not any("ext_watch" in line for line in lines)
+
+
+def test_trace_through_the_cli_shows_results_and_no_secret(tmp_path):
+    (tmp_path / "traced.py").write_text(TRACED)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"suitecrm:\n  url: http://127.0.0.1:9\nstate:\n  path: {tmp_path / 's.db'}\n"
+                   "plugins:\n  traced:\n    password: ${TRACED_PW}\n")
+    env = {**os.environ, "SUITECRM_EXT_TRACE_PLUGINS": "1", "TRACED_PW": "fr0m-env-secret"}
+    out = subprocess.run([sys.executable, str(ROOT / "cli.py"), "--plugins-dir", str(tmp_path), "--config",
+                          str(cfg), "doctor"], capture_output=True, text=True, env=env, timeout=120)
+    assert ("hook ext_doctor_checks [traced] returned [Check(name='traced', ok=True, detail='token=ok'"
+            in out.stderr)
+    assert "hook ext_doctor_checks [core.checks] called (ctx=<PluginContext core.checks>)" in out.stderr
+    assert "fr0m-env-secret" not in out.stderr + out.stdout
+
+
+def test_trace_repr_masks_secret_keys_nested_and_shortens():
+    text = trace_repr({"module": "Users", "values": {"user_hash": "abc", "name": "Max"}, "api_key": "k"})
+    assert text == "{'module': 'Users', 'values': {'user_hash': '***', 'name': 'Max'}, 'api_key': '***'}"
+    assert trace_repr("x" * 1000).endswith("…") and len(trace_repr("x" * 1000)) == 400
+
+
+# --- the core's own plugins ------------------------------------------------------------------------
+
+
+def test_the_core_registers_its_features_through_the_hooks():
+    reg = PluginRegistry.discover()
+    assert list(reg.builtins) == list(DEFAULT_PLUGINS)
+    assert reg.implements("core.commands", "ext_cli_commands")
+    assert reg.implements("core.checks", "ext_doctor_checks") and reg.implements("core.checks",
+                                                                                 "ext_config_warnings")
+    jobs = reg.call_one("core.maintenance", "ext_jobs", settings=None)
+    assert [j.name for j in jobs] == ["state-maintenance"]
+    assert reg.active[:len(DEFAULT_PLUGINS)] == list(DEFAULT_PLUGINS)
+    assert not set(DEFAULT_PLUGINS) & set(reg.loaded)  # `loaded`/`enabled` are the installed plugins
+    assert not set(DEFAULT_PLUGINS) & set(reg.settings_schemas())
+
+
+def test_plugins_list_hides_the_core_plugins_unless_all(tmp_path):
+    args = ("--config", str(tmp_path / "none.yaml"), "plugins", "list", "--json")
+    names = {row["name"] for row in json.loads(run(*args).stdout)}
+    assert SHIPPED <= names and not names & set(DEFAULT_PLUGINS)
+    rows = {row["name"]: row for row in json.loads(run(*args, "--all").stdout)}
+    assert rows["core.commands"]["builtin"] and "init" in rows["core.commands"]["commands"]
+    assert rows["core.maintenance"]["jobs"] == "state-maintenance (1h)"
+
+
+def test_maintenance_job_purges_old_deliveries_and_expired_keys(tmp_path):
+    from suitecrm_ext.builtin.maintenance import RETENTION_SECONDS
+    from suitecrm_ext.jobs import Scheduler
+    from suitecrm_ext.state.sqlite import SQLiteStore
+    from suitecrm_ext.testing import build_app, build_config
+
+    now = [1_000_000.0]
+    store = SQLiteStore(tmp_path / "s.db", clock=lambda: now[0])
+    store.enqueue([make_event("Accounts", "a1"), make_event("Accounts", "a2")])
+    store.fan_out(lambda ev: ["p"])
+    [first, second] = store.claim("w")
+    store.ack(first.id, "w")  # done: purged once old enough; the pending one stays
+    store.kv_set("x", "k", "v", ttl_seconds=10)
+    store.kv_set("x", "kept", "v")
+    now[0] += RETENTION_SECONDS + 100
+    reg = PluginRegistry.from_plugins({}, builtins=True)
+    app = build_app(reg, build_config(), state=store)
+    outcome = Scheduler(app, reg, owner="t", store=store).run_job("state-maintenance", force=True)
+    assert (outcome.status, outcome.summary) == (
+        "ok", "purged 1 delivered event(s) older than 7 days, 1 expired key(s)")
+    assert store.kv_get("x", "k") is None and store.kv_get("x", "kept") == "v"
+    assert store.queue_stats().events == 1
+    store.close()
+
+
+# --- the testing kit -------------------------------------------------------------------------------
+
+
+def test_the_pytest_plugin_defines_fixtures_only_none_autouse():
+    fixtures = [obj for _, obj in inspect.getmembers(kit) if hasattr(obj, "_pytestfixturefunction")
+                or type(obj).__name__ == "FixtureFunctionDefinition"]
+    assert fixtures, "no fixtures found"
+    source = Path(kit.__file__).read_text()
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "fixture":
+            assert not any(k.arg == "autouse" for k in node.keywords), ast.unparse(node)
+    hooks = [n for n in dir(kit) if n.startswith("pytest_")]
+    assert hooks == []
+
+
+def test_caplog_still_sees_records_after_a_cli_invocation(caplog, tmp_path):
+    r = run("--config", str(tmp_path / "none.yaml"), "plugins", "list")
+    assert r.exit_code == 0
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("suitecrm_ext.test").info("after the CLI")
+    assert "after the CLI" in caplog.text
+
+
+def test_make_event_builds_what_the_sources_deliver():
+    ev = make_event("Accounts", "a1", "updated", changes={"name": ("Old", "New")}, values={"city": "Tver"})
+    assert ev.kind is EventKind.UPDATED and ev.changes == {"name": FieldChange("Old", "New")}
+    assert ev.values == {"city": "Tver", "name": "New"} and ev.time.tzinfo is not None
+    again = make_event("Accounts", "a1", "updated", changes={"name": ("Old", "New")}, time=ev.time)
+    assert again.key == ev.key  # a repeated delivery has the same key
+    created = make_event("Accounts", kind="created", values={"name": "Initech"})
+    assert created.record_id and created.changes == {"name": FieldChange(None, "Initech")}
+    with pytest.raises(ValueError, match="link= and related_id="):
+        make_event("Accounts", "a1", "related")
+    with pytest.raises(TypeError, match="changes"):
+        make_event("Accounts", "a1", changes={"name": "New"})
+
+
+def test_make_change_takes_before_from_the_crm(fake_crm):
+    acc = fake_crm.save("Accounts", {"name": "Initech"})
+    change = make_change("Accounts", acc, after={"name": "Initrode"}, crm=fake_crm, user_id="u1")
+    assert change.before["name"] == "Initech" and change.changed == {"name"} and not change.is_new
+    assert make_change("Accounts", after={"name": "X"}).is_new
+
+
+def test_live_fixtures_are_documented_in_the_kit():
+    doc = kit.__doc__
+    assert "live_lab" in doc and "live_crm" in doc and "SUITECRM_EXT_LIVE_ENV" in doc
+
+
+# --- plugin new -------------------------------------------------------------------------------------
+
+
+def test_plugin_new_writes_a_skeleton_whose_own_test_passes(tmp_path):
+    r = run("plugin", "new", "audit-trail", "--dir", str(tmp_path), "--description", "Audits things")
+    assert r.exit_code == 0, r.output
+    project = tmp_path / "suitecrm-ext-audit-trail"
+    assert f"created {project}/" in r.stdout
+    meta = tomllib.loads((project / "pyproject.toml").read_text())
+    entry = meta["project"]["entry-points"]["suitecrm_ext.plugins"]
+    assert entry == {"audit_trail": "suitecrm_ext_audit_trail.plugin"}
+    for rel in ("suitecrm_ext_audit_trail/plugin.py", "suitecrm_ext_audit_trail/settings.py",
+                "suitecrm_ext_audit_trail/schema.yaml", "tests/test_plugin.py", "README.md"):
+        assert (project / rel).is_file(), rel
+    # its test, run by pytest in the project folder, as its author would (the kit's fixtures come from
+    # the installed suitecrm-ext's pytest11 entry point)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project,
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "3 passed" in out.stdout
+    for style in (["--isolated"], ["--config", str(ROOT / "pyproject.toml")]):  # ruff's defaults, and ours
+        lint = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", *style, "."], cwd=project,
+                              capture_output=True, text=True)
+        assert lint.returncode == 0, lint.stdout
+    # installed (its entry point seen by importlib.metadata), it loads like any plugin
+    install_dir = tmp_path / "site"
+    install_dir.mkdir()
+    mp = pytest.MonkeyPatch()
+    try:
+        install_entry_points(install_dir, mp, "suitecrm_ext_audit_trail", meta["project"]["entry-points"]
+                             ["suitecrm_ext.plugins"])
+        mp.syspath_prepend(str(project))
+        reg = PluginRegistry.discover(only=["audit_trail"])
+        assert reg.infos["audit_trail"].loaded, reg.errors
+        assert reg.infos["audit_trail"].description.startswith("Hook implementations of audit_trail")
+        from suitecrm_ext.testing import load_plugin_schema
+
+        assert load_plugin_schema("audit_trail", reg).package.id == "sxt_audit_trail"
+    finally:
+        mp.undo()
+        for name in [m for m in sys.modules if m.startswith("suitecrm_ext_audit_trail")]:
+            del sys.modules[name]
+
+
+def test_plugin_new_refuses_bad_names_and_existing_folders(tmp_path):
+    r = CliRunner().invoke(cli, ["plugin", "new", "9lives", "--dir", str(tmp_path)])
+    assert r.exit_code == 2 and "use lower-case letters" in r.output
+    assert run("plugin", "new", "audit", "--dir", str(tmp_path)).exit_code == 0
+    r = CliRunner().invoke(cli, ["plugins", "new", "audit", "--dir", str(tmp_path)])  # the alias
+    assert r.exit_code == 1 and "already exists" in r.output
+
+
+# --- docs/hooks.md ----------------------------------------------------------------------------------
+
+
+def test_docs_hooks_md_is_generated_from_hookspecs_and_current():
+    from suitecrm_ext import hookspecs
+    from suitecrm_ext.hookdocs import DOC_PATH, hook_names, render
+
+    assert DOC_PATH.read_text(encoding="utf-8") == render(), \
+        "docs/hooks.md is out of date: run python -m suitecrm_ext.hookdocs"
+    assert set(hook_names()) == {n for n in dir(hookspecs) if n.startswith("ext_")}
+    text = DOC_PATH.read_text()
+    for name in hook_names():
+        assert f"\n## {name}\n" in text
+    assert ":class:" not in text
