@@ -224,11 +224,13 @@ def ext_demo_scenes() -> list[DemoScene] | None:
 
     Returns: a list of :class:`suitecrm_ext.demo.DemoScene`: a title, an ``order`` (the core's frame
     uses 0 and 1000; plugins default to 100), the plugin ``settings`` wanted in the demo config,
-    ``requires`` (other plugins to enable with it), a ``setup(crm, workdir)`` that adds the plugin's
+    ``requires`` (other plugins to enable with it), ``packages`` (plugins whose SuiteCRM package it
+    needs installed without running them), a ``setup(crm, workdir)`` that adds the plugin's
     modules and records to the FakeCRM before the sidecar starts, and ``play(stage)``, which tells
     the story through the :class:`~suitecrm_ext.demo.DemoStage` (``stage.say``, ``stage.save`` as a
     SuiteCRM user with the logic hook installed, ``stage.run_job``, ``stage.check``). ``suitecrm-ext
-    init`` offers the plugins with a scene (and what they require) as its default selection.
+    init`` offers the plugins with a scene (with what they require) as its default selection and
+    installs the packages they need first.
 
     May raise: ``play`` may raise; the demo reports the scene as failed and exits 1.
     """

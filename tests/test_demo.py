@@ -41,8 +41,7 @@ def test_the_story_plays_every_ready_plugin_and_exits_0():
         "[4/4] What went through the sidecar  (core)",
     ]
     text = out.stdout
-    assert ("plugins in the story: collegial_actions, onec_bridge (with account_opening, workflow, "
-            "which they build on)") in text
+    assert "plugins in the story: collegial_actions, onec_bridge (with workflow, which they build on)" in text
     # the validation endpoint refused what the process forbids, with the message a user would see
     assert 'Sally Bronsen tries to move it straight to Signing: refused —' in text
     assert "Chris Olliver may not perform this approval action: it is assigned to Max Jensen" in text

@@ -90,6 +90,7 @@ def play(stage: DemoStage) -> None:
 
 def scenes() -> list[DemoScene]:
     """The scene."""
-    # account_opening's package brings the INN/KPP fields on Accounts that the matching reads
+    # account_opening's package brings the INN/KPP fields on Accounts that the matching reads (setup adds
+    # them to the FakeCRM; init installs that package on a real SuiteCRM, without enabling the plugin)
     return [DemoScene("A bank statement from 1C is imported and matched by INN", play, setup=setup,
-                      settings=settings, requires=("account_opening",))]
+                      settings=settings, packages=("account_opening",))]

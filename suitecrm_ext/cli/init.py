@@ -63,39 +63,46 @@ class Asker:
         return click.confirm(text, default=default) if self.interactive else default
 
 
-def _requirements(registry: Any) -> dict[str, tuple[str, ...]]:
-    """Plugin -> the plugins whose packages it builds on, as its demo scenes declare (``requires``)."""
+def _needs(registry: Any) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Plugin -> (plugins it needs enabled, plugins whose packages it needs), as its demo scenes
+    declare (``requires``, ``packages``); only installed names."""
     from suitecrm_ext.demo.runner import collect_scenes
 
-    out: dict[str, tuple[str, ...]] = {}
+    out: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
     for staged in collect_scenes(registry)[0]:
-        if not registry.is_builtin(staged.plugin):
-            needed = tuple(r for r in staged.scene.requires if r in registry.infos)
-            out[staged.plugin] = tuple(dict.fromkeys(out.get(staged.plugin, ()) + needed))
+        if registry.is_builtin(staged.plugin):
+            continue
+        enable, packages = out.get(staged.plugin, ((), ()))
+        enable += tuple(r for r in staged.scene.requires if r in registry.infos)
+        packages += tuple(r for r in staged.scene.packages if r in registry.infos)
+        out[staged.plugin] = (tuple(dict.fromkeys(enable)), tuple(dict.fromkeys(packages)))
     return out
 
 
 def _ready_plugins(registry: Any) -> list[str]:
     """The default choice: plugins that tell their story in ``suitecrm-ext demo`` count as ready."""
-    return sorted(_requirements(registry))
+    return sorted(_needs(registry))
 
 
 def _with_requirements(chosen: list[str], registry: Any) -> list[str]:
-    """``chosen`` plus what they build on (said on the way)."""
-    needs = _requirements(registry)
+    """``chosen`` plus the plugins they need enabled (said on the way)."""
+    needs = _needs(registry)
     out = list(chosen)
     for name in chosen:
-        for needed in needs.get(name, ()):
+        for needed in needs.get(name, ((), ()))[0]:
             if needed not in out:
                 out.append(needed)
-                click.echo(f"also enabling {needed}: {name} builds on its SuiteCRM package")
+                click.echo(f"also enabling {needed}: {name} builds on it")
     return out
 
 
-def _install_order(names: list[str], registry: Any) -> list[str]:
-    """Plugins whose packages others build on first (the core's ``workflow`` package, what demo
-    scenes ``require``), then the rest in name order."""
-    base = {"workflow"} | {r for needed in _requirements(registry).values() for r in needed}
+def _packages_to_install(enabled: list[str], registry: Any) -> list[str]:
+    """The enabled plugins' packages and the packages they need (those first, and the core's
+    ``workflow`` package before everything), each once."""
+    needs = _needs(registry)
+    extra = [p for name in enabled for p in needs.get(name, ((), ()))[1] if p not in enabled]
+    base = {"workflow"} | {r for e, p in needs.values() for r in (*e, *p)}
+    names = list(dict.fromkeys([*enabled, *extra]))
     return sorted(names, key=lambda n: (n not in base, n))
 
 
@@ -321,7 +328,7 @@ def _install_packages(config: Any, registry: Any, names: list[str], a: InitAnswe
     from suitecrm_ext.packaging.installer import InstallError
     from suitecrm_ext.progress import progress
 
-    schemas = _schemas(registry, _install_order(names, registry))
+    schemas = _schemas(registry, _packages_to_install(names, registry))
     _step(3, total, f"installing {len(schemas)} package(s) in {a.root} with SuiteCRM's ModuleInstaller")
     options = package_options(config, a.sidecar_url)
     with progress("installing packages", total=len(schemas), unit="packages") as bar:
@@ -353,7 +360,7 @@ def _build_packages(config: Any, registry: Any, names: list[str], a: InitAnswers
     from suitecrm_ext.cli.package import package_options
     from suitecrm_ext.packaging.builder import PackageError, build_package
 
-    schemas = _schemas(registry, _install_order(names, registry))
+    schemas = _schemas(registry, _packages_to_install(names, registry))
     options = package_options(config, a.sidecar_url)
     built = []
     for schema in schemas:

@@ -34,7 +34,10 @@ class DemoScene:
     records); ``settings`` is the plugin's section of the demo config (a mapping, or a function of the
     demo's work directory returning one); ``order``: the core's opening scene is 0, its closing 1000,
     plugins default to 100 (ties: by plugin name); ``requires``: other plugins the scene needs enabled
-    (e.g. ``("workflow",)``; their SuiteCRM modules are for ``setup`` to add).
+    (e.g. ``("workflow",)``; their SuiteCRM modules are for ``setup`` to add); ``packages``: plugins
+    whose SuiteCRM package the plugin needs installed without running them (onec_bridge reads the
+    INN/KPP fields account_opening's package adds). ``suitecrm-ext init`` enables ``requires`` with the
+    plugin and installs both kinds' packages first.
     """
 
     title: str
@@ -43,6 +46,7 @@ class DemoScene:
     settings: Mapping[str, Any] | Callable[[Path], Mapping[str, Any]] = field(default_factory=dict)
     order: int = 100
     requires: tuple[str, ...] = ()
+    packages: tuple[str, ...] = ()
 
     def settings_for(self, workdir: Path) -> dict[str, Any]:
         """The plugin settings this scene wants, for the demo's work directory."""
