@@ -22,8 +22,8 @@ from pathlib import Path
 import pymysql
 import pytest
 
+from suitecrm_ext import ValidationRefused
 from suitecrm_ext.config_override import read_settings
-from suitecrm_ext.crm.base import CRMError
 from suitecrm_ext.envfile import read_env_file
 
 ROOT = Path(__file__).parents[2]
@@ -117,8 +117,9 @@ def test_init_on_the_suitecrm_host_then_the_printed_command_enforces_the_rules(
                                      "ca_status_c": "Preparation"})
         # Classic needs an approval and a signing action before it can move: SuiteCRM's before_save hook
         # asks the sidecar, which refuses; the save is aborted
-        with pytest.raises(CRMError):
+        with pytest.raises(ValidationRefused) as refused:
             crm.save("Documents", {"id": doc, "ca_status_c": "Archived"})
+        assert "Classic" in refused.value.reason, refused.value.reason
         with pymysql.connect(**live_lab.db_params(read_only=True)) as conn, conn.cursor() as cur:
             cur.execute("SELECT ca_status_c FROM documents_cstm WHERE id_c = %s", (doc,))
             assert cur.fetchone() == ("Preparation",)
