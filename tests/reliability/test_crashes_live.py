@@ -1,0 +1,18 @@
+"""kill -9 of `suitecrm-ext run` at seeded random moments (change feed polling, dispatcher handing a
+change to a plugin that writes into SuiteCRM, a resumable job half-way), restarted each time: the end
+state in SuiteCRM's DB equals an uninterrupted run's (tests/reliability/crashes.py)."""
+
+from __future__ import annotations
+
+from crashes import cleanup, kill_rounds
+
+
+def test_kill_9_rounds_end_as_an_uninterrupted_run(live_kit, live_lab, run_tag, tmp_path):
+    try:
+        out = kill_rounds(live_kit, live_lab, run_tag, tmp_path, rounds=3, seed=18, records=3, tasks=8)
+    finally:
+        cleanup(live_lab, run_tag)
+    assert out.errors == []
+    assert out.detail["crashes"] == 3
+    assert (out.lost, out.duplicated) == (0, 0)
+    assert out.expected == 3 * 3 + 8
