@@ -20,7 +20,7 @@ ENTRY_POINT_GROUP = "suitecrm_ext.plugins"
 #: Decorator for hook implementations in plugins: ``@hookimpl def ext_watch(settings): ...``
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
-from suitecrm_ext.config import ConfigError, SuiteCRMSettings  # noqa: E402
+from suitecrm_ext.config import ConfigError, SuiteCRMSettings, load_yaml_model  # noqa: E402
 from suitecrm_ext.context import AppContext, PluginContext  # noqa: E402
 from suitecrm_ext.crm.base import (  # noqa: E402
     CRM,
@@ -89,6 +89,7 @@ __all__ = [
     "any_of",
     "build_gateway",
     "hookimpl",
+    "load_yaml_model",
     "new_guid",
     "transport_checks",
 ]
