@@ -117,7 +117,7 @@ class Settings(BaseModel):
                     continue
                 routes.extend(loaded.routes)  # type: ignore[attr-defined]
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("route_files:\n  " + "\n  ".join(problems))
         seen: set[str] = set()
         for r in routes:
             if r.name in seen:

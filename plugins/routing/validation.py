@@ -134,7 +134,7 @@ def validate_step(engine: RouteEngine, change: RecordChange) -> str | None:
     rec = StepRec.of(Record(change.module, change.record_id or "", merged))
     reason, _ = engine.why_not(rec, actor, dec_after, str(get("comment") or ""))
     if reason:
-        return f'Cannot record the decision "{dec_after.replace("_", " ")}": {reason}.'
+        return f'Cannot record the decision "{dec_after.replace("_", " ")}": {reason.rstrip(".")}.'
     return None
 
 

@@ -365,8 +365,13 @@ def make_crm(clock: list) -> HookedCRM:
     crm = HookedCRM(clock=lambda: clock[0], user_id="u-sidecar")
     for module, (table, fields) in EXTRA_MODULES.items():
         crm.add_module(module, fields, table=table)
+        crm.add_link(module, "SecurityGroups", "SecurityGroups", table, one_to_many=False)
     install_workflow(crm)
-    register_schema(crm, load_plugin_schema(plugin_module))
+    schema = load_plugin_schema(plugin_module)
+    register_schema(crm, schema)
+    for m in schema.modules:  # template security_groups: the module's SecurityGroups link, as in SuiteCRM
+        if m.template == "security_groups" and "SecurityGroups" not in crm.links(m.name):
+            crm.add_link(m.name, "SecurityGroups", "SecurityGroups", m.table, one_to_many=False)
     crm.add_fields(
         "Cases", [F("sxt_portal_case_c", "bool", "From the client portal", source="custom_fields")]
     )
