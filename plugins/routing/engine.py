@@ -15,6 +15,8 @@ by a lock in the state store (a lease that outlives no crash).
 from __future__ import annotations
 
 import contextlib
+import os
+import socket
 import datetime as dt
 import logging
 import uuid
@@ -58,7 +60,6 @@ from suitecrm_ext.workflow import AssigneeContext, Facts, User, Workflow, notice
 log = logging.getLogger("suitecrm_ext.plugins.routing")
 
 REWORK = "rework"
-LOCK_TTL = 120.0
 MAX_MOVES = 200  # activations one advance may open (assign and task steps may complete at once)
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
@@ -170,8 +171,8 @@ class RouteEngine:
         if name in self._held:
             yield
             return
-        owner = uuid.uuid4().hex
-        if not self.state.acquire_lock(name, owner, LOCK_TTL):
+        owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        if not self.state.acquire_lock(name, owner, self.s.lock_seconds):
             raise RouteBusy(f"{name} is being worked on by another worker; retried later")
         self._held.add(name)
         try:
@@ -448,17 +449,17 @@ class RouteEngine:
         log.info("routing: decision %r on step %s by %s not counted: %s", rec.decision, rec.id, actor, reason)
 
     def complete_task(self, rec: StepRec, actor: str, at: dt.datetime, source: str) -> StepRec:
-        """A task step was done (its condition holds, or the related change came)."""
-        if rec.status == DECIDED:
-            return rec
-        rec = self.store.update_step(
-            rec,
-            status=DECIDED,
-            decision="done",
-            decided_by_id=actor,
-            decided_at=at.replace(microsecond=0),
-            comment=source[:255],
-        )
+        """A task step was done (its condition holds, or the related change came). A crash after the
+        status write is repaired by the event of that write (take_decision on a decided record)."""
+        if rec.status != DECIDED:
+            rec = self.store.update_step(
+                rec,
+                status=DECIDED,
+                decision="done",
+                decided_by_id=actor,
+                decided_at=at.replace(microsecond=0),
+                comment=source[:255],
+            )
         self.wf.decisions.record(
             rec.module,
             rec.record_id,
@@ -598,8 +599,8 @@ class RouteEngine:
         """An activation is decided: its open and waiting records close, their Tasks too."""
         for r in group:
             if r.status in (OPEN, WAITING):
+                self.notify.close_task(r)  # first: the status is what a retry looks at
                 self.store.update_step(r, status=CLOSED)
-                self.notify.close_task(r)
 
     def log_outcome(
         self, run: Run, route: Route, step: Step, seq: int, outcome: Outcome, to: str, actor: str
@@ -643,8 +644,8 @@ class RouteEngine:
                 self.set_values(run.module, run.record_id, action.set)
             for r in self.store.steps_of(run.id):
                 if r.status in (OPEN, WAITING):
-                    self.store.update_step(r, status=CLOSED)
                     self.notify.close_task(r)
+                    self.store.update_step(r, status=CLOSED)
             self.wf.decisions.record(
                 run.module,
                 run.record_id,

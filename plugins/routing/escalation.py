@@ -122,10 +122,16 @@ class Escalator:
         e = self.e
         first = recs[0]
         with e.lock(f"routing:run:{first.run_id}"):
-            fresh = [r for r in (e.store.step(r.id) for r in recs) if r is not None and r.status == OPEN]
+            run = e.store.run(first.run_id)
+            seat = [
+                r
+                for r in (e.store.steps_of(first.run_id) if run is not None else [])
+                if r.seq == first.seq and r.seat == first.seat
+            ]
+            wanted = {r.id for r in recs}
+            fresh = [r for r in seat if r.id in wanted and r.status == OPEN]
             if not fresh:
                 return 0
-            run = e.store.run(first.run_id)
             route = e.routes.get(first.route)
             step = e.step_def(route, first.step) if route else None
             if run is None or route is None or step is None or run.finished:
@@ -141,10 +147,17 @@ class Escalator:
                 self.overdue_once(run.module, run.record_id, route, fresh, why)
                 return 0
             facts = e.facts_of(run)
+            # this breach's sources: the seat's records at this level, also those a killed pass already
+            # marked escalated (so the new records' ids and assignees come out the same as then)
+            sources = sorted(
+                (r for r in seat if r.escalation_level == level and r.status in (OPEN, ESCALATED)),
+                key=lambda r: r.id,
+            )
+            mine = {r.assignee_id for r in sources}
             targets: dict[str, tuple[User, StepRec]] = {}
-            for src in sorted(fresh, key=lambda r: r.id):
+            for src in sources:
                 for u in self.targets(route, step, esc, src, facts):
-                    if u.id not in {r.assignee_id for r in fresh}:
+                    if u.id not in mine:
                         targets.setdefault(u.id, (u, src))
             if not targets:
                 self.overdue_once(
@@ -162,7 +175,7 @@ class Escalator:
             made: list[StepRec] = []
             for u, src in targets.values():
                 rec = src.but(
-                    id=escalated_record_id(src.id, u.id),
+                    id=escalated_record_id(f"{run.id}|{src.seq}|{src.seat}|{level}", u.id),
                     assignee_id=u.id,
                     status=OPEN,
                     escalated_from_id=src.id,
@@ -205,8 +218,8 @@ class Escalator:
                         route_label=route.text(lang),
                         step_label=step.text(lang),
                     )
-                e.store.update_step(src, status=ESCALATED)
                 e.notify.close_task(src)
+                e.store.update_step(src, status=ESCALATED)  # last: a pass killed before it redoes the rest
             log.info("routing: step %s (%s) escalated to %s", step.name, first.run_id, who)
             return len(fresh)
 

@@ -91,9 +91,9 @@ def step_record_id(run: str, seq: int, seat: int, user_id: str) -> str:
     return _uid("step", run, str(seq), str(seat), user_id)
 
 
-def escalated_record_id(from_id: str, user_id: str) -> str:
-    """The id of the record that takes over a breached step record for ``user_id``."""
-    return _uid("escalated", from_id, user_id)
+def escalated_record_id(seat_key: str, user_id: str) -> str:
+    """The id of the record that takes over a breached seat (``run|seq|seat|level``) for ``user_id``."""
+    return _uid("escalated", seat_key, user_id)
 
 
 def as_datetime(v: Any) -> dt.datetime | None:

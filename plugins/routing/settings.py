@@ -79,6 +79,8 @@ class Settings(BaseModel):
     polling_only: bool = False
     #: how often the reminder/escalation job runs
     escalation_schedule: str = "1m"
+    #: the lease on one run while it is moved on; a worker killed mid-way holds it this long at most
+    lock_seconds: float = Field(120.0, ge=2, le=3600)
     notify: NotifySettings = Field(default_factory=NotifySettings)
 
     _all: list[Route] = PrivateAttr(default_factory=list)
