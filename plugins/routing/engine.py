@@ -15,10 +15,10 @@ by a lock in the state store (a lease that outlives no crash).
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
 import datetime as dt
 import logging
+import os
+import socket
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
