@@ -68,8 +68,8 @@ def test_build_writes_the_zip(tmp_path):
 def test_build_refusals_are_clear(tmp_path):
     no_url = run("build", "account_opening", "-o", str(tmp_path))
     assert no_url.exit_code == 1 and "--sidecar-url URL" in no_url.output
-    empty = run("build", "routing", "-o", str(tmp_path))
-    assert empty.exit_code == 1 and "plugin routing adds nothing to SuiteCRM" in empty.output
+    empty = run("build", "bp_scripts", "-o", str(tmp_path))
+    assert empty.exit_code == 1 and "plugin bp_scripts adds nothing to SuiteCRM" in empty.output
     assert list(tmp_path.iterdir()) == []  # nothing written
 
 
