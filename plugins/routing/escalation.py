@@ -68,6 +68,8 @@ class Escalator:
         now = now or e.now()
         report = PassReport()
         for rec in e.store.open_steps(remind_before=now):
+            if rec.due is not None and rec.due <= now:
+                continue  # past its deadline already: it escalates (below), a reminder would come late
             report.scanned += 1
             try:
                 self.remind(rec)

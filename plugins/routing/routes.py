@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -451,9 +452,18 @@ class Route(_Strict):
 
     def identity_fields(self) -> list[str]:
         """The fields whose values identify a run (``once_per``, else what ``when`` reads)."""
+        return list(self._identity)
+
+    @cached_property
+    def _identity(self) -> tuple[str, ...]:
         if self.once_per is not None:
-            return list(self.once_per)
-        return sorted(condition_fields(self.when))
+            return tuple(self.once_per)
+        return tuple(sorted(condition_fields(self.when)))
+
+    @cached_property
+    def read_fields(self) -> frozenset[str]:
+        """The routed module's fields the route reads or writes (computed once)."""
+        return frozenset(_route_fields(self))
 
     def uses_next_role(self) -> bool:
         """Whether an escalation of this route climbs the role hierarchy."""
@@ -491,12 +501,16 @@ def condition_fields(cond: Condition | None) -> set[str]:
 
 def route_fields(route: Route) -> set[str]:
     """The routed module's fields a route reads or writes (for the change feed and record reads)."""
+    return set(route.read_fields)
+
+
+def _route_fields(route: Route) -> set[str]:
     out = condition_fields(route.when) | set(route.identity_fields())
     out |= condition_fields(route.cancel_when)
     if route.veto:
         out |= set(route.veto.fields) | condition_fields(route.veto.when)
-    if route.initiator and route.initiator.field:
-        out.add(route.initiator.field)
+    if route.initiator is not None:
+        out |= spec_fields(route.initiator)
     for step in route.steps:
         out |= condition_fields(step.when) | condition_fields(step.complete_when)
         for rule in step.deadline:
