@@ -45,7 +45,7 @@ from suitecrm_ext.lab import LabInstance
 PUSH_SECRET = "suitecrm-ext-live-push-secret-0123456789"
 PUSH_PORT_VAR = "SUITECRM_EXT_LIVE_PUSH_PORT"
 #: packages a plugin's package needs installed first (its modules relate to theirs)
-REQUIRES = {"collegial_actions": ("workflow",), "account_opening": ("workflow",)}
+REQUIRES = {"collegial_actions": ("workflow",), "account_opening": ("workflow",), "routing": ("workflow",)}
 #: the keys this kit owns in config_override.php
 _OVERRIDE_KEYS = {
     "$sugar_config['suitecrm_ext']['secret']": repr(PUSH_SECRET),
