@@ -54,7 +54,7 @@ from plugins.routing.routes import (
     spec_fields,
 )
 from plugins.routing.settings import Settings
-from suitecrm_ext import CRM, Event, EventKind, NotFound
+from suitecrm_ext import CRM, Event, EventKind, NotFound, Record, ValidationError
 from suitecrm_ext.workflow import AssigneeContext, Facts, User, Workflow, notice_key
 
 log = logging.getLogger("suitecrm_ext.plugins.routing")
@@ -134,8 +134,23 @@ class RouteEngine:
     def known_fields(self, module: str) -> set[str]:
         """The module's field names (cached)."""
         if module not in self._fields:
-            self._fields[module] = set(self.crm.fields(module))
+            infos = self.crm.fields(module)
+            self._fields[module] = set(infos)
+            self._fields["\0stored:" + module] = {n for n, i in infos.items() if i.source != "non-db"}
         return self._fields[module]
+
+    def read(self, module: str, record_id: str, names: set[str]) -> Record:
+        """``crm.get`` of the fields a route needs. Fields SuiteCRM does not store (``non-db``, e.g.
+        Documents.revision) come from the API only: with MySQL reads they are left out (empty)."""
+        known = self.known_fields(module)
+        wanted = sorted(f for f in names if f in known)
+        try:
+            return self.crm.get(module, record_id, wanted)
+        except ValidationError:
+            stored = self._fields["\0stored:" + module]
+            if all(f in stored for f in wanted):
+                raise
+            return self.crm.get(module, record_id, [f for f in wanted if f in stored])
 
     def name_field(self, module: str) -> str:
         """The field holding a record's display name."""
@@ -146,9 +161,7 @@ class RouteEngine:
         wanted = {self.name_field(module), "assigned_user_id", "created_by"} | (extra or set())
         for route in self.routes_for(module) or [r for r in self.routes.values() if r.module == module]:
             wanted |= route_fields(route)
-        known = self.known_fields(module)
-        rec = self.crm.get(module, record_id, sorted(f for f in wanted if f in known))
-        return dict(rec.values)
+        return dict(self.read(module, record_id, wanted).values)
 
     def record_name(self, module: str, values: Mapping[str, Any], record_id: str) -> str:
         """How messages name the record."""
@@ -325,14 +338,8 @@ class RouteEngine:
             if event.kind.value not in spec.on:
                 continue
             try:
-                rel = self.crm.get(
-                    event.module,
-                    event.record_id,
-                    sorted(
-                        (condition_fields(spec.when) | {spec.field, spec.by})
-                        & self.known_fields(event.module)
-                    ),
-                )
+                rel = self.read(event.module, event.record_id,
+                                condition_fields(spec.when) | {spec.field, spec.by})
             except NotFound:
                 continue
             facts = Facts.of_event(event, dict(rel.values))
@@ -362,7 +369,15 @@ class RouteEngine:
             step = self.step_def(route, rec.step) if route else None
             if run and route and step:
                 self.activator.tell_opened(rec, route, step)
-        if rec.decision and (rec.status in (OPEN, DECIDED) or not rec.decided_by_id):
+        if not rec.decision:
+            return
+        if rec.status == DECIDED:
+            self.take_decision(rec, "", event.time)  # counted already: finish what a crash left undone
+            return
+        # a decision counts for the user whose change set it: an event that did not set this very value
+        # (the change feed's first sight of a record, a later edit) says nothing about who decided
+        change = event.changes.get("decision")
+        if event.kind is EventKind.UPDATED and change is not None and str(change.after or "") == rec.decision:
             self.take_decision(rec, event.user_id or "", event.time)
 
     def why_not(self, rec: StepRec, actor: str, decision: str, comment: str) -> tuple[str | None, str]:

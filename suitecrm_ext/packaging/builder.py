@@ -448,7 +448,7 @@ class _Builder:
                 {"meta_data": f"{_SUGAR}/relationships/relationships/{r.name}MetaData.php"}
             )
             for module, defs in self.rel_vardefs(r).items():
-                obj = self.s.object_of(module)
+                obj = self.s.dictionary_of(module)
                 fname = f"{r.name}_{module}.php"
                 out = PHP_HEADER + "\n"
                 for d in defs:

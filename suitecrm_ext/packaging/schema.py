@@ -325,6 +325,11 @@ class Schema:
         m = self.module(module)
         return m.object_name if m else STOCK_MODULES[module].object_name
 
+    def dictionary_of(self, module: str) -> str:
+        """The ``$dictionary`` key of a new or stock module's vardefs (Cases: ``Case``; its class: aCase)."""
+        m = self.module(module)
+        return m.object_name if m else STOCK_MODULES[module].dictionary_key
+
     def plural_of(self, module: str) -> Labels:
         """Plural label of a new or stock module."""
         m = self.module(module)

@@ -1,8 +1,9 @@
 """What the package builder knows about SuiteCRM 7's stock modules.
 
-For each stock module a schema may relate to or add custom fields to: the bean (object) name used as
-the key of ``$dictionary``, the table, and the plural labels (en_us, ru_ru) used as default subpanel
-titles. Values are SuiteCRM 7.14's own (``include/modules.php`` ``$beanList``, the beans' ``$table_name``).
+For each stock module a schema may relate to or add custom fields to: the bean class (``bean_name`` of
+links) and the key of ``$dictionary`` (the same but for Cases: ``aCase`` / ``Case``), the table, and the
+plural labels (en_us, ru_ru) used as default subpanel titles. Values are SuiteCRM 7.14's own
+(``include/modules.php`` ``$beanList``, the beans' ``$table_name``, the modules' vardefs.php).
 """
 
 from __future__ import annotations
@@ -23,6 +24,13 @@ class StockModule:
     rname: str = "name"
     #: person-like modules have no ``name`` column: relate fields concatenate first and last name
     person: bool = False
+    #: the key of ``$dictionary`` when it differs from the bean class (Cases: class aCase, dictionary Case)
+    dictionary: str = ""
+
+    @property
+    def dictionary_key(self) -> str:
+        """The ``$dictionary`` key of the module's vardefs."""
+        return self.dictionary or self.object_name
 
 
 STOCK_MODULES: dict[str, StockModule] = {
@@ -32,7 +40,7 @@ STOCK_MODULES: dict[str, StockModule] = {
         StockModule("Contacts", "Contact", "contacts", "Contacts", "Контакты", person=True),
         StockModule("Leads", "Lead", "leads", "Leads", "Предварительные контакты", person=True),
         StockModule("Opportunities", "Opportunity", "opportunities", "Opportunities", "Сделки"),
-        StockModule("Cases", "aCase", "cases", "Cases", "Обращения"),
+        StockModule("Cases", "aCase", "cases", "Cases", "Обращения", dictionary="Case"),
         StockModule("Documents", "Document", "documents", "Documents", "Документы", rname="document_name"),
         StockModule("Tasks", "Task", "tasks", "Tasks", "Задачи"),
         StockModule("Notes", "Note", "notes", "Notes", "Заметки"),

@@ -235,3 +235,21 @@ def test_custom_fields_carry_the_keys_module_installer_reads(small_schema):
         "ext4": "",
     }
     assert (inn["type"], inn["max_size"], inn["audited"], inn["ext1"]) == ("varchar", 12, 1, "")
+
+
+def test_a_relationship_to_cases_extends_the_case_dictionary_with_links_to_the_acase_bean():
+    # Cases' vardefs are $dictionary['Case'] (modules/Cases/vardefs.php) while its bean class is aCase;
+    # link fields written into $dictionary['aCase'] were never loaded (found on the real 7.14.6: the
+    # routing and workflow packages' Cases links were missing from get_module_fields)
+    schema = load_schema({
+        "package": {"id": "sxt_t", "name": "t", "version": "1.0.0"},
+        "modules": [{"name": "sxt_Things", "label": {"singular": {"en_us": "Thing", "ru_ru": "Вещь"},
+                                                      "plural": {"en_us": "Things", "ru_ru": "Вещи"}}}],
+        "relationships": [{"name": "sxt_cases_things", "type": "one-to-many", "lhs": "Cases",
+                           "rhs": "sxt_Things"}],
+    }, "t")
+    files = package_files(schema, PUBLISHED).files
+    cases_side = files["SugarModules/relationships/vardefs/sxt_cases_things_Cases.php"]
+    assert "$dictionary['Case']['fields']['sxt_cases_things']" in cases_side and "aCase']" not in cases_side
+    things_side = files["SugarModules/relationships/vardefs/sxt_cases_things_sxt_Things.php"]
+    assert "'bean_name' => 'aCase'" in things_side

@@ -242,3 +242,26 @@ def test_with_polling_only_a_vetoed_change_is_put_back_with_a_note(office_factor
     o.decide("u-mgr1", o.open_for(rid, "u-mgr1").id, "approve")
     o.save("u-seller", "Opportunities", {"id": rid, "sales_stage": "Closed Won"})
     assert o.crm.get("Opportunities", rid).get("sales_stage") == "Closed Won"
+
+
+def test_an_event_that_did_not_set_the_decision_does_not_decide_who_made_it(office_factory):
+    from suitecrm_ext import Event, EventKind, FieldChange
+
+    o = office_factory(routes=[route(APPROVE_MAX)])
+    rid = opp(o)
+    step = o.open_for(rid, "u-mgr1")
+    o.save("u-mgr1", "rt_RouteSteps", {"id": step.id, "decision": "approve"}, drain=False)
+    pushed = list(o.crm.queue)
+    o.crm.queue.clear()
+    # the change feed saw the record for the first time only now: a "created" event by its creator (the
+    # sidecar), already carrying Max's decision — it must neither count nor clear it
+    stored = dict(o.crm.get("rt_RouteSteps", step.id).values)
+    o.deliver(Event("rt_RouteSteps", step.id, EventKind.CREATED, o.now(), "poll",
+                    {"decision": FieldChange(None, "approve")}, stored, user_id="u-sidecar"))
+    assert o.crm.get("rt_RouteSteps", step.id).get("decision") == "approve"
+    assert o.run_status(rid) == "running"
+    for ev in pushed:
+        o.deliver(ev)
+    o.drain()
+    assert o.run_status(rid) == "approved"
+    assert o.crm.get("rt_RouteSteps", step.id).get("decided_by_id") == "u-mgr1"

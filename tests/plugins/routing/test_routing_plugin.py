@@ -112,3 +112,26 @@ def test_explain_and_steps_through_the_command_line(office_factory, tmp_path, mo
         assert "No Opportunities record with id 'nope'." in missing.output
     finally:
         cli.reset_plugin_commands()
+
+
+def test_fields_suitecrm_does_not_store_are_left_out_when_the_reader_cannot_give_them(office_factory):
+    from suitecrm_ext import ValidationError
+
+    o = office_factory(routes=[{"name": "r", "module": "Documents", "on": ["created"],
+                                "when": {"field": "template_type", "eq": "nda"}, "once_per": ["revision"],
+                                "steps": [{"name": "a", "assignee": {"user": "max"}}]}])
+    real_get = o.crm.get
+    refused = []
+
+    def mysql_like_get(module, rid, fields=None):
+        # the MySQL reader: non-db fields (Documents.revision) cannot be selected
+        infos = o.crm.fields(module)
+        if fields and any(infos[f].source == "non-db" for f in fields if f in infos):
+            refused.append(module)
+            raise ValidationError(f"{module} has no field(s) 'revision'", transport="mysql")
+        return real_get(module, rid, fields)
+
+    o.crm.get = mysql_like_get
+    doc = o.save("u-author", "Documents", {"document_name": "memo", "template_type": "nda"})
+    assert [s.get("assigned_user_id") for s in o.open_steps(doc)] == ["u-mgr1"]
+    assert "Documents" in refused  # the engine asked for revision, was refused, and read the rest
