@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 
 from plugins.account_opening.desk import APPLICATIONS, ApplicationDesk, app_type_of
-from plugins.account_opening.settings import APPLICATION_TYPES
+from plugins.account_opening.settings import APPLICATION_TYPES, Settings
 from suitecrm_ext import NotFound
 from suitecrm_ext.cli import plugin_context
-from suitecrm_ext.workflow import AssigneeContext, AssigneeSpec, Facts
+from suitecrm_ext.workflow import AssigneeContext, AssigneeSpec, Facts, RightsError
 
 PLUGIN = "account_opening"
 
@@ -41,7 +41,7 @@ def status_report(desk: ApplicationDesk, app_id: str) -> str:
     lines.append(f"Status: {machine.label_of(status)}")
     if app.get("account_number"):
         lines.append(f"Account number: {app.get('account_number')} (opened {app.get('opened_on') or '?'})")
-    history = desk.wf.decisions.history(APPLICATIONS, app.id)
+    history = desk.decisions.history(APPLICATIONS, app.id)
     lines.append(f"Decisions ({len(history)}):")
     for d in history:
         when = d.acted_at.strftime("%Y-%m-%d %H:%M") if d.acted_at else "?"
@@ -129,6 +129,24 @@ def _desk() -> ApplicationDesk:
 @click.group("account-opening")
 def account_opening() -> None:
     """Bank account-opening and card-issue applications."""
+
+
+@account_opening.command("setup")
+@click.option("--dry-run", is_flag=True, help="Only say what would be created or changed.")
+def setup_cmd(dry_run: bool) -> None:
+    """Create the three ACL roles with their module rights (idempotent); say who and which groups go where."""
+    from plugins.account_opening.setup import ensure_roles, setup_report
+
+    ctx = plugin_context(PLUGIN)
+    settings: Settings = ctx.settings or Settings()
+    wf = ctx.workflow
+    try:
+        reports = ensure_roles(wf.access, wf.rights, settings, dry_run=dry_run)
+    except RightsError as exc:  # e.g. the package is not installed: no ACL actions for its modules
+        raise click.ClickException(
+            f"{exc}; install the packages first: suitecrm-ext package install workflow, then account_opening"
+        ) from None
+    click.echo(setup_report(reports, wf.access, settings, dry_run=dry_run))
 
 
 @account_opening.command("status")

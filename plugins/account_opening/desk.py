@@ -25,7 +25,7 @@ from plugins.account_opening.identifiers import check_account, clean
 from plugins.account_opening.numbering import NumberAllocator, NumberingError, series_for
 from plugins.account_opening.settings import APPLICATION_TYPES, Settings
 from suitecrm_ext import CRM, NotFound, Record, RecordChange
-from suitecrm_ext.workflow import Facts, StateMachine, Workflow
+from suitecrm_ext.workflow import DecisionLog, Facts, StateMachine, Workflow
 
 APPLICATIONS = "ao_Applications"
 LICENCES = "ao_Licences"
@@ -33,7 +33,6 @@ ADDRESSES = "ao_Addresses"
 #: links of schema.yaml's relationships
 CLIENT_LINK = "ao_applications_accounts"
 HOLDER_LINK = "ao_applications_contacts"
-DECISIONS_LINK = "ao_applications_decisions"
 ACCOUNT_ADDRESSES_LINK = "ao_addresses_accounts"
 CONTACT_ADDRESSES_LINK = "ao_addresses_contacts"
 ACCOUNT_LICENCES_LINK = "ao_licences_accounts"
@@ -99,6 +98,11 @@ class ApplicationDesk:
         return self._today or dt.datetime.now(dt.timezone.utc).date()
 
     # --- reading -------------------------------------------------------------------------------
+
+    @property
+    def decisions(self) -> DecisionLog:
+        """The core's decision log (each entry names the application as its parent record)."""
+        return self.wf.decisions
 
     def machine(self, values: Mapping[str, Any]) -> StateMachine:
         """The flow of an application (by its type)."""

@@ -8,8 +8,9 @@ application (numbering.py), inheriting groups and composing an address write onl
   client's security groups: SuiteCRM copies them only for web-UI saves, never for API creates.
 - A status change is logged in the decision log (who, when, from, to, decision, comment) and the
   comment box is emptied for the next decision; then the effects of the new status run (flow.yaml,
-  ``on_enter``): ``notify`` — a Task and an e-mail for each user the spec names (the next role's users
-  in the client's groups) — and ``open_account`` — the account number and opening date.
+  ``on_enter``): the core's ``notify`` — a Task and an e-mail for each user the spec names (the next
+  role's users in the client's groups; a Note when there is nobody) — and ``open_account`` — the
+  account number and opening date.
 - ``polling_only``: no validation hook vetoed the change, so it is checked here; a forbidden one is put
   back, with a Note and a decision-log entry saying why.
 - An address gets its full text composed from its parts.
@@ -36,7 +37,7 @@ from plugins.account_opening.numbering import series_for
 from plugins.account_opening.predicates import COMMENT_FIELD
 from plugins.account_opening.settings import APPLICATION_TYPES, APPLICATION_TYPES_RU
 from suitecrm_ext import Cond, Event, EventKind, NotFound, all_of
-from suitecrm_ext.workflow import AssigneeContext, AssigneeSpec, Facts, Notifier, notice_key
+from suitecrm_ext.workflow import AssigneeContext, AssigneeSpec, EffectContext, Effects, Facts, notice_key
 
 NS = "account_opening"
 #: module -> (link, parent module) whose security groups its records inherit
@@ -62,21 +63,13 @@ DECISIONS = {
 class ApplicationEvents:
     """The plugin's reactions to saved changes, over an :class:`ApplicationDesk`."""
 
-    def __init__(self, desk: ApplicationDesk, mailer: Any = None):
+    def __init__(self, desk: ApplicationDesk):
         self.desk = desk
         self.s = desk.s
         self.crm = desk.crm
         self.wf = desk.wf
         self.state = desk.state
         self.log = desk.log
-        self.notifier = Notifier(
-            self.crm,
-            self.state,
-            mailer if self.s.notify.email else None,
-            state_ns=NS,
-            marker=NS,
-            subject_prefix=self.s.notify.subject_prefix,
-        )
 
     def on_event(self, event: Event) -> None:
         """React to a change of an application, a licence or an address (or of their parent's link)."""
@@ -161,7 +154,7 @@ class ApplicationEvents:
         candidates = machine.candidates(before, after) if before is not None else []
         transition = candidates[0].name if candidates else ""
         comment = str(event.changes[COMMENT_FIELD].after or "") if COMMENT_FIELD in event.changes else ""
-        self.wf.decisions.record(
+        self.desk.decisions.record(
             APPLICATIONS,
             app.id,
             key=notice_key(event.key, "decision"),
@@ -177,12 +170,68 @@ class ApplicationEvents:
         if comment and " ".join(str(app.get(COMMENT_FIELD) or "").split()) == " ".join(comment.split()):
             self.crm.save(APPLICATIONS, {"id": app.id, COMMENT_FIELD: ""})  # kept in the log; box free
         self.inherit_groups(APPLICATIONS, app.id)
-        number = ""
-        for effect in machine.on_enter(after):
-            if effect.effect == "open_account":
-                number = self.open_account(app)
-            elif effect.effect == "notify":
-                self._notify(event, app, after, effect.args, comment, number)
+        self.run_effects(event, app, after, comment)
+
+    def run_effects(self, event: Event, app: Any, status: str, comment: str) -> None:
+        """The flow's effects of entering ``status`` (the core's notify, and open_account), one by one so
+        the account number reaches the notices after it; idempotent by the event's key."""
+        machine = self.desk.machine(app.values)
+        values = self._notice_values(app, comment)
+        fx = Effects(self.wf, self.s.texts)
+        fx.register("open_account", lambda ctx, **_: self._opened(app, values))
+        base = notice_key(event.key, status)
+        for i, effect in enumerate(machine.on_enter(status)):
+            if effect.effect == "notify":
+                self._warn_if_nobody(event, app, status, effect.args)
+            ctx = EffectContext(
+                APPLICATIONS,
+                app.id,
+                dict(values),
+                machine.label_of(status),
+                key=f"{base}:{i}",
+                actor=event.user_id or "",
+                previous_actor=event.user_id or "",
+                url=self.desk.url(app.id),
+            )
+            fx.run([effect], ctx)
+
+    def _opened(self, app: Any, values: dict) -> list[str]:
+        values["number"] = self.open_account(app)
+        return [f"opened {values['number']}"]
+
+    def _notice_values(self, app: Any, comment: str) -> dict[str, Any]:
+        """The application's values plus what the templates tell about: client, kind, comment, number."""
+        client = self.desk.client_id(app.id)
+        acc = self.desk.client(client) if client else None
+        app_type = app_type_of(app.values)
+        return {
+            **app.values,
+            "name": app.get("name") or app.id,
+            "application_type": app_type,
+            "client_name": (acc.get("name") if acc else "") or "(no client)",
+            "client_inn": (acc.get(rq.INN) if acc else "") or "",
+            "kind": APPLICATION_TYPES[app_type],
+            "kind_ru": APPLICATION_TYPES_RU[app_type],
+            "comment": comment,
+            "number": clean(app.get("account_number")) or clean(app.get("card_account_number")),
+        }
+
+    def _warn_if_nobody(self, event: Event, app: Any, status: str, args: dict) -> None:
+        """A Note on the application when a notify effect would reach nobody (no officer in its groups)."""
+        spec = AssigneeSpec.model_validate(args["to"])
+        users = self.wf.assignees.resolve(
+            spec, AssigneeContext(APPLICATIONS, app.id, app.values, event.user_id or "")
+        )
+        if users:
+            return
+        machine = self.desk.machine(app.values)
+        reason = (
+            f"Nobody was told that the application is now {machine.label_of(status)}: "
+            f"no active user is {spec.describe()}."
+        )
+        if self.log:
+            self.log.warning("application %s: %s", app.id, reason)
+        self._note(notice_key(event.key, status, "nobody"), app.id, "Nobody to notify", reason)
 
     def open_account(self, app: Any) -> str:
         """Give an opened application its account number (a card: its opening date only); returns the
@@ -214,65 +263,6 @@ class ApplicationEvents:
             self.log.info("application %s: account %s opened", app.id, number)
         return number
 
-    def _notify(self, event: Event, app: Any, status: str, args: dict, comment: str, number: str) -> None:
-        spec = AssigneeSpec.model_validate(args["to"])
-        users = self.wf.assignees.resolve(
-            spec, AssigneeContext(APPLICATIONS, app.id, app.values, event.user_id or "")
-        )
-        machine = self.desk.machine(app.values)
-        if not users:
-            reason = (
-                f"Nobody was told that the application is now {machine.label_of(status)}: "
-                f"no active user is {spec.describe()}."
-            )
-            if self.log:
-                self.log.warning("application %s: %s", app.id, reason)
-            self._note(notice_key(event.key, status, "nobody"), app.id, "Nobody to notify", reason)
-            return
-        client = self.desk.client_id(app.id)
-        acc = self.desk.client(client) if client else None
-        app_type = app_type_of(app.values)
-        context = {
-            "app": {
-                "id": app.id,
-                "name": app.get("name") or app.id,
-                "type": app_type,
-                "status": machine.label_of(status),
-            },
-            "client": {
-                "name": (acc.get("name") if acc else "") or "(no client)",
-                "inn": (acc.get(rq.INN) if acc else "") or "",
-            },
-            "kind": APPLICATION_TYPES[app_type],
-            "kind_ru": APPLICATION_TYPES_RU[app_type],
-            "url": self.desk.url(app.id),
-            "comment": comment,
-            "number": number,
-        }
-        template = str(args["template"])
-        rendered: dict[str, Any] = {}
-
-        def text(user: Any, part: str) -> str:
-            if user.id not in rendered:
-                rendered[user.id] = self.s.texts.render(
-                    template,
-                    self.wf.settings.language,
-                    user={"name": user.display, "user_name": user.user_name},
-                    **context,
-                )
-            return getattr(rendered[user.id], part)
-
-        self.notifier.to_users(
-            users,
-            key=notice_key(event.key, status, template),
-            subject=lambda u: text(u, "subject"),
-            body=lambda u: text(u, "body"),
-            parent_module=APPLICATIONS,
-            parent_id=app.id,
-            task=self.s.notify.tasks,
-            email=self.s.notify.email,
-        )
-
     # --- polling only: put a forbidden change back -------------------------------------------------
 
     def _revert(self, event: Event, app: Any, before: str, after: str, reason: str) -> None:
@@ -286,7 +276,7 @@ class ApplicationEvents:
             f"The change of status from {machine.label_of(before)} to {machine.label_of(after)} was "
             f"reverted: {reason}",
         )
-        self.wf.decisions.record(
+        self.desk.decisions.record(
             APPLICATIONS,
             app.id,
             key=notice_key(event.key, "revert"),

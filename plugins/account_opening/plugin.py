@@ -87,14 +87,14 @@ def ext_validate_record_change(change: RecordChange, ctx: PluginContext) -> str 
 @hookimpl
 def ext_on_record_change(event: Event, ctx: PluginContext) -> None:
     """Decision log, Tasks and e-mails for the next role, account numbers, inherited security groups."""
-    ApplicationEvents(desk_for(ctx), ctx.mailer).on_event(event)
+    ApplicationEvents(desk_for(ctx)).on_event(event)
 
 
 def inherit_recent_groups(ctx: PluginContext) -> str:
     """Job: applications created in the last day get their client's security groups (a safety net for
     API creates whose client was set without a push event, e.g. in polling-only mode)."""
     desk = desk_for(ctx)
-    events = ApplicationEvents(desk, None)
+    events = ApplicationEvents(desk)
     since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)
     seen = fixed = 0
     for rec in ctx.crm.find(APPLICATIONS, Cond("date_entered", "gte", since), ["id"]):

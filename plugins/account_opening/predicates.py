@@ -1,5 +1,8 @@
 """The checks the application flow may name (``check: [...]`` in flow.yaml) and the effects it may run.
 
+Effects are the core's (``notify``, ``set``: suitecrm_ext.workflow.effects) plus ``open_account``, which
+handlers.py binds to the application desk for each event.
+
 A check gets the :class:`~suitecrm_ext.workflow.Facts` of the change; what it needs from SuiteCRM (the
 client's requisites, the bank's numbering) it asks the :class:`~plugins.account_opening.desk.ApplicationDesk`
 that the plugin puts into ``facts.extra["desk"]``. Each returns True or the reason it does not pass.
@@ -7,16 +10,26 @@ that the plugin puts into ``facts.extra["desk"]``. Each returns True or the reas
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from suitecrm_ext.workflow import Facts, Predicates
+from suitecrm_ext.workflow import Effects, Facts, Predicates, Templates
 
 #: the field a reviewer writes their decision's comment into
 COMMENT_FIELD = "decision_comment"
+TEMPLATES_FILE = Path(__file__).with_name("templates.yaml")
 
 PREDICATES = Predicates()
-#: effects on entering a status: notify (a Task + e-mail to an assignee spec), open_account (number)
-EFFECTS = frozenset({"notify", "open_account"})
+
+
+def _not_bound(ctx, **args):  # pragma: no cover - handlers.py registers the real one per event
+    raise RuntimeError("open_account runs only through ApplicationEvents")
+
+
+#: effects of the flow (names and arguments checked when the config is loaded): the core's notify and set,
+#: and open_account (the account number and opening date, handlers.py)
+EFFECTS = Effects(templates=Templates.from_file(TEMPLATES_FILE))
+EFFECTS.register("open_account", _not_bound)
 
 
 def _desk(facts: Facts) -> Any:

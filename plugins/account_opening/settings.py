@@ -15,15 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from plugins.account_opening.identifiers import check_bik
-from plugins.account_opening.predicates import EFFECTS, PREDICATES
-from suitecrm_ext.workflow import AssigneeSpec, StateMachine, TemplateError, Templates, machine_model
+from plugins.account_opening.predicates import EFFECTS, PREDICATES, TEMPLATES_FILE
+from suitecrm_ext.workflow import StateMachine, TemplateError, Templates, machine_model
 
 HERE = Path(__file__).parent
 FLOW_FILE = HERE / "flow.yaml"
-TEMPLATES_FILE = HERE / "templates.yaml"
 #: application types (ao_application_type_list in schema.yaml) and how messages name them
 APPLICATION_TYPES = {"account_opening": "account opening", "card_issue": "card issue"}
 APPLICATION_TYPES_RU = {"account_opening": "открытие счёта", "card_issue": "выпуск карты"}
@@ -32,8 +31,22 @@ CATEGORIES = ("commercial", "non_profit", "sole_proprietor")
 FlowDef = machine_model(PREDICATES, EFFECTS)
 
 
+def _default_flow_data(roles: dict[str, str] | None = None) -> dict[str, Any]:
+    """flow.yaml as data, its role names replaced by the configured ones (``roles``: default -> new)."""
+    data = yaml.safe_load(FLOW_FILE.read_text(encoding="utf-8"))
+    rename = roles or {}
+    for t in data.get("transitions", []):
+        t["roles"] = [rename.get(r, r) for r in t.get("roles", [])]
+    for effects in (data.get("on_enter") or {}).values():
+        for e in effects:
+            to = (e.get("args") or {}).get("to") or {}
+            if "role" in to:
+                to["role"] = rename.get(to["role"], to["role"])
+    return data
+
+
 def _default_flow() -> Any:
-    return FlowDef.model_validate(yaml.safe_load(FLOW_FILE.read_text(encoding="utf-8")))
+    return FlowDef.model_validate(_default_flow_data())
 
 
 def _default_balance_accounts() -> dict[str, dict[str, str]]:
@@ -85,16 +98,6 @@ class BankSettings(BaseModel):
         return v
 
 
-class NotifySettings(BaseModel):
-    """How the next role is told that an application reached its stage."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    tasks: bool = True
-    email: bool = True
-    subject_prefix: str = Field("[SuiteCRM]", max_length=40)
-
-
 class Settings(BaseModel):
     """Settings of the ``plugins.account_opening`` section."""
 
@@ -116,7 +119,6 @@ class Settings(BaseModel):
     editable_statuses: list[str] = Field(default_factory=lambda: ["draft", "returned"])
     #: no validation hook in SuiteCRM: a forbidden status change is reverted, with a Note saying why
     polling_only: bool = False
-    notify: NotifySettings = Field(default_factory=NotifySettings)
     #: the Task/e-mail texts (default: templates.yaml next to the plugin)
     templates: Path | None = None
 
@@ -144,6 +146,17 @@ class Settings(BaseModel):
             if not (isinstance(c, str) and c.isascii() and c.isdigit() and len(c) == 3):
                 raise ValueError(f"{c!r} is not a 3-digit currency code (810 for the rouble)")
         return v
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_flows_follow_renamed_roles(cls, data: Any) -> Any:
+        """Without ``flows``, both types get flow.yaml with the role names of ``roles`` (renaming a role
+        needs no copy of the flow)."""
+        if not isinstance(data, dict) or "flows" in data or not isinstance(data.get("roles"), dict):
+            return data
+        defaults = RoleNames().model_dump()
+        rename = {defaults[k]: v for k, v in data["roles"].items() if k in defaults and isinstance(v, str)}
+        return {**data, "flows": {t: _default_flow_data(rename) for t in APPLICATION_TYPES}}
 
     @model_validator(mode="after")
     def _flows_fit(self) -> Settings:
@@ -174,15 +187,7 @@ class Settings(BaseModel):
             for status, effects in flow.on_enter.items():
                 for e in effects:
                     name = e.args.get("template")
-                    if e.effect == "notify":
-                        try:
-                            AssigneeSpec.model_validate(e.args.get("to"))
-                        except ValidationError as exc:
-                            first = exc.errors()[0]["msg"]
-                            raise ValueError(
-                                f"flows.{app_type}.on_enter.{status}: notify to: {first}"
-                            ) from None
-                    if e.effect == "notify" and not texts.has(str(name)):
+                    if e.effect == "notify" and name and not texts.has(str(name)):
                         raise ValueError(
                             f"flows.{app_type}.on_enter.{status}: no template {name!r} in "
                             f"{self.templates or TEMPLATES_FILE} ({', '.join(texts.names)})"

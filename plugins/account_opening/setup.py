@@ -108,8 +108,7 @@ def rights_differences(
 def ensure_roles(access: Any, rights: Any, settings: Settings, *, dry_run: bool = False) -> list[RoleReport]:
     """Create the three roles when missing and give them their rights (idempotent); report their members.
 
-    ``access``: an AccessModel; ``rights``: the core's role-rights service (``get(role)`` → {module:
-    {action: level}}, ``set(role, {module: {action: level}})``)."""
+    ``access``: an AccessModel; ``rights``: the core's :class:`~suitecrm_ext.workflow.RoleRights`."""
     out = []
     names = {
         "manager": settings.roles.manager,
@@ -126,7 +125,7 @@ def ensure_roles(access: Any, rights: Any, settings: Settings, *, dry_run: bool 
                 out.append(rep)
                 continue
             role = access.ensure_role(name, DESCRIPTIONS[key])
-        rep.rights_changed = rights_differences(rights.get(role), wanted_rights(key))
+        rep.rights_changed = rights_differences(rights.get(role, list(MODULES)), wanted_rights(key))
         if rep.rights_changed and not dry_run:
             rights.set(role, wanted_rights(key))
         rep.members = [u.display for u in access.role_users(role)]
@@ -179,6 +178,10 @@ def setup_report(reports: list[RoleReport], access: Any, settings: Settings, *, 
     todo.append(
         "Put each client Account into its team's group: its applications, licences and addresses "
         "inherit the client's groups, and only users sharing a group see them (every right is Group)."
+    )
+    todo.append(
+        "Users in none of these roles keep SuiteCRM's default rights (all) on these modules: give the "
+        "others a role that disables Account Applications, Licences and Addresses (access Disabled)."
     )
     lonely = _role_users_without_groups(access, reports)
     if lonely:
@@ -256,6 +259,7 @@ def doctor_checks(ctx: Any, settings: Settings) -> list[Check]:
                 "" if members else f"put {WHO[key]} into the role (Admin → Role Management → {name})",
             )
         )
+        out.append(_rights_check(ctx, key, role))
     out.append(
         Check(
             "account_opening bank BIK",
@@ -265,6 +269,23 @@ def doctor_checks(ctx: Any, settings: Settings) -> list[Check]:
         )
     )
     return out
+
+
+def _rights_check(ctx: Any, key: str, role: Any) -> Check:
+    name = f"account_opening rights of {role.name}"
+    try:
+        differ = rights_differences(ctx.workflow.rights.get(role, list(MODULES)), wanted_rights(key))
+    except Exception as exc:  # noqa: BLE001 - the web UI or the modules cannot be read: a failed check
+        return Check(name, False, f"cannot read them: {exc}", "see the suitecrm transport checks above")
+    if differ:
+        more = f" (and {len(differ) - 3} more)" if len(differ) > 3 else ""
+        return Check(
+            name,
+            False,
+            f"{len(differ)} differ: {', '.join(differ[:3])}{more}",
+            "suitecrm-ext account-opening setup sets them",
+        )
+    return Check(name, True, f"as required on {len(MODULES)} modules")
 
 
 __all__ = [

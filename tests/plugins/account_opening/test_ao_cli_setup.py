@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import pytest
 from ao_kit import APPS, IP, ROLES
 from click.testing import CliRunner
 
@@ -16,9 +17,10 @@ from plugins.account_opening.setup import (
     setup_report,
     wanted_rights,
 )
+from suitecrm_ext import PermissionDenied
 from suitecrm_ext.cli import CliState
 from suitecrm_ext.testing import FakeCRM, install_workflow, load_plugin_schema, register_schema
-from suitecrm_ext.workflow import AccessModel
+from suitecrm_ext.workflow import AccessModel, RoleRights
 
 
 def run_cli(bank, *args):
@@ -82,45 +84,70 @@ def test_check_reports_requisites_and_exits_1_when_incomplete(bank):
     assert "- no legal address" in result.output
 
 
-class Rights:
-    """A stand-in for the core's role-rights service: rights kept per role id."""
-
-    def __init__(self):
-        self.by_role: dict[str, dict] = {}
-        self.sets = 0
-
-    def get(self, role):
-        return {m: dict(a) for m, a in self.by_role.get(role.id, {}).items()}
-
-    def set(self, role, rights):
-        self.sets += 1
-        for module, actions in rights.items():
-            self.by_role.setdefault(role.id, {}).setdefault(module, {}).update(actions)
-
-
-def test_setup_creates_the_roles_with_rights_idempotently_and_says_what_to_do():
+def fresh_crm() -> FakeCRM:
     crm = FakeCRM()
     install_workflow(crm)
     register_schema(crm, load_plugin_schema("account_opening"))
-    access, rights, settings = AccessModel(crm), Rights(), Settings()
+    return crm
+
+
+def test_setup_creates_the_roles_with_rights_idempotently_and_says_what_to_do():
+    crm = fresh_crm()
+    access, rights, settings = AccessModel(crm), RoleRights(crm), Settings()
     dry = ensure_roles(access, rights, settings, dry_run=True)
     assert [r.created for r in dry] == [True, True, True] and access.roles() == []
     first = ensure_roles(access, rights, settings)
     assert sorted(r.name for r in AccessModel(crm).roles()) == sorted(ROLES.values())
     assert all(r.created and r.rights_changed for r in first)
+    security = AccessModel(crm).role("Security officer")
+    assert RoleRights(crm).get(security, [APPS])[APPS] == wanted_rights("security")[APPS]
+    assert crm.acl_role_rights(security.id)[(APPS, "delete")] == -99
     text = setup_report(first, access, settings)
     assert "Personal manager           created; set 40 right(s)" in text
     assert "members: NO MEMBERS" in text and "Put the personal managers" in text
     assert "Set the bank's BIK" in text
+    assert "Users in none of these roles keep SuiteCRM's default rights" in text
     # run again: nothing to create or change
     access = AccessModel(crm)
     crm.insert("Users", {"id": "u1", "user_name": "maria", "first_name": "Maria", "status": "Active"})
     access.add_user_to_role("Personal manager", "u1")
-    again = ensure_roles(access, rights, settings)
-    assert not any(r.created or r.rights_changed for r in again) and rights.sets == 3
+    again = ensure_roles(access, RoleRights(crm), settings)
+    assert not any(r.created or r.rights_changed for r in again)
     text = setup_report(again, access, Settings(bank={"bik": "044525225"}))
     assert "Personal manager           exists; rights as required" in text and "members: Maria" in text
     assert "in no security group and will see no application: Maria" in text
+
+
+def test_a_right_changed_by_hand_is_put_back_by_setup(bank):
+    run_cli(bank, "setup")
+    role = AccessModel(bank.crm).role("Security officer")
+    bank.crm.set_acl_role_rights(role.id, {(APPS, "delete"): 90})  # an admin allowed deleting
+    out = run_cli(bank, "setup", "--dry-run").output
+    assert (
+        "Security officer           exists; would set 1 right(s): ao_Applications.delete: all -> none" in out
+    )
+    assert bank.crm.acl_role_rights(role.id)[(APPS, "delete")] == 90  # a dry run changes nothing
+    assert "set 1 right(s): ao_Applications.delete: all -> none" in run_cli(bank, "setup").output
+    assert bank.crm.acl_role_rights(role.id)[(APPS, "delete")] == -99
+
+
+def test_with_the_roles_set_up_the_groups_decide_who_sees_an_application(bank):
+    run_cli(bank, "setup")
+    north = bank.application("u-mgr", bank.client("Romashka"))
+    south = bank.application("u-mgr-s", bank.client("Far away", group="Branch South"), name="South")
+    # a user in none of the roles keeps SuiteCRM's default (all) — setup's report says so
+    for user, sees in (
+        ("u-sec", {north}),
+        ("u-sec-s", {south}),
+        ("u-open", {north}),
+        ("u-clerk", {north, south}),
+    ):
+        view = bank.crm.as_user(user)
+        assert {r.id for r in view.find(APPS, None, ["name"])} & {north, south} == sees, user
+    with pytest.raises(PermissionDenied):
+        bank.crm.as_user("u-sec-s").get(APPS, north)
+    with pytest.raises(PermissionDenied):  # officers cannot delete applications
+        bank.crm.as_user("u-sec").delete(APPS, north)
 
 
 def test_the_rights_fit_the_roles():
@@ -140,6 +167,11 @@ def test_the_rights_fit_the_roles():
 
 def test_doctor_reports_missing_roles_roles_without_members_and_the_bik(bank):
     checks = {c.name: c for c in bank.registry.call_one("account_opening", "ext_doctor_checks", ctx=bank.ctx)}
+    rights = checks["account_opening rights of Personal manager"]
+    assert not rights.ok and "40 differ" in rights.detail and "account-opening setup" in rights.hint
+    run_cli(bank, "setup")
+    checks = {c.name: c for c in bank.registry.call_one("account_opening", "ext_doctor_checks", ctx=bank.ctx)}
+    assert checks["account_opening rights of Personal manager"].ok
     assert checks["account_opening module ao_Applications"].ok
     assert checks["account_opening role Personal manager"].ok
     assert "Maria Manager" in checks["account_opening role Personal manager"].detail

@@ -48,7 +48,8 @@ def test_the_happy_path_with_decisions_tasks_emails_and_the_account_number(bank,
     assert "waits for the security review" in task.get("description")
     assert bank.tasks_for("u-sec-s") == []
     [mail] = smtp.sink.to("sec@bank.test")
-    assert mail["Subject"] == "[SuiteCRM] Security review: Settlement account for Romashka"
+    assert mail["Subject"] == "Security review: Settlement account for Romashka"
+    assert task.get("date_due") is not None  # due in 8 working hours
     assert "INN 7707083893" in mail.get_content()
     assert smtp.sink.to("sec-s@bank.test") == []
 

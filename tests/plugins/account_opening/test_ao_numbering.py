@@ -12,7 +12,7 @@ from plugins.account_opening.numbering import NS, NumberAllocator, NumberingErro
 from plugins.account_opening.settings import Settings
 from suitecrm_ext.state.mysql import MySQLStore
 from suitecrm_ext.state.sqlite import SQLiteStore
-from suitecrm_ext.testing import FakeCRM, load_plugin_schema, register_schema
+from suitecrm_ext.testing import FakeCRM, install_workflow, load_plugin_schema, register_schema
 
 BIK = "044525225"
 SETTLEMENT = Settings().balance_accounts
@@ -109,6 +109,7 @@ def test_a_crash_between_claim_and_binding_gives_the_same_number_on_retry(store)
 
 def test_a_number_suitecrm_already_has_is_never_handed_out(store):
     crm = FakeCRM()
+    install_workflow(crm)
     register_schema(crm, load_plugin_schema("account_opening"))
     series = Series("40702", "810", "0001")
     # a rebuilt state store: SuiteCRM has numbers 1 and 3 of the series, the store knows nothing

@@ -29,7 +29,21 @@ def test_defaults_give_both_types_the_shipped_flow():
         ({"balance_accounts": {"deposit": {"commercial": "4210"}}}, "is not a 5-digit balance account"),
         ({"balance_accounts": {"deposit": {"banks": "42101"}}}, "unknown client category"),
         ({"currencies": ["RUB"]}, "is not a 3-digit currency code"),
-        ({"roles": {"security": "SB"}}, "role 'Security officer' is not one of roles"),
+        (
+            {
+                "roles": {"security": "SB"},
+                "flows": {
+                    "card_issue": {
+                        "statuses": ["a", "b"],
+                        "initial": "a",
+                        "transitions": [
+                            {"name": "go", "from": "a", "to": "b", "roles": ["Security officer"]}
+                        ],
+                    }
+                },
+            },
+            "role 'Security officer' is not one of roles",
+        ),
         ({"flows": {"loan": {"statuses": ["a"], "initial": "a"}}}, "unknown application type(s) loan"),
         ({"editable_statuses": ["draft", "archived"]}, "'archived' is not a status"),
         ({"templates": "/nonexistent/templates.yaml"}, "cannot read templates"),
@@ -40,6 +54,16 @@ def test_bad_settings_are_refused(data, needle):
     with pytest.raises(ValidationError) as err:
         Settings.model_validate(data)
     assert needle in str(err.value)
+
+
+def test_renamed_roles_carry_into_the_shipped_flow():
+    s = Settings(roles={"security": "Служба безопасности"})
+    machine = s.machines["account_opening"]
+    approve = next(t for t in machine.transitions if t.name == "security_approve")
+    assert approve.roles == ("Служба безопасности",)
+    [notify] = machine.on_enter("security_review")
+    assert notify.args["to"]["role"] == "Служба безопасности"
+    assert next(t for t in machine.transitions if t.name == "submit").roles == ("Personal manager",)
 
 
 def test_a_bad_flow_in_the_config_names_the_file_line(tmp_path):
