@@ -94,7 +94,9 @@ class ODataClient:
         self.backoff = backoff
         self._sleep = sleep
         self.session = session or requests.Session()
-        self.session.auth = (username, password)
+        # UTF-8 credentials: 1C user names are usually Cyrillic ("Администратор"), and requests' own
+        # Basic auth encodes str as latin-1 (UnicodeEncodeError before anything is sent)
+        self.session.auth = (username.encode("utf-8"), password.encode("utf-8"))
         self.session.verify = verify_tls
         self.session.headers.update({"Accept": "application/json"})
         self.username = username

@@ -223,3 +223,14 @@ def test_emoji_and_control_characters_from_1c_are_stored_as_suitecrm_can_and_sta
     (task,) = [t for t in crm.records("Tasks") if t.get("parent_id") == by_number(crm)["61"].id]
     assert "Purpose: Оплата ? по счёту 61" in task.get("description")  # unmatched: no Account
     assert import_odata(ctx, client=quick_client()).unchanged == 1
+
+
+def test_a_cyrillic_1c_user_name_is_sent_as_utf8_basic_auth(rsps):
+    # found by tests/reliability/test_fuzz.py: requests' Basic auth raised UnicodeEncodeError for it
+    import base64
+
+    client = ODataClient(BASE, "Администратор", "пароль", retries=0, sleep=lambda s: None)
+    rsps.add(responses.GET, client.url("Catalog_Контрагенты"), json={"value": [{"Ref_Key": "x"}]})
+    assert list(client.list("Catalog_Контрагенты")) == [{"Ref_Key": "x"}]
+    sent = rsps.calls[0].request.headers["Authorization"]
+    assert base64.b64decode(sent.split()[1]).decode("utf-8") == "Администратор:пароль"
