@@ -85,6 +85,8 @@ def check(plugin: str) -> None:
             f"{len(schema.dropdowns)} dropdown(s)"
         )
     )
+    if schema.requires:
+        what += "; requires " + ", ".join(f"{r.plugin} ({r.package.id})" for r in schema.requires)
     click.echo(f"ok: {schema.source}: {what}")
 
 
@@ -129,6 +131,18 @@ def install_schema_package(schema: Schema, root: str | Path, action: str = "inst
         return run_installer(zip_path, root, action, php=php, tables=tables)
 
 
+def dependency_hint(schema: Schema, exc: InstallError) -> str:
+    """What to do about an install refused for missing required packages, or an uninstall refused
+    because installed packages require this one ("" for other errors)."""
+    if exc.missing_dependencies:
+        names = [r.plugin for r in schema.requires]
+        steps = "; ".join(f"suitecrm-ext package install {n}" for n in names)
+        return f"\n{schema.plugin} requires {', '.join(names)}: install that first ({steps})"
+    if exc.dependents:
+        return f"\nuninstall first what requires {schema.plugin}: {', '.join(exc.dependents.values())}"
+    return ""
+
+
 def _run(plugin: str, root: str, php: str | None, sidecar_url: str | None, action: str) -> None:
     """Build PLUGIN's package and run the PHP installer's ``action`` on it; prints the report."""
     from suitecrm_ext.progress import progress
@@ -138,7 +152,9 @@ def _run(plugin: str, root: str, php: str | None, sidecar_url: str | None, actio
         with progress(f"{action} {plugin} in {root} (SuiteCRM's ModuleInstaller)", transient=True):
             report = install_schema_package(schema, root, action, php=php,
                                             options=_configured_options(sidecar_url))
-    except (InstallError, PackageError) as exc:
+    except InstallError as exc:
+        raise click.ClickException(f"{exc}{dependency_hint(schema, exc)}") from None
+    except PackageError as exc:
         raise click.ClickException(str(exc)) from None
     what = f"{schema.plugin} {schema.package.version} (package id {schema.package.id})"
     if action == "scan":

@@ -4,7 +4,8 @@ The layout follows what SuiteCRM 7's Module Builder exports (``MBPackage::build`
 ``AbstractRelationships::build``) and what ``ModuleInstaller`` reads:
 
 - ``manifest.php``: ``$manifest`` (name, version, acceptable_sugar_versions 6.5.x — SuiteCRM 7 reports
-  ``$sugar_version`` 6.5.x —, type ``module``, is_uninstallable, …) and ``$installdefs`` (id, beans,
+  ``$sugar_version`` 6.5.x —, type ``module``, is_uninstallable, the ``dependencies`` on the packages the
+  schema requires, …) and ``$installdefs`` (id, beans,
   copy, language, relationships, layoutdefs, vardefs, custom_fields, logic_hooks);
 - ``SugarModules/modules/<Module>/``: bean class, vardefs.php, Menu.php, language/, metadata/;
 - ``SugarModules/relationships/``: ``relationships/<rel>MetaData.php``, ``vardefs/<rel>_<Module>.php``,
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from suitecrm_ext.packaging.php import ENTRY_GUARD, PHP_HEADER, php_assign, php_string
+from suitecrm_ext.packaging.requires import manifest_dependency
 from suitecrm_ext.packaging.schema import (
     LANGUAGES,
     TEMPLATE_FIELDS,
@@ -198,6 +200,9 @@ class _Builder:
             "version": p.version,
             "remove_tables": "prompt",
         }
+        if self.s.requires:
+            # Module Loader refuses the package unless these are installed (UpgradeHistory::checkDependencies)
+            manifest["dependencies"] = [manifest_dependency(r) for r in self.s.requires]
         return (
             PHP_HEADER
             + "\n"
@@ -811,6 +816,8 @@ def describe(pkg: Package) -> list[str]:
     """Human-readable lines: what the package adds."""
     s = pkg.schema
     lines = [f"{pkg.zip_name}: {s.package.name} {s.package.version} (id {s.package.id})"]
+    for r in s.requires:
+        lines.append(f"  requires {r.plugin}: package {r.package.id} {r.package.version} installed first")
     for m in s.modules:
         lines.append(f"  module {m.name} (table {m.table}, {len(m.fields)} fields, template {m.template})")
     for r in s.relationships:

@@ -5,7 +5,9 @@ EXISTS``, so running them twice is harmless): each new module's table with Suite
 (``id``, ``name``, ``date_entered``, ``date_modified``, ``modified_user_id``, ``created_by``,
 ``description``, ``deleted``, ``assigned_user_id`` for assignable modules) plus its fields, its
 ``<table>_audit`` table when audited, ``<table>_cstm`` columns for custom fields on stock modules, and
-relationship join tables. Column types follow SuiteCRM's MySQL type map as seen in a 7.14.6 dump.
+relationship join tables (also those joining a module of a required package: the requiring package
+creates them). :func:`create_tables` creates the required packages' tables first. Column types follow
+SuiteCRM's MySQL type map as seen in a 7.14.6 dump.
 
 Identifiers come only from a validated schema (letters, digits, ``_``) and are backquoted; default
 values are escaped literals (DDL cannot take bound parameters).
@@ -17,6 +19,7 @@ from typing import Any
 
 from pymysql.converters import escape_string
 
+from suitecrm_ext.packaging.requires import requirement_order
 from suitecrm_ext.packaging.schema import Field, Module, Relationship, Schema
 
 __all__ = ["column_type", "create_tables", "ddl"]
@@ -150,8 +153,9 @@ def ddl(schema: Schema) -> list[str]:
 
 
 def create_tables(conn: Any, schema: Schema) -> list[str]:
-    """Run :func:`ddl` on a DB-API connection (pymysql); returns the statements run."""
-    statements = ddl(schema)
+    """Run :func:`ddl` on a DB-API connection (pymysql), after the DDL of the packages the schema
+    requires (installed first in SuiteCRM); returns the statements run."""
+    statements = [stmt for s in requirement_order(schema) for stmt in ddl(s)]
     with conn.cursor() as cur:
         for stmt in statements:
             cur.execute(stmt)

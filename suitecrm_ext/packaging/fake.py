@@ -6,7 +6,8 @@ fields on stock modules (``source="custom_fields"``), and both links of each rel
 the relationship (as Module Builder names link fields). One-to-many relationships also give the "many"
 side its non-db relate field ``<relationship>_name``. A module of the ``security_groups`` template gets
 the ``SecurityGroups`` link (``securitygroups_records`` in SuiteCRM), as the stock modules have it. Field
-defaults are given to new records, as SuiteCRM fills vardef defaults into every new bean.
+defaults are given to new records, as SuiteCRM fills vardef defaults into every new bean. The schemas
+of the packages it ``requires`` come first, when the fake lacks them.
 """
 
 from __future__ import annotations
@@ -44,8 +45,19 @@ def register_schema(crm: Any, schema: Schema) -> None:
     """Add the schema's modules, custom fields and relationship links to a FakeCRM.
 
     Stock modules that get custom fields must already be in the fake (``FakeCRM()`` has the common
-    ones); their existing records are kept.
+    ones); their existing records are kept. The packages the schema requires are registered first
+    when the fake does not have their modules yet (as they are installed first in SuiteCRM).
     """
+    for req in schema.requires:
+        present = [m.name for m in req.modules if m.name in set(crm.modules())]
+        if not present:
+            register_schema(crm, req)
+        elif len(present) < len(req.modules):
+            missing = [m.name for m in req.modules if m.name not in present]
+            raise ValueError(
+                f"plugin {schema.plugin} requires {req.plugin}, whose modules this FakeCRM has only "
+                f"in part (missing {', '.join(missing)})"
+            )
     have = set(crm.modules())
     new = {m.name for m in schema.modules}
     for module, what in [(mod, "custom fields on") for mod in schema.custom_fields] + [
@@ -76,5 +88,8 @@ def register_schema(crm: Any, schema: Schema) -> None:
         if m.template == "security_groups" and "SecurityGroups" in have:
             crm.add_link(m.name, "SecurityGroups", "SecurityGroups", relationship=f"securitygroups_{m.table}")
     for r in schema.relationships:
+        if r.type == "one-to-many" and r.rhs not in new:  # a stock or required module gets it too
+            relate = FieldInfo(name=r.relate_field, type="relate", label=r.lhs, source="non-db")
+            crm.add_fields(r.rhs, [relate])
         crm.add_link(r.lhs, r.name, r.rhs, r.name, one_to_many=r.type == "one-to-many", relationship=r.name)
 

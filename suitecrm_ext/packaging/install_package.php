@@ -10,13 +10,16 @@
  * (modules/Administration/UpgradeWizard*.php, ModuleInstall/PackageManager/PackageManager.php):
  *  - scan: unzips the package into upload/upgrades/temp and runs SuiteCRM's ModuleScanner on it;
  *  - install: scans (a package with issues is refused when
- *    $sugar_config['moduleInstaller']['packageScan'] is on, reported otherwise), keeps the zip and
+ *    $sugar_config['moduleInstaller']['packageScan'] is on, reported otherwise), checks the manifest's
+ *    dependencies with UpgradeHistory::checkDependencies as UpgradeWizard_prepare.php does (plus the
+ *    min_version suitecrm-ext writes beside SuiteCRM's version), keeps the zip and
  *    its manifest in upload/upgrades/module/, runs ModuleInstaller::install() -- as an upgrade when
  *    an older version is installed, as Module Loader does --, writes the upgrade_history row that
  *    Module Loader lists (and uninstalls from), then a Quick Repair and Rebuild that executes the
  *    SQL diff. The same package (same id, version and bytes) installed again changes nothing; the
  *    same version with other bytes (e.g. another sidecar URL) replaces the installed one;
- *  - uninstall: ModuleInstaller::uninstall() on the installed zip, keeping the module tables and
+ *  - uninstall: refused while another installed package depends on this one (Module Loader does not
+ *    check that); ModuleInstaller::uninstall() on the installed zip, keeping the module tables and
  *    their data (Module Loader's "do not remove tables"), removes the upgrade_history row and the
  *    stored zip (as PackageManager::performUninstall), then a Quick Repair and Rebuild;
  *  - status: what upgrade_history says about the package.
@@ -124,6 +127,57 @@ function suitecrm_ext_history($id_name)
     return $rows;
 }
 
+/**
+ * The dependencies of $manifest that are not installed: SuiteCRM's own check (UpgradeHistory::checkDependencies,
+ * as UpgradeWizard_prepare.php runs it; it takes the entry's version as an upper bound), then the lowest
+ * version the package was built against ('min_version', which SuiteCRM ignores).
+ */
+function suitecrm_ext_missing_dependencies(array $manifest)
+{
+    if (empty($manifest['dependencies']) || !is_array($manifest['dependencies'])) {
+        return array();
+    }
+    $uh = new UpgradeHistory();
+    $missing = array();
+    foreach ($uh->checkDependencies($manifest['dependencies']) as $id_name) {
+        $missing[] = (string)$id_name;
+    }
+    foreach ($manifest['dependencies'] as $dep) {
+        $id_name = isset($dep['id_name']) ? (string)$dep['id_name'] : '';
+        if ($id_name === '' || in_array($id_name, $missing, true) || empty($dep['min_version'])) {
+            continue;
+        }
+        $new_enough = false;
+        foreach (suitecrm_ext_history($id_name) as $row) {
+            $new_enough = $new_enough || version_compare((string)$row->version, (string)$dep['min_version'], '>=');
+        }
+        if (!$new_enough) {
+            $missing[] = $id_name . ' ' . $dep['min_version'] . ' or newer';
+        }
+    }
+    return $missing;
+}
+
+/** Installed packages whose manifest lists $id_name among its dependencies (id_name => name). */
+function suitecrm_ext_dependents($id_name)
+{
+    $uh = new UpgradeHistory();
+    $out = array();
+    $res = $uh->db->query("SELECT id FROM upgrade_history WHERE status = 'installed'");
+    while ($row = $uh->db->fetchByAssoc($res)) {
+        $one = new UpgradeHistory();
+        $one->retrieve($row['id']);
+        $stored = @unserialize(base64_decode((string)$one->manifest), array('allowed_classes' => false));
+        $deps = isset($stored['manifest']['dependencies']) ? (array)$stored['manifest']['dependencies'] : array();
+        foreach ($deps as $dep) {
+            if (is_array($dep) && isset($dep['id_name']) && (string)$dep['id_name'] === $id_name) {
+                $out[(string)$one->id_name] = (string)$one->name;
+            }
+        }
+    }
+    return $out;
+}
+
 function suitecrm_ext_describe($uh)
 {
     return array('id' => $uh->id, 'version' => $uh->version, 'md5sum' => $uh->md5sum, 'status' => $uh->status,
@@ -203,6 +257,14 @@ try {
         }
         foreach ($result['issues'] as $issue) {
             $result['warnings'][] = 'package scan (off here) would refuse: ' . $issue;
+        }
+        $result['missing_dependencies'] = suitecrm_ext_missing_dependencies($manifest);
+        if (!empty($result['missing_dependencies'])) {
+            $admin_strings = return_module_language($GLOBALS['current_language'], 'Administration');
+            $text = isset($admin_strings['ERR_UW_NO_DEPENDENCY']) ? $admin_strings['ERR_UW_NO_DEPENDENCY']
+                : 'The following dependencies were not found on the system.';
+            throw new RuntimeException('Module Loader refuses the package: ' . $text
+                . '[' . implode(',', $result['missing_dependencies']) . ']');
         }
         $md5 = md5_file($zip);
         $previous = null;
@@ -287,6 +349,12 @@ try {
         $result['steps'][] = 'upgrade_history entry written (listed in Admin -> Module Loader)';
         suitecrm_ext_repair($result);
     } elseif ($action === 'uninstall') {
+        $result['dependents'] = suitecrm_ext_dependents($id_name);
+        unset($result['dependents'][$id_name]);
+        if (!empty($result['dependents'])) {
+            throw new RuntimeException("$id_name is required by the installed package(s) "
+                . implode(', ', array_keys($result['dependents'])) . '; uninstall them first');
+        }
         if (empty($history)) {
             // installed before packages were registered with Module Loader: uninstall with this zip
             $result['warnings'][] = "Module Loader lists no $id_name; uninstalled with the package given";

@@ -55,7 +55,17 @@ RESULT_MARK = "SUITECRM_EXT_RESULT "
 
 
 class InstallError(Exception):
-    """The package could not be installed/uninstalled; the message says why and what to do."""
+    """The package could not be installed/uninstalled; the message says why and what to do.
+
+    ``missing_dependencies``: the required packages (ids, or "id X.Y.Z or newer") an install lacks;
+    ``dependents``: installed packages (id → name) that require the package an uninstall was refused for.
+    """
+
+    def __init__(self, message: str, *, missing_dependencies: list[str] | None = None,
+                 dependents: dict[str, str] | None = None):
+        super().__init__(message)
+        self.missing_dependencies = list(missing_dependencies or [])
+        self.dependents = dict(dependents or {})
 
 
 @dataclass
@@ -193,7 +203,9 @@ def run_installer(
     )
     if not result.get("ok") or proc.returncode != 0:
         done = "; ".join(report.steps) or "nothing"
-        raise InstallError(f"{action} failed: {result.get('error', 'unknown error')} (done before: {done})")
+        raise InstallError(f"{action} failed: {result.get('error', 'unknown error')} (done before: {done})",
+                           missing_dependencies=result.get("missing_dependencies") or [],
+                           dependents=result.get("dependents") or {})
     return report
 
 

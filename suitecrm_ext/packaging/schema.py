@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from suitecrm_ext.packaging.requires import InstalledPlugins, SchemaCatalog, loading
 from suitecrm_ext.packaging.stock import STOCK_MODULES
 
 __all__ = [
@@ -299,10 +300,23 @@ class Schema:
     custom_fields: Mapping[str, tuple[Field, ...]] = field(default_factory=dict)
     dropdowns: tuple[Dropdown, ...] = ()
     logic_hooks: tuple[LogicHook, ...] = ()
+    #: the validated schemas of the packages this one requires (``requires:``), installed first
+    requires: tuple[Schema, ...] = ()
 
     def module(self, name: str) -> Module | None:
         """A new module of this schema by name."""
         return next((m for m in self.modules if m.name == name), None)
+
+    def owner_of(self, module: str) -> Schema | None:
+        """The schema whose package adds ``module``: this one or a required one (None: stock or unknown)."""
+        if self.module(module):
+            return self
+        return next((r for r in self.requires if r.module(module)), None)
+
+    def any_module(self, name: str) -> Module | None:
+        """A module of this schema's package or of a required package, by name."""
+        owner = self.owner_of(name)
+        return owner.module(name) if owner else None
 
     def dropdown(self, name: str) -> Dropdown | None:
         """A dropdown list of this schema by name."""
@@ -316,13 +330,13 @@ class Schema:
         )
 
     def table_of(self, module: str) -> str:
-        """DB table of a new or stock module."""
-        m = self.module(module)
+        """DB table of a new module (of this or a required package) or a stock module."""
+        m = self.any_module(module)
         return m.table if m else STOCK_MODULES[module].table
 
     def object_of(self, module: str) -> str:
-        """Bean (object) name of a new or stock module."""
-        m = self.module(module)
+        """Bean (object) name of a new module (of this or a required package) or a stock module."""
+        m = self.any_module(module)
         return m.object_name if m else STOCK_MODULES[module].object_name
 
     def dictionary_of(self, module: str) -> str:
@@ -331,8 +345,8 @@ class Schema:
         return m.object_name if m else STOCK_MODULES[module].dictionary_key
 
     def plural_of(self, module: str) -> Labels:
-        """Plural label of a new or stock module."""
-        m = self.module(module)
+        """Plural label of a new module (of this or a required package) or a stock module."""
+        m = self.any_module(module)
         if m:
             return m.plural
         s = STOCK_MODULES[module]
@@ -342,8 +356,10 @@ class Schema:
 # --- loading ---------------------------------------------------------------------------------
 
 
-def load_schema_file(path: str | Path, plugin: str) -> Schema:
-    """Load and validate a schema file. Raises :class:`SchemaError` (also for a missing/unreadable file)."""
+def load_schema_file(path: str | Path, plugin: str, *, catalog: SchemaCatalog | None = None) -> Schema:
+    """Load and validate a schema file. Raises :class:`SchemaError` (also for a missing/unreadable file).
+
+    ``catalog``: where the schemas of required packages come from (see :func:`load_schema`)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -353,14 +369,21 @@ def load_schema_file(path: str | Path, plugin: str) -> Schema:
         ) from None
     except UnicodeDecodeError:
         raise SchemaError([f"plugin {plugin}, {path}: the schema is not UTF-8 text"]) from None
-    return load_schema(text, plugin, source=str(path))
+    return load_schema(text, plugin, source=str(path), catalog=catalog)
 
 
-def load_schema(data: str | Mapping[str, Any], plugin: str, source: str | None = None) -> Schema:
+def load_schema(
+    data: str | Mapping[str, Any],
+    plugin: str,
+    source: str | None = None,
+    *,
+    catalog: SchemaCatalog | None = None,
+) -> Schema:
     """Validate a schema given as YAML text or as a parsed mapping; return the :class:`Schema`.
 
     ``plugin`` and ``source`` (the file name) are used in error messages. Raises :class:`SchemaError`
-    listing every problem.
+    listing every problem. The packages named in ``requires:`` are looked up in ``catalog``
+    (default: :class:`~suitecrm_ext.packaging.requires.InstalledPlugins`, the installed plugins).
     """
     lines: dict[tuple, int] = {}
     if isinstance(data, str):
@@ -379,8 +402,9 @@ def load_schema(data: str | Mapping[str, Any], plugin: str, source: str | None =
     else:
         source = source or "<dict>"
         raw = data
-    v = _Validator(plugin, source, lines)
-    schema = v.schema(raw)
+    with loading(plugin) as chain:
+        v = _Validator(plugin, source, lines, catalog, chain)
+        schema = v.schema(raw)
     if v.problems:
         raise SchemaError(v.problems)
     assert schema is not None
@@ -422,11 +446,27 @@ def _dotted(loc: tuple) -> str:
 class _Validator:
     """Walks the raw data, collecting problems with their location."""
 
-    def __init__(self, plugin: str, source: str, lines: dict[tuple, int]):
+    def __init__(
+        self,
+        plugin: str,
+        source: str,
+        lines: dict[tuple, int],
+        catalog: SchemaCatalog | None = None,
+        chain: tuple[str, ...] = (),
+    ):
         self.plugin = plugin
         self.source = source
         self.lines = lines
         self.problems: list[str] = []
+        self._catalog = catalog
+        self.chain = chain  # the schemas (outermost first) whose requires are loading this one
+        self.required: list[Schema] = []
+
+    @property
+    def catalog(self) -> SchemaCatalog:
+        if self._catalog is None:
+            self._catalog = InstalledPlugins()
+        return self._catalog
 
     # -- reporting --
 
@@ -550,6 +590,7 @@ class _Validator:
             top,
             (
                 "package",
+                "requires",
                 "modules",
                 "relationships",
                 "custom_fields",
@@ -560,22 +601,24 @@ class _Validator:
             ("package",),
         )
         package = self.package(top.get("package"))
+        self.required = self.requires(top.get("requires"))
         dropdowns = self.dropdowns(top.get("dropdowns"))
         dd_names = {d.name for d in dropdowns}
         dd_by_name = {d.name: d for d in dropdowns}
         modules = self.modules(top.get("modules"), dd_names)
-        known = set(STOCK_MODULES) | {m.name for m in modules}
+        self.check_against_required(modules, top.get("relationships"))
+        own = {m.name for m in modules}
+        known = set(STOCK_MODULES) | own | {m.name for r in self.required for m in r.modules}
         for mi, m in enumerate(modules):
             for fi, f in enumerate(m.fields):
                 if f.type == "relate" and f.module and f.module not in known:
                     self.err(
                         ("modules", mi, "fields", fi, "module"),
-                        f"relate field points to unknown module {f.module!r}; expected a module of this "
-                        f"schema or a stock module ({', '.join(sorted(STOCK_MODULES))})",
+                        f"relate field points to {self.unknown_module(f.module)}",
                         f.name,
                     )
         relationships = self.relationships(top.get("relationships"), known, modules)
-        custom = self.custom_fields(top.get("custom_fields"), dd_names, known)
+        custom = self.custom_fields(top.get("custom_fields"), dd_names, own)
         for mi, m in enumerate(modules):
             for fi, f in enumerate(m.fields):
                 self.check_enum_default(("modules", mi, "fields", fi), f, dd_by_name)
@@ -602,7 +645,110 @@ class _Validator:
             custom_fields=custom,
             dropdowns=tuple(dropdowns),
             logic_hooks=tuple(hooks),
+            requires=tuple(self.required),
         )
+
+    def requires(self, raw: Any) -> list[Schema]:
+        """The required packages' schemas (``requires: [plugin, ...]``), each validated."""
+        out: list[Schema] = []
+        seen: dict[str, int] = {}
+        for i, name in enumerate(self.seq(("requires",), raw) or []):
+            loc = ("requires", i)
+            if not isinstance(name, str) or not name:
+                self.err(loc, f"requires lists plugin names (text), not {_kind(name)}")
+                continue
+            if name == self.plugin:
+                self.err(loc, "a schema cannot require its own package", name)
+                continue
+            if name in seen:
+                self.err(loc, f"duplicate (also requires[{seen[name]}])", name)
+                continue
+            seen[name] = i
+            if name in self.chain:
+                cycle = " -> ".join(self.chain[self.chain.index(name):] + (self.plugin, name))
+                self.err(loc, f"requires form a cycle ({cycle})", name)
+                continue
+            try:
+                req = self.catalog.schema(name)
+            except LookupError as exc:
+                self.err(loc, f"unknown required package: {exc}", name)
+                continue
+            except SchemaError as exc:
+                more = f" (and {len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""
+                self.err(
+                    loc, f"the schema of required plugin {name} is invalid: {exc.problems[0]}{more}", name
+                )
+                continue
+            if req is None or req.is_empty:
+                self.err(loc, f"plugin {name} adds nothing to SuiteCRM: it has no package to require", name)
+                continue
+            out.append(req)
+        return out
+
+    def unknown_module(self, mod: Any) -> str:
+        """"unknown module 'X'; expected ..." with a hint when X is a module of a package not required."""
+        required = ", ".join(f"{r.plugin}: {', '.join(m.name for m in r.modules)}" for r in self.required)
+        msg = (
+            f"unknown module {mod!r}; expected a module of this schema, "
+            + (f"of a required package ({required}) " if required else "")
+            + f"or a stock module ({', '.join(sorted(STOCK_MODULES))})"
+        )
+        owner = self.owner_elsewhere(mod)
+        if owner is not None:
+            msg += (
+                f"; {mod} is a module of plugin {owner.plugin}'s package ({owner.package.id}): "
+                f"add `requires: [{owner.plugin}]` to use it"
+            )
+        return msg
+
+    def owner_elsewhere(self, mod: Any) -> Schema | None:
+        """An installed plugin's schema (not required by this one) that adds ``mod``, for hints."""
+        if not isinstance(mod, str):
+            return None
+        try:
+            names = self.catalog.names()
+        except Exception:  # noqa: BLE001 - only a hint: a catalog that cannot list gives none
+            return None
+        for name in names:
+            if name == self.plugin or name in self.chain or any(r.plugin == name for r in self.required):
+                continue
+            try:
+                other = self.catalog.schema(name)
+            except Exception:  # noqa: BLE001 - a broken other plugin must not hide this schema's error
+                continue
+            if other is not None and other.module(mod):
+                return other
+        return None
+
+    def check_against_required(self, modules: list[Module], rels_raw: Any) -> None:
+        """A module or relationship of this schema must not take a name a required package uses."""
+        for i, m in enumerate(modules):
+            for req in self.required:
+                theirs = req.module(m.name)
+                if theirs is not None:
+                    self.err(
+                        ("modules", i, "name"),
+                        f"{m.name} is a module of the required package {req.package.id} "
+                        f"(plugin {req.plugin})",
+                        m.name,
+                    )
+                elif any(t.table == m.table for t in req.modules):
+                    self.err(
+                        ("modules", i, "table"),
+                        f"table {m.table!r} belongs to a module of the required package {req.package.id}",
+                        m.name,
+                    )
+        if not isinstance(rels_raw, list):
+            return
+        taken = {r.name: req for req in self.required for r in req.relationships}
+        for i, item in enumerate(rels_raw):
+            name = item.get("name") if isinstance(item, Mapping) else None
+            if isinstance(name, str) and name in taken:
+                self.err(
+                    ("relationships", i, "name"),
+                    f"relationship {name!r} is already one of the required package {taken[name].package.id}",
+                    name,
+                )
 
     def package(self, raw: Any) -> PackageInfo | None:
         loc = ("package",)
@@ -947,12 +1093,7 @@ class _Validator:
             for side in ("lhs", "rhs"):
                 mod = m.get(side)
                 if mod is not None and mod not in known:
-                    self.err(
-                        loc + (side,),
-                        f"unknown module {mod!r}; expected a module of this schema or a "
-                        f"stock module ({', '.join(sorted(STOCK_MODULES))})",
-                        label,
-                    )
+                    self.err(loc + (side,), self.unknown_module(mod), label)
                 sides[side] = mod if isinstance(mod, str) else ""
             if sides["lhs"] and sides["lhs"] == sides["rhs"]:
                 self.err(loc + ("rhs",), "relationships of a module with itself are not supported", label)
@@ -1009,6 +1150,8 @@ class _Validator:
                         break
             if rtype == "one-to-many" and sides["rhs"]:
                 target = next((mm for mm in modules if mm.name == sides["rhs"]), None)
+                for req in self.required if target is None else ():
+                    target = target or req.module(sides["rhs"])
                 if target and target.field(rel.relate_field):
                     self.err(
                         loc + ("name",),
@@ -1019,13 +1162,16 @@ class _Validator:
             out.append(rel)
         return out
 
-    def custom_fields(self, raw: Any, dropdowns: set[str], known: set[str]) -> dict[str, tuple[Field, ...]]:
+    def custom_fields(self, raw: Any, dropdowns: set[str], own: set[str]) -> dict[str, tuple[Field, ...]]:
         m = self.mapping(("custom_fields",), raw)
         out: dict[str, tuple[Field, ...]] = {}
         for mod, items in (m or {}).items():
             loc = ("custom_fields", mod)
             if mod not in STOCK_MODULES:
-                hint = " (declare its fields under modules: instead)" if mod in known else ""
+                hint = " (declare its fields under modules: instead)" if mod in own else ""
+                owner = next((r for r in self.required if r.module(mod)), None)
+                if owner is not None:
+                    hint = f" (it is a module of the required package {owner.package.id}; add fields there)"
                 self.err(
                     loc,
                     f"custom_fields go on stock modules; {mod!r} is not one{hint}: "
@@ -1057,10 +1203,7 @@ class _Validator:
             mod = m.get("module")
             self.keys(loc, m, ("module",) + HOOK_KINDS, ("module",), mod if isinstance(mod, str) else None)
             if mod is not None and mod not in known:
-                self.err(
-                    loc + ("module",),
-                    f"unknown module {mod!r}; expected a module of this schema or a stock module",
-                )
+                self.err(loc + ("module",), self.unknown_module(mod))
             hook = LogicHook(
                 module=str(mod or ""),
                 push=self.flag(loc + ("push",), m.get("push"), default=True),

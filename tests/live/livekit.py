@@ -44,8 +44,8 @@ from suitecrm_ext.lab import LabInstance
 #: the push secret the live layer writes into config_override.php and gives every receiver
 PUSH_SECRET = "suitecrm-ext-live-push-secret-0123456789"
 PUSH_PORT_VAR = "SUITECRM_EXT_LIVE_PUSH_PORT"
-#: packages a plugin's package needs installed first (its modules relate to theirs)
-REQUIRES = {"collegial_actions": ("workflow",), "account_opening": ("workflow",), "routing": ("workflow",)}
+#: packages a plugin needs at run time although its schema does not say ``requires`` (yet)
+RUNTIME_NEEDS = {"account_opening": ("workflow",), "routing": ("workflow",)}
 #: the keys this kit owns in config_override.php
 _OVERRIDE_KEYS = {
     "$sugar_config['suitecrm_ext']['secret']": repr(PUSH_SECRET),
@@ -109,16 +109,17 @@ class LiveKit:
         return build_package(schema, out_dir or (self.workdir / "packages"), sidecar_url=self.push_url)
 
     def install(self, plugin: str) -> Any:
-        """Install ``plugin``'s package (package scan on) once per session, after the packages it
-        requires (:data:`REQUIRES`: the core ``workflow`` package); returns the InstallReport."""
+        """Install ``plugin``'s package (package scan on) once per session, after the packages its
+        schema ``requires`` (e.g. the core ``workflow`` package); returns the InstallReport."""
         from suitecrm_ext.packaging.installer import run_installer
         from suitecrm_ext.testing import load_plugin_schema
 
-        for needed in REQUIRES.get(plugin, ()):
+        schema = load_plugin_schema(plugin)
+        needs = [r.plugin for r in schema.requires] + list(RUNTIME_NEEDS.get(plugin, ()))
+        for needed in dict.fromkeys(needs):
             self.install(needed)
         with self._lock:
             if plugin not in self._installed:
-                schema = load_plugin_schema(plugin)
                 tables = [m.table for m in schema.modules] + [r.join_table for r in schema.relationships]
                 tables += [f"{schema.table_of(mod)}_cstm" for mod in schema.custom_fields]
                 report = run_installer(self.build(plugin), self.lab.root, "install", tables=tables)

@@ -56,13 +56,14 @@ class StubDB
         return "'" . addslashes($text) . "'";
     }
 
-    /** Only the installer's "SELECT id FROM upgrade_history WHERE id_name = '...'" is understood. */
+    /** Only the installer's "SELECT id FROM upgrade_history WHERE id_name = '...'" (or status = '...')
+     * is understood. */
     public function query($sql)
     {
-        preg_match("/id_name = '([^']*)'/", $sql, $m);
+        preg_match("/(id_name|status) = '([^']*)'/", $sql, $m);
         $ids = array();
         foreach (UpgradeHistory::rows() as $id => $row) {
-            if ($row['id_name'] === $m[1]) {
+            if ($row[$m[1]] === $m[2]) {
                 $ids[] = array('id' => $id);
             }
         }

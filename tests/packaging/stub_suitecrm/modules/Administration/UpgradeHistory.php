@@ -55,6 +55,42 @@ class UpgradeHistory
         stub_log(array('upgrade_history save', $this->id_name, $this->version, $this->filename));
     }
 
+    /** SuiteCRM 7.14.6's is_right_version_greater, unchanged (true when $right >= $left on the common prefix). */
+    public function is_right_version_greater($left, $right, $equals_is_greater = true)
+    {
+        if (count($left) == 0 && count($right) == 0) {
+            return $equals_is_greater;
+        }
+        if (count($left) == 0 || count($right) == 0) {
+            return true;
+        }
+        if ($left[0] == $right[0]) {
+            array_shift($left);
+            array_shift($right);
+            return $this->is_right_version_greater($left, $right, $equals_is_greater);
+        }
+        return $left[0] < $right[0];
+    }
+
+    /** SuiteCRM 7.14.6's checkDependencies: the id_names with no upgrade_history row passing the check. */
+    public function checkDependencies($dependencies = array())
+    {
+        $not_found = array();
+        foreach ($dependencies as $dependent) {
+            $found = false;
+            foreach (self::rows() as $row) {
+                if ($row['id_name'] === $dependent['id_name']
+                    && $this->is_right_version_greater(explode('.', $row['version']), explode('.', $dependent['version']))) {
+                    $found = true;
+                }
+            }
+            if (!$found) {
+                $not_found[] = $dependent['id_name'];
+            }
+        }
+        return $not_found;
+    }
+
     public function delete()
     {
         $rows = self::rows();
