@@ -340,8 +340,9 @@ class Schema:
         return m.object_name if m else STOCK_MODULES[module].object_name
 
     def dictionary_of(self, module: str) -> str:
-        """The ``$dictionary`` key of a new or stock module's vardefs (Cases: ``Case``; its class: aCase)."""
-        m = self.module(module)
+        """The ``$dictionary`` key of a new module's (of this or a required package) or a stock module's
+        vardefs (Cases: ``Case``; its class: aCase)."""
+        m = self.any_module(module)
         return m.object_name if m else STOCK_MODULES[module].dictionary_key
 
     def plural_of(self, module: str) -> Labels:
