@@ -10,6 +10,7 @@ decide what they see — the real proof that a client sees only their organisati
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import json
@@ -214,6 +215,16 @@ class Client:
         )
         return {e["id"] for e in out.get("entry_list", [])}
 
+    def attach(self, note_id: str, filename: str, content: bytes) -> None:
+        answer = self.call(
+            "set_note_attachment",
+            {
+                "session": self.session,
+                "note": {"id": note_id, "filename": filename, "file": base64.b64encode(content).decode()},
+            },
+        )
+        assert answer.get("id") == note_id, answer
+
     def save(self, module: str, values: dict) -> Any:
         return self.call(
             "set_entry",
@@ -398,3 +409,31 @@ def test_scenario_2_a_case_from_the_portal_answered_internally(sidecar, portal_m
         label="the client's close in the internal CRM",
     )
     assert sc.internal.get("Cases", icase, ["state"])["state"] == "Closed"
+
+    # the client's side of the thread: an update and a file come in, with their Contact; a reopen too
+    client.save(
+        "AOP_Case_Updates",
+        {"name": "Спасибо", "description": "Счёт получила, но есть вопрос", "case_id": pcase, "internal": 0},
+    )
+    pnote = client.save("Notes", {"name": "акт сверки", "parent_type": "Cases", "parent_id": pcase})["id"]
+    client.attach(pnote, "akt.pdf", b"%PDF-1.4 akt")
+    client.save("Cases", {"id": pcase, "status": "Open_New", "state": "Open"})
+    inote = sc.until(lambda: sc.sync.ids.left("Notes", pnote), label="the client's file in the internal CRM")
+    assert sc.internal.get_attachment(inote).content == b"%PDF-1.4 akt"
+    assert sc.internal.get("Notes", inote, ["parent_id"])["parent_id"] == icase
+
+    def client_update():
+        return [
+            u
+            for u in sc.internal.find(
+                "AOP_Case_Updates", Cond("case_id", "eq", icase), ["description", "internal", "contact_id"]
+            )
+            if u["description"] == "Счёт получила, но есть вопрос"
+        ]
+
+    [update] = sc.until(client_update, label="the client's update in the internal CRM")
+    assert update["internal"] is False and update["contact_id"] == cid
+    sc.until(
+        lambda: sc.internal.get("Cases", icase, ["status"])["status"] == "Open_New",
+        label="the client's reopen in the internal CRM",
+    )
