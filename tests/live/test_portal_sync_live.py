@@ -342,6 +342,26 @@ def test_scenario_1_invitation_registration_and_organisation_data(sidecar, porta
         label="the manager's change in the portal",
     )
 
+    # a conflict: both sides rename the organisation between two syncs (name: internal wins, and the
+    # Account's assigned user gets a Task to review), both change the fax (portal wins)
+    sc.internal.save("Accounts", {"id": acc, "name": f"{run_tag} ООО Ромашка-М", "phone_fax": "+7 111"})
+    client.save("Accounts", {"id": portal_acc, "name": f"{run_tag} ООО Ромашка Плюс", "phone_fax": "+7 222"})
+    sc.until(
+        lambda: {c["field"] for c in sc.sync.journal.conflicts()} == {"name", "phone_fax"},
+        label="the conflicts recorded",
+    )
+    sc.until(
+        lambda: sc.portal.get("Accounts", portal_acc, ["name"])["name"] == f"{run_tag} ООО Ромашка-М",
+        label="the internal name back in the portal",
+    )
+    i = sc.internal.get("Accounts", acc, ["name", "phone_fax"])
+    assert (i["name"], i["phone_fax"]) == (f"{run_tag} ООО Ромашка-М", "+7 222"), i
+    conflicts = {c["field"]: c for c in sc.sync.journal.conflicts()}
+    assert (conflicts["name"]["winner"], conflicts["phone_fax"]["winner"]) == ("internal", "portal")
+    task = sc.internal.get("Tasks", conflicts["name"]["task_id"], ["parent_id", "description"])
+    assert task["parent_id"] == acc and f"{run_tag} ООО Ромашка Плюс" in task["description"]
+    sc.internal.delete("Tasks", conflicts["name"]["task_id"])
+
     sc.internal.save("Contacts", {"id": cid, "sxt_portal_status_c": "disabled"})
     sc.until(
         lambda: sc.portal.get("Users", sc.sync.ids.right("login", cid), ["status"])["status"] == "Inactive",
