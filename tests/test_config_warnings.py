@@ -90,6 +90,62 @@ def test_a_plugin_without_a_polling_fallback_gets_the_generic_warning(tmp_path):
     assert "polling_only" not in r.stderr  # it has no such mode: the hint is only to turn push on
 
 
+GUARD = """from suitecrm_ext import WatchSpec, hookimpl
+
+@hookimpl
+def ext_watch(settings):
+    return [WatchSpec("Accounts"), WatchSpec("Contacts")]
+
+@hookimpl
+def ext_validate_record_change(change, ctx):
+    return "no"
+"""
+GUARD_SCHEMA = """
+@hookimpl
+def ext_suitecrm_artifacts():
+    return {"package": {"id": "sxt_guard", "name": "guard", "version": "0.1.0"},
+            "logic_hooks": [%s]}
+"""
+
+
+@pytest.mark.parametrize("hooks, unhooked", [
+    (None, "Accounts, Contacts"),
+    ('{"module": "Accounts", "push": True, "validate": False}', "Accounts, Contacts"),
+    ('{"module": "Accounts", "validate": True}', "Contacts"),
+    ('{"module": "Accounts", "validate": True}, {"module": "Contacts", "validate": True}', None),
+])
+def test_a_validating_plugin_without_a_validating_logic_hook_is_warned(tmp_path, hooks, unhooked):
+    """Push is on, but SuiteCRM asks before a save only where some package put a validating hook."""
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "guard.py").write_text(GUARD + (GUARD_SCHEMA % hooks if hooks else ""))
+    cfg = write(tmp_path, f"events:\n  push:\n    enabled: true\n    secret: {SECRET}\n" + only())
+    r = run("--plugins-dir", str(folder), "--config", str(cfg), "config", "check")
+    assert r.exit_code == 0, r.output
+    warnings = [line for line in r.stderr.splitlines() if line.startswith("warning:")]
+    if unhooked is None:
+        assert warnings == []
+        return
+    [warning] = warnings
+    assert f"plugin guard refuses forbidden changes of {unhooked}, but no enabled plugin's package" in warning
+    assert "its rules are not enforced on them" in warning
+    assert "validate: true}" in warning and "package install guard" in warning
+
+
+def test_another_packages_validating_hook_covers_the_module(tmp_path):
+    """The hook asks every plugin watching the module: collegial_actions' package validates Documents."""
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "guard.py").write_text(GUARD.replace('WatchSpec("Accounts"), WatchSpec("Contacts")',
+                                                   'WatchSpec("Documents")'))
+    body = f"events:\n  push:\n    enabled: true\n    secret: {SECRET}\n"
+    r = run("--plugins-dir", str(folder), "--config", str(write(tmp_path, body + only("collegial_actions"))),
+            "config", "check")
+    assert "warning:" not in r.stderr, r.stderr
+    r = run("--plugins-dir", str(folder), "--config", str(write(tmp_path, body + only())), "config", "check")
+    assert "plugin guard refuses forbidden changes of Documents" in r.stderr
+
+
 def test_doctor_prints_the_warnings_as_warn_lines_and_still_passes_them(tmp_path):
     cfg = write(tmp_path, only("collegial_actions"))
     r = run("--config", str(cfg), "doctor")

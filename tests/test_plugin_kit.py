@@ -324,6 +324,20 @@ def test_plugin_new_writes_a_skeleton_whose_own_test_passes(tmp_path):
         from suitecrm_ext.testing import load_plugin_schema
 
         assert load_plugin_schema("audit_trail", reg).package.id == "sxt_audit_trail"
+        # its package carries the logic hook SuiteCRM calls before saving an Account; without it the
+        # plugin's refusals would never be asked for, and `config check` says so (alone: account_opening's
+        # package validates Accounts too)
+        cfg = tmp_path / "c.yaml"
+        cfg.write_text(f"suitecrm:\n  url: http://127.0.0.1:9\nstate:\n  path: {tmp_path / 's.db'}\n"
+                       "events:\n  push:\n    enabled: true\n    secret: 0123456789abcdef0123456789abcdef\n"
+                       "plugins:\n" + "".join(f"  {n}:\n    enabled: false\n" for n in SHIPPED))
+        r = run("--config", str(cfg), "config", "check")
+        assert r.exit_code == 0 and "plugin audit_trail" not in r.stderr, r.stderr
+        schema_file = project / "suitecrm_ext_audit_trail" / "schema.yaml"
+        schema_file.write_text(schema_file.read_text().split("logic_hooks:")[0])
+        r = run("--config", str(cfg), "config", "check")
+        assert "plugin audit_trail refuses forbidden changes of Accounts, but no enabled plugin's package " \
+               "has a validating logic hook there" in r.stderr
     finally:
         mp.undo()
         for name in [m for m in sys.modules if m.startswith("suitecrm_ext_audit_trail")]:

@@ -9,6 +9,9 @@ less than the admin expects:
 - a plugin that refuses forbidden changes through ``ext_validate_record_change`` while
   ``events.push.enabled`` is false and the plugin has no other way to enforce its rules
   (``ext_enforces_without_push``): nothing is enforced;
+- a plugin that refuses forbidden changes of a module it watches while push is on, but no enabled
+  plugin's package carries a validating logic hook on that module (schema.yaml ``logic_hooks:
+  {module: M, validate: true}``): SuiteCRM never asks before those saves, so nothing is enforced there;
 - ``suitecrm.root`` is set (the sidecar runs on the SuiteCRM host) and push is on, but SuiteCRM's
   config_override.php lacks ``$sugar_config['suitecrm_ext']['secret']`` or has another one: every
   call of the logic hook is refused, and a fail-open module lets every save through unchecked;
@@ -59,6 +62,7 @@ def ext_config_warnings(config: Any, registry: Any) -> list[str]:
     file, plugin names that did not load."""
     out = list(getattr(registry, "problems", []))
     out += _enforcement(config, registry)
+    out += _unhooked_validation(config, registry)
     out += _override_secret(config)
     if config.env_file is not None:
         from suitecrm_ext.envfile import loose_permissions
@@ -87,6 +91,37 @@ def _enforcement(config: Any, registry: Any) -> list[str]:
             "through SuiteCRM's before_save logic hook, but events.push.enabled is false, so no save is "
             f"ever checked: its rules are not enforced. Turn push on (suitecrm-ext init sets it up: "
             f"secret, package, config_override.php){how}")
+    return out
+
+
+def _unhooked_validation(config: Any, registry: Any) -> list[str]:
+    if not config.settings.events.push.enabled:
+        return []  # _enforcement says it: nothing is validated at all
+    from suitecrm_ext.packaging.source import load_plugin_schema
+
+    validated: set[str] = set()
+    watched: dict[str, list[str]] = {}
+    for name in registry.enabled:
+        try:
+            schema = load_plugin_schema(name, registry)
+        except Exception:  # noqa: BLE001 - a bad schema.yaml is `package check`'s to report
+            schema = None
+        if schema is not None:
+            validated |= {h.module for h in schema.logic_hooks if h.validate}
+        if registry.implements(name, VALIDATE_HOOK):
+            specs = registry.call_one(name, "ext_watch", settings=config.plugin_settings.get(name)) or []
+            watched[name] = list(dict.fromkeys(s.module for s in specs if not s.origin))
+    out = []
+    for name, modules in watched.items():
+        missing = [m for m in modules if m not in validated]
+        if missing:
+            hooks = ", ".join(f"{{module: {m}, validate: true}}" for m in missing)
+            out.append(
+                f"{config.where(('plugins', name))}: plugin {name} refuses forbidden changes of "
+                f"{', '.join(missing)}, but no enabled plugin's package has a validating logic hook there, "
+                "so SuiteCRM saves them without asking the sidecar: its rules are not enforced on them. Add "
+                f"`logic_hooks: [{hooks}]` to its schema.yaml and install the package again "
+                f"(suitecrm-ext package install {name})")
     return out
 
 
