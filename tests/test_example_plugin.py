@@ -44,6 +44,10 @@ def test_vetoes_the_forbidden_name(hello):
     assert reg.call_one("hello", "ext_validate_record_change", change=bad, ctx=ctx) == \
         "Accounts may not be called ACME."
     assert reg.call_one("hello", "ext_validate_record_change", change=good, ctx=ctx) is None
+    # an ACME from before the rule can still be deleted (SuiteCRM's delete is a save with deleted=1)
+    deleted = RecordChange("Accounts", "a1", {"name": "ACME", "deleted": "0"},
+                           {"name": "ACME", "deleted": "1"})
+    assert reg.call_one("hello", "ext_validate_record_change", change=deleted, ctx=ctx) is None
 
 
 def test_job_and_doctor_check(hello, fake_crm):

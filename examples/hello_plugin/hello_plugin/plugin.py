@@ -55,7 +55,9 @@ def ext_on_record_change(event: Event, ctx):
 @hookimpl
 def ext_validate_record_change(change: RecordChange, ctx):
     """Refuse Accounts named like the configured forbidden name."""
-    if change.module == "Accounts" and change.after.get("name") == ctx.settings.forbidden_name:
+    # a new name only: every save comes here (a delete too), and an existing ACME must stay editable
+    if change.module == "Accounts" and "name" in change.changed and \
+            change.after.get("name") == ctx.settings.forbidden_name:
         return f"Accounts may not be called {ctx.settings.forbidden_name}."
     return None
 
