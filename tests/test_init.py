@@ -157,3 +157,14 @@ def test_a_suitecrm_root_that_is_not_one_is_refused_before_anything_is_written(t
     assert r.exit_code == 2
     assert "not a SuiteCRM root (missing config.php" in r.output
     assert not config.exists()
+
+
+def test_packages_install_the_core_workflow_package_first_then_what_others_build_on():
+    """SuiteCRM resolves a package's relationships to another package's modules at install time."""
+    from suitecrm_ext.cli.init import _packages_to_install
+    from suitecrm_ext.plugins import PluginRegistry
+
+    order = _packages_to_install(["collegial_actions", "onec_bridge", "workflow"], PluginRegistry.discover())
+    assert order[0] == "workflow"
+    assert order.index("account_opening") < order.index("onec_bridge")  # its INN/KPP fields
+    assert sorted(order) == ["account_opening", "collegial_actions", "onec_bridge", "workflow"]

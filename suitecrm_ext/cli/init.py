@@ -103,7 +103,7 @@ def _packages_to_install(enabled: list[str], registry: Any) -> list[str]:
     extra = [p for name in enabled for p in needs.get(name, ((), ()))[1] if p not in enabled]
     base = {"workflow"} | {r for e, p in needs.values() for r in (*e, *p)}
     names = list(dict.fromkeys([*enabled, *extra]))
-    return sorted(names, key=lambda n: (n not in base, n))
+    return sorted(names, key=lambda n: (n != "workflow", n not in base, n))
 
 
 def _existing_push_secret(env_path: Path) -> str:
