@@ -168,3 +168,11 @@ def test_packages_install_the_core_workflow_package_first_then_what_others_build
     assert order[0] == "workflow"
     assert order.index("account_opening") < order.index("onec_bridge")  # its INN/KPP fields
     assert sorted(order) == ["account_opening", "collegial_actions", "onec_bridge", "workflow"]
+
+
+def test_a_required_package_goes_before_the_package_that_requires_it_even_when_not_chosen():
+    from suitecrm_ext.cli.init import _schemas
+    from suitecrm_ext.plugins import PluginRegistry
+
+    names = [s.plugin for s in _schemas(PluginRegistry.discover(), ["collegial_actions", "onec_bridge"])]
+    assert names == ["workflow", "collegial_actions", "onec_bridge"]  # collegial_actions requires workflow

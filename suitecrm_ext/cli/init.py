@@ -318,6 +318,25 @@ def _schemas(registry: Any, names: list[str]) -> list[Any]:
             raise click.ClickException(f"plugin {name}: its schema.yaml is invalid: {problems}") from None
         if schema is not None and not schema.is_empty:
             out.append(schema)
+    return _required_first(out)
+
+
+def _required_first(schemas: list[Any]) -> list[Any]:
+    """``schemas`` with every package a schema ``requires:`` before it (added when missing): SuiteCRM
+    refuses a package whose requirement is not installed yet."""
+    out: list[Any] = []
+    seen: set[str] = set()
+
+    def visit(schema: Any) -> None:
+        if schema.plugin in seen:
+            return
+        seen.add(schema.plugin)
+        for required in schema.requires:
+            visit(next((s for s in schemas if s.plugin == required.plugin), required))
+        out.append(schema)
+
+    for schema in schemas:
+        visit(schema)
     return out
 
 
