@@ -43,9 +43,11 @@ from suitecrm_ext.crm.base import (  # noqa: E402
 )
 from suitecrm_ext.crm.gateway import build_gateway  # noqa: E402
 from suitecrm_ext.crm.guid import new_guid  # noqa: E402
+from suitecrm_ext.crm.stock_modules import STOCK_FIELDS  # noqa: E402
 from suitecrm_ext.doctor import Check, transport_checks  # noqa: E402
 from suitecrm_ext.events.model import Event, EventKind, FieldChange, RecordChange, WatchSpec  # noqa: E402
 from suitecrm_ext.events.poller import ChangeFeed  # noqa: E402
+from suitecrm_ext.events.signing import standard_headers as standard_webhook_headers  # noqa: E402
 from suitecrm_ext.jobs_spec import JobSpec  # noqa: E402
 from suitecrm_ext.state.base import StateError, StateStore  # noqa: E402
 from suitecrm_ext.state.idmap import IdMap, IdMapConflict, IdPair  # noqa: E402
@@ -76,6 +78,7 @@ __all__ = [
     "ProtocolError",
     "Record",
     "RecordChange",
+    "STOCK_FIELDS",
     "StateError",
     "StateStore",
     "SuiteCRMSettings",
@@ -91,5 +94,6 @@ __all__ = [
     "hookimpl",
     "load_yaml_model",
     "new_guid",
+    "standard_webhook_headers",
     "transport_checks",
 ]

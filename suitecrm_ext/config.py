@@ -257,7 +257,13 @@ class Config:
 
         Raises ConfigError naming the key and line. Sections of plugins that are not installed are
         errors too (a typo in a plugin name must not be silently ignored).
+
+        The models are validated with the pydantic context ``{"registry": ...}`` when ``schemas`` came from
+        ``PluginRegistry.settings_schemas()`` (validators read ``info.context["registry"]`` to ask other
+        plugins' hooks, e.g. for the scripts they add); a validator may raise ConfigError with lines of
+        its own (the files a section names), which are reported as they are.
         """
+        context = {"registry": getattr(schemas, "registry", None)}
         problems: list[str] = []
         raw_plugins = self.raw.get("plugins") or {}
         for name, section in raw_plugins.items():
@@ -279,13 +285,17 @@ class Config:
                     )
                 continue
             try:
-                self.plugin_settings[name] = model.model_validate(body)
+                self.plugin_settings[name] = model.model_validate(body, context=context)
             except ValidationError as exc:
                 problems.extend(_format_errors(exc, self.path, self.lines, prefix=("plugins", name)))
+            except ConfigError as exc:  # a section naming files of its own (e.g. process files) reports them
+                problems.extend(exc.problems)
         for name, model in schemas.items():
             if name not in self.plugin_settings and model is not None and name not in raw_plugins:
                 try:
-                    self.plugin_settings[name] = model.model_validate({})
+                    self.plugin_settings[name] = model.model_validate({}, context=context)
+                except ConfigError as exc:
+                    problems.extend(exc.problems)
                 except ValidationError as exc:
                     problems.extend(
                         _format_errors(exc, self.path, self.lines, prefix=("plugins", name))
@@ -501,11 +511,12 @@ def _format_errors(exc: ValidationError, path, lines, prefix: tuple = ()) -> lis
 
 
 def load_yaml_model(path: str | os.PathLike, model: type[BaseModel], *, prefix: tuple = (),
-                    env: Mapping[str, str] | None = None) -> BaseModel:
+                    env: Mapping[str, str] | None = None, context: Any = None) -> BaseModel:
     """Read a YAML file of definitions (e.g. ``config/routes/*.yaml``) and validate it with ``model``.
 
     Raises ConfigError whose lines name the file, the line and the key, like the main config's errors
-    (``prefix`` is put before every key path in the messages).
+    (``prefix`` is put before every key path in the messages). ``context`` is handed to the model's
+    validators (pydantic's validation context).
     """
     p = Path(path)
     name = str(p)
@@ -530,6 +541,6 @@ def load_yaml_model(path: str | os.PathLike, model: type[BaseModel], *, prefix: 
     if problems:
         raise ConfigError(problems)
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc, p, lines, prefix=prefix)) from None

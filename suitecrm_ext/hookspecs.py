@@ -14,7 +14,7 @@ the plugin fail to load with an error that names it; the other plugins keep work
 
 Hooks that collect declarations (``ext_settings_schema``, ``ext_watch``, ``ext_jobs``,
 ``ext_cli_commands``, ``ext_doctor_checks``, ``ext_suitecrm_artifacts``, ``ext_config_warnings``,
-``ext_demo_scenes``) are called per plugin by the core, so the core always knows which plugin declared
+``ext_demo_scenes``, ``ext_bp_scripts``) are called per plugin by the core, so the core always knows which plugin declared
 what. The core's own commands, doctor checks, config warnings, maintenance job and demo frame are
 implementations of these same hooks (``suitecrm_ext.plugins.DEFAULT_PLUGINS``).
 
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from suitecrm_ext.events.model import Event, RecordChange, WatchSpec
     from suitecrm_ext.jobs_spec import JobSpec
     from suitecrm_ext.plugins import PluginRegistry
+    from suitecrm_ext.workflow.scripts import Script
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 
@@ -233,4 +234,27 @@ def ext_demo_scenes() -> list[DemoScene] | None:
     installs the packages they need first.
 
     May raise: ``play`` may raise; the demo reports the scene as failed and exits 1.
+    """
+
+
+@hookspec
+def ext_bp_scripts() -> list[Script] | None:
+    """Add BP-scripts: the automatic steps an admin composes business processes from (the bp_scripts
+    plugin runs them; docs/plugins/bp_scripts.md, "Writing a script").
+
+    When: when the bp_scripts plugin's settings are validated (``config check`` and every command
+    that loads the config: the process files name scripts and their settings), by ``bp list``, and
+    when a process runs. The shipped scripts come through this hook too.
+
+    Returns: a list of ``suitecrm_ext.workflow.Script`` (a unique ``name``, a pydantic ``settings``
+    model validating each use's settings with file and line, ``run(run, settings)``, a one-line
+    ``summary``), or None. A name another plugin already gave is reported and the later one skipped.
+
+    ``run`` gets a ``ScriptRun`` (the record, the CRM, a stable ``key`` for this step of this process
+    instance, ``render`` for templates, ``memo`` for what must survive a crash, ``dry_run``) and
+    must be idempotent by ``run.key``: after a crash the same step runs again with the same key.
+
+    May raise: no (an exception is reported as the plugin's load error). ``run`` may raise
+    ``RetryLater`` (a transient failure: retried with backoff) or ``ScriptError`` (parked with its
+    reason for an admin to replay); any other exception is retried, then parked.
     """

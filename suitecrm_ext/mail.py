@@ -24,12 +24,19 @@ class Mailer:
 
     def send(self, to: Sequence[str], subject: str, body: str, *, sender: str | None = None) -> None:
         """Send one message to ``to``. Raises MailError."""
-        s = self.settings
         msg = EmailMessage()
-        msg["From"] = sender or s.sender
+        msg["From"] = sender or self.settings.sender
         msg["To"] = ", ".join(to)
         msg["Subject"] = subject
         msg.set_content(body)
+        self.send_message(msg)
+
+    def send_message(self, msg: EmailMessage) -> None:
+        """Send a message built by the caller (attachments, HTML, its own Message-ID); ``From`` defaults
+        to the configured sender. Raises MailError."""
+        s = self.settings
+        if not msg["From"]:
+            msg["From"] = s.sender
         try:
             with smtplib.SMTP(s.host, s.port, timeout=self.timeout) as smtp:
                 if s.starttls:

@@ -114,6 +114,12 @@ class PluginInfo:
         return self.error is None
 
 
+class SettingsSchemas(dict):
+    """Plugin name → settings model, from :meth:`PluginRegistry.settings_schemas` (with its ``registry``)."""
+
+    registry: Any = None
+
+
 def new_plugin_manager() -> pluggy.PluginManager:
     """A pluggy manager with the hook specifications loaded."""
     pm = pluggy.PluginManager(PROJECT)
@@ -393,8 +399,10 @@ class PluginRegistry:
         return {n: self.call_one(n, hook, **kwargs) for n in names if self.implements(n, hook)}
 
     def settings_schemas(self) -> dict[str, Any]:
-        """Plugin name → its settings model (or None), for every loaded plugin."""
-        out: dict[str, Any] = {}
+        """Plugin name → its settings model (or None), for every loaded plugin. The mapping knows this
+        registry (``.registry``): ``Config.validate_plugin_sections`` hands it to the models' validators."""
+        out = SettingsSchemas()
+        out.registry = self
         for name in self.loaded:
             try:
                 out[name] = self.call_one(name, "ext_settings_schema")

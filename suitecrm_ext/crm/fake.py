@@ -113,6 +113,16 @@ STOCK_LINKS: tuple[tuple[str, str, str, str, bool, str | None], ...] = (
     ("Users", "aclroles", "ACLRoles", "users", False, None),
     ("SecurityGroups", "aclroles", "ACLRoles", "SecurityGroups", False, None),
     ("Users", "reportees", "Users", "reports_to_link", True, "reports_to_id"),
+    ("Accounts", "opportunities", "Opportunities", "accounts", True, "account_id"),
+    ("Contacts", "opportunities", "Opportunities", "contacts", False, None),
+    ("Opportunities", "tasks", "Tasks", "opportunities", True, None),
+    ("Opportunities", "notes", "Notes", "opportunities", True, None),
+    ("Opportunities", "emails", "Emails", "opportunities", False, None),
+    ("Accounts", "aos_invoices", "AOS_Invoices", "accounts", True, "billing_account_id"),
+    ("Contacts", "aos_invoices", "AOS_Invoices", "contacts", True, "billing_contact_id"),
+    ("Opportunities", "SecurityGroups", "SecurityGroups", "opportunities", False, None),
+    ("AOS_Invoices", "SecurityGroups", "SecurityGroups", "aos_invoices", False, None),
+    ("AOS_Products", "SecurityGroups", "SecurityGroups", "aos_products", False, None),
 )
 
 

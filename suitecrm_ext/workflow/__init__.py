@@ -10,6 +10,8 @@
 - deputies kept in SuiteCRM: :class:`DeputyBook`, :func:`entitlement`;
 - notices (Tasks + e-mails, idempotent by key) and Jinja2 templates: :class:`Notifier`, :class:`Templates`;
 - the business calendar (working hours, Russian holidays and transfers): :class:`BusinessCalendar`;
+- BP-scripts, the reusable automatic steps plugins add through ``ext_bp_scripts``: :class:`Script`,
+  :class:`ScriptRun`, :class:`ScriptResult`, :class:`RetryLater`, :class:`ScriptError`, :class:`Waiting`;
 - all of them over one plugin context: ``ctx.workflow`` (:class:`Workflow`).
 """
 
@@ -39,6 +41,16 @@ from suitecrm_ext.workflow.effects import EffectContext, Effects
 from suitecrm_ext.workflow.fields import ConditionField, condition_type, located_error
 from suitecrm_ext.workflow.notices import Notice, Notifier, Rendered, TemplateError, Templates, notice_key
 from suitecrm_ext.workflow.rights import LEVELS, RightsError, RoleRights, WebUI, check_rights
+from suitecrm_ext.workflow.scripts import (
+    Memo,
+    RetryLater,
+    Script,
+    ScriptError,
+    ScriptResult,
+    ScriptRun,
+    Waiting,
+    as_result,
+)
 from suitecrm_ext.workflow.services import Workflow
 from suitecrm_ext.workflow.settings import WorkflowSettings
 from suitecrm_ext.workflow.statemachine import (
@@ -103,4 +115,12 @@ __all__ = [
     "check_rights",
     "EffectContext",
     "Effects",
+    "Memo",
+    "RetryLater",
+    "Script",
+    "ScriptError",
+    "ScriptResult",
+    "ScriptRun",
+    "Waiting",
+    "as_result",
 ]
