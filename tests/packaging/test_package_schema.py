@@ -246,11 +246,6 @@ def test_account_opening_schema_has_what_the_mission_asks():
     assert ("ao_Applications", True) in [(h.module, h.validate) for h in schema.logic_hooks]
 
 
-def test_empty_plugin_schemas_add_nothing():
-    for plugin in ("bp_scripts",):
-        assert load_plugin_schema(plugin).is_empty
-
-
 def test_portal_sync_schema_adds_the_portal_status_the_case_flag_and_push_hooks():
     schema = load_plugin_schema("portal_sync")
     [status] = schema.custom_fields["Contacts"]
@@ -258,3 +253,14 @@ def test_portal_sync_schema_adds_the_portal_status_the_case_flag_and_push_hooks(
     assert [f.name for f in schema.custom_fields["Cases"]] == ["sxt_portal_case_c"]
     assert {h.module for h in schema.logic_hooks if h.push} == {"Accounts", "Contacts", "Cases",
                                                                "AOP_Case_Updates", "Notes"}
+
+
+def test_bp_scripts_schema_has_the_runs_module_its_subpanels_and_the_processes_fields():
+    schema = load_plugin_schema("bp_scripts")
+    assert {m.name for m in schema.modules} == {"bp_Runs", "bp_Subscriptions"}
+    runs = next(m for m in schema.modules if m.name == "bp_Runs")
+    assert {"process", "status", "current_step", "steps_log", "parent_type", "parent_id"} <= {
+        f.name for f in runs.fields}
+    assert {r.name for r in schema.relationships if r.rhs == "bp_Runs"} >= {"bp_runs_aos_invoices",
+                                                                          "bp_runs_opportunities"}
+    assert [f.name for f in schema.custom_fields["AOS_Invoices"]] == ["bp_assembled_c", "bp_delivery_date_c"]
