@@ -18,7 +18,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from .templating import TemplateEngine
+from .templating import TemplateEngine, TemplateProblem
 
 KINDS = {".docx": "docx", ".html": "pdf", ".htm": "pdf"}
 
@@ -71,8 +71,8 @@ class DocumentMaker:
         kind = KINDS[p.suffix.lower()]
         try:
             return kind, (self._docx(p, context) if kind == "docx" else self._pdf(p, context))
-        except jinja2.TemplateError as exc:
-            raise DocumentError(f"{name}: {exc}") from None
+        except (jinja2.TemplateError, TemplateProblem) as exc:  # e.g. a filter refusing this record's value
+            raise DocumentError(str(exc)) from None
 
     def _docx(self, p: Path, context: Mapping[str, Any]) -> bytes:
         from docxtpl import DocxTemplate

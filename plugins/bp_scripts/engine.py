@@ -98,6 +98,7 @@ class Engine:
         """Start the processes a record change triggers; move on the runs of the record and those
         watching it. Returns a line per thing done."""
         done: list[str] = []
+        started: set[str] = set()
         kind = event.kind.value
         record: dict[str, Any] | None = None
         for p in self.processes.values():
@@ -110,10 +111,19 @@ class Engine:
                 continue
             run = self.start(p, event.record_id, event.key, values=record)
             if run is not None:
+                started.add(run.id)
                 done.append(f"started {p.name} on {event.module} {event.record_id}")
         if event.kind is not EventKind.DELETED:
-            ids = {r.id for r in self.runs.of_record(event.module, event.record_id) if r.active}
+            # a run this event started was moved on already; a step waiting out a retry's backoff is not
+            # hurried by a change of its record (the provider down is not fixed by an edit)
+            now = self.clock()
+            ids = {
+                r.id
+                for r in self.runs.of_record(event.module, event.record_id)
+                if r.active and not _backing_off(r, now)
+            }
             ids |= set(self.runs.watchers(event.module, event.record_id))
+            ids -= started
             for rid in sorted(ids):
                 run = self.advance(rid)
                 if run is not None:
@@ -621,6 +631,11 @@ class _DryMemo(Memo):
 
     def add(self, name: str, value: Any) -> bool:
         return self._data.setdefault(name, value) is value
+
+
+def _backing_off(run: Run, now: float) -> bool:
+    st = run.current
+    return st is not None and st.status == "retry" and (st.next_at or 0) > now
 
 
 def _digest(parts: list[str]) -> str:
