@@ -166,6 +166,11 @@ def bp_run(script: str, record: str, settings_text: str, dry_run: bool) -> None:
     if script not in engine.catalogue:
         raise click.ClickException(f"no script {script!r} (scripts: {', '.join(engine.catalogue)})")
     try:
+        engine.catalogue[script].parse(settings)
+    except Exception as exc:  # noqa: BLE001 - pydantic's message names the setting
+        raise click.ClickException(f"settings of {script}: {exc}") from None
+    try:
+        ctx.crm.get(module, rid)  # a run on no record is refused, not started and cancelled
         if dry_run:
             result = engine.dry_run(script, settings, module, rid)
             click.echo(result.summary or "(nothing to say)")
@@ -177,7 +182,7 @@ def bp_run(script: str, record: str, settings_text: str, dry_run: bool) -> None:
         raise click.ClickException(f"{script}: {exc}") from None
     for line in _run_lines(run, ctx.state):
         click.echo(line)
-    if run.status == "parked":
+    if run.status in ("parked", "cancelled"):
         raise click.exceptions.Exit(1)
 
 
