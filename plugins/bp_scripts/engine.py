@@ -20,7 +20,6 @@ A parked run waits for an admin: ``bp replay RUN_ID`` runs the step again (``--s
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 import os
@@ -42,15 +41,14 @@ from suitecrm_ext.workflow import (
     parse_duration,
 )
 
+from .admin import AdminMixin
 from .processes import ProcessDef, RetryPolicy, StepDef, interval_seconds
-from .runs import NS_MEMO, STEP_DONE, Run, RunStore, StepState, run_id_for
+from .runs import ADHOC, NS_MEMO, STEP_DONE, Run, RunStore, StepState, run_id_for
+from .scheduling import SchedulingMixin
 from .templating import Fields, Related, TemplateEngine, TemplateProblem
 
 log = logging.getLogger("suitecrm_ext.plugins.bp_scripts")
 
-NS_SCHEDULE = "bp_scripts.schedule"
-#: a run of one script on one record (``bp run SCRIPT --record``) is this pseudo-process
-ADHOC = "adhoc"
 
 
 def default_owner() -> str:
@@ -58,7 +56,7 @@ def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-class Engine:
+class Engine(SchedulingMixin, AdminMixin):
     """Runs the configured processes over a CRM and a state store.
 
     ``settings``: the plugin's validated settings (processes, catalogue, policies); ``services``: what
@@ -528,118 +526,9 @@ class Engine:
         except CRMError as exc:  # the state store is where the engine resumes from; SuiteCRM catches up
             log.warning("cannot show %s %s in SuiteCRM: %s", run.process, run.id, exc)
 
-    # --- the periodic pass ---------------------------------------------------------------------
-
-    def tick(self) -> dict[str, int]:
-        """The job's pass: scheduled triggers, due runs (retries, waiting steps, stale ones)."""
-        counts = {"scanned": 0, "started": 0, "advanced": 0}
-        for p in self.processes.values():
-            if "schedule" in p.trigger.on:
-                s, st = self.scan(p)
-                counts["scanned"] += s
-                counts["started"] += st
-        now = self.clock()
-        for rid, due in sorted(self.runs.active().items(), key=lambda kv: kv[1]):
-            if due <= now:
-                if self.advance(rid) is not None:
-                    counts["advanced"] += 1
-        return counts
-
-    def scan(self, p: ProcessDef, *, force: bool = False) -> tuple[int, int]:
-        """A scheduled trigger: when due, every record of the module matching ``where`` and ``when`` gets
-        the process once per value of ``once_per``. Returns (records looked at, runs started)."""
-        now = self.clock()
-        last = self.state.kv_get(NS_SCHEDULE, p.name) or 0
-        if not force and now - float(last) < interval_seconds(p.trigger.every or "1h"):
-            return 0, 0
-        from suitecrm_ext import Cond, all_of
-
-        conds = [Cond(k, "eq", v) for k, v in p.trigger.where.items()]
-        where = all_of(*conds) if conds else None
-        seen = started = 0
-        today = self.today()
-        for rec in self.crm.find(p.module, where):
-            seen += 1
-            facts = Facts(rec.values, None, module=p.module, record_id=rec.id, extra={"today": today})
-            if not p.trigger.when.holds(facts):
-                continue
-            key = "schedule:" + _digest([str(rec.get(f) or "") for f in p.trigger.once_per])
-            rid = run_id_for(p.name, p.module, rec.id, key)
-            if self.runs.get(rid) is not None:
-                continue
-            if self.start(p, rec.id, key, values=rec.values) is not None:
-                started += 1
-        self.state.kv_set(NS_SCHEDULE, p.name, now)
-        return seen, started
-
-    def today(self) -> dt.date:
-        """Today in the business calendar's time zone (UTC without one)."""
-        now = dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc)
-        tz = getattr(self.calendar, "tz", None)
-        return (now.astimezone(tz) if tz is not None else now).date()
-
-    # --- admin's tools -------------------------------------------------------------------------
-
-    def replay(self, run_id: str, *, skip: bool = False) -> Run:
-        """Run a parked run's step again (``skip``: pass it and go on). KeyError for an unknown run,
-        ValueError when it is not parked."""
-        run = self.runs.get(run_id)
-        if run is None:
-            raise KeyError(run_id)
-        if run.status != "parked":
-            raise ValueError(f"run {run_id} is {run.status}, not parked")
-        st = run.current
-        if st is not None:
-            if skip:
-                st.status, st.summary, st.finished = (
-                    "skipped",
-                    f"skipped by an admin ({st.error})",
-                    self.clock(),
-                )
-            else:
-                st.status, st.failures, st.waiting_since, st.replayed = "pending", 0, None, True
-            st.error = ""
-        run.status, run.error = "running", ""
-        self._save(run)
-        return self.advance(run_id) or run
-
-    def dry_run(self, script_name: str, settings: Mapping[str, Any], module: str, record_id: str) -> Any:
-        """What a script would do on a record, changing nothing (``bp run --dry-run``)."""
-        script = self.catalogue.get(script_name)
-        if script is None:
-            raise KeyError(script_name)
-        parsed = script.parse(settings)
-        record = {**self.crm.get(module, record_id).values, "id": record_id}
-        run = Run(f"dry-{uuid.uuid4()}", ADHOC, module, record_id, "dry-run", steps=[StepState(script_name)])
-        sr = self._script_run(run, run.steps[0], record, dry_run=True)
-        sr.memo = _DryMemo()
-        try:
-            return as_result(script.run(sr, parsed))
-        except Waiting as w:
-            return as_result(f"would wait: {w}")
-
-
-class _DryMemo(Memo):
-    def __init__(self) -> None:
-        self._data: dict[str, Any] = {}
-
-    def get(self, name: str, default: Any = None) -> Any:
-        return self._data.get(name, default)
-
-    def set(self, name: str, value: Any) -> None:
-        self._data[name] = value
-
-    def add(self, name: str, value: Any) -> bool:
-        return self._data.setdefault(name, value) is value
-
-
 def _backing_off(run: Run, now: float) -> bool:
     st = run.current
     return st is not None and st.status == "retry" and (st.next_at or 0) > now
-
-
-def _digest(parts: list[str]) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 
 
 def _jsonable(data: Mapping[str, Any]) -> dict[str, Any]:

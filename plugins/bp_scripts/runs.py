@@ -29,6 +29,8 @@ _NAMESPACE = uuid.UUID("9d2f64b1-3e8a-4c57-b0d9-71a6c2e5f834")
 
 #: a run is active (the engine moves it on) in these statuses
 ACTIVE = ("running", "waiting", "retry")
+#: a run of one script on one record (``bp run SCRIPT --record``) is this pseudo-process
+ADHOC = "adhoc"
 FINAL = ("done", "cancelled")
 STEP_DONE = ("done", "skipped")
 
@@ -168,4 +170,4 @@ class RunStore:
         return [k.rsplit(":", 1)[1] for k in self.state.kv_keys(NS_WATCH, prefix=f"{module}:{record_id}:")]
 
 
-__all__ = ["ACTIVE", "FINAL", "NS_MEMO", "Run", "RunStore", "STEP_DONE", "StepState", "run_id_for"]
+__all__ = ["ACTIVE", "ADHOC", "FINAL", "NS_MEMO", "Run", "RunStore", "STEP_DONE", "StepState", "run_id_for"]
