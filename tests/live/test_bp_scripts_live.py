@@ -1,0 +1,132 @@
+"""bp_scripts' main scenario on the real SuiteCRM, in ``suitecrm-ext run``: the shipped process
+"order delivery" (config/processes/order_delivery.yaml) — an invoice marked Paid gives a logistician of
+the ACL role "Logistics" a Task; when the Task is completed and the order is marked assembled, the client
+gets an SMS (SMSC's HTTP API on a local server) with the delivery date the process set and the address.
+
+The sidecar sees the changes through its change feed (polling the real SuiteCRM every second), the
+process instance is a bp_Runs record in the package's "Processes" subpanel of the invoice, and the SMS is
+noted on the invoice. Everything the test made is deleted at the end (the role "Logistics" stays: the
+shipped process names it, and a later run reuses it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from suitecrm_ext import Cond, NotFound
+from suitecrm_ext.workflow import AccessModel
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "plugins"))
+from bp_scripts.sms_servers import FakeSmsc  # noqa: E402
+
+
+def wait(what, timeout, message, proc):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = what()
+        if got:
+            return got
+        time.sleep(0.5)
+    raise AssertionError(f"{message}: not within {timeout}s\n--- sidecar log ---\n{proc.log[-6000:]}")
+
+
+def _tasks_of(crm, invoice):
+    return list(crm.find("Tasks", Cond("parent_id", "eq", invoice), fields=["id", "name", "status",
+                                                                            "assigned_user_id", "date_due"]))
+
+
+def _notes_of(crm, invoice):
+    return list(crm.find("Notes", Cond("parent_id", "eq", invoice), fields=["id", "name"]))
+
+
+def test_order_delivery_on_the_real_suitecrm(live_kit, live_crm, run_tag, tmp_path):
+    live_kit.install("bp_scripts")
+    crm = live_crm
+    access = AccessModel(crm)
+    role = access.ensure_role("Logistics")
+    made: list[tuple[str, str]] = []
+    logist = crm.save("Users", {"user_name": f"{run_tag}_logist", "first_name": "Ivan", "last_name": run_tag,
+                                "status": "Active", "employee_status": "Active", "is_admin": 0})
+    made.append(("Users", logist))
+    access.add_user_to_role(role.id, logist)
+    contact = crm.save("Contacts", {"first_name": "Анна", "last_name": f"Клиентова {run_tag}",
+                                    "phone_mobile": "8 (916) 123-45-67"})
+    made.append(("Contacts", contact))
+    invoice = crm.save("AOS_Invoices", {"name": f"Заказ {run_tag}", "status": "Unpaid",
+                                        "billing_contact_id": contact, "total_amount": "15400.00",
+                                        "shipping_address_street": "ул. Ленина, 5",
+                                        "shipping_address_city": "Тверь"})
+    made.append(("AOS_Invoices", invoice))
+    number = crm.get("AOS_Invoices", invoice).get("number")
+    try:
+        with FakeSmsc() as smsc:
+            section = {
+                "process_files": [str(ROOT / "config" / "processes" / "order_delivery.yaml")],
+                "advance_every": "1s",
+                "sms": {"status_every": "1s", "providers": {"smsc": {"kind": "smsc", "login": FakeSmsc.LOGIN,
+                                               "password": FakeSmsc.PASSWORD, "url": smsc.url,
+                                               "sender": "Shop"}}},
+            }
+            config = live_kit.config(
+                plugins={**live_kit.plugins_off(), "workflow": {}, "bp_scripts": section},
+                events={"poll_interval_seconds": 1.0, "retry_base_seconds": 0.5},
+            )
+            with live_kit.sidecar(config, "--worker-id", f"bp-live-{run_tag}") as proc:
+                time.sleep(3)  # the change feed starts "now" at its first poll: let it start
+                crm.save("AOS_Invoices", {"id": invoice, "status": "Paid"})
+                [task] = wait(lambda: _tasks_of(crm, invoice), 60, "the logistics Task", proc)
+                made.append(("Tasks", task.id))
+                assert task.get("assigned_user_id") == logist
+                assert task.get("name") == f"Собрать заказ №{number}"
+                assert task.get("date_due")  # 4 working hours from now (the business calendar)
+
+                runs = crm.related("AOS_Invoices", invoice, "bp_runs_aos_invoices",
+                                   fields=["id", "process", "status", "current_step"])
+                [run] = runs
+                made.append(("bp_Runs", run.id))
+                assert run.get("process") == "order_delivery" and run.get("current_step") == "assemble"
+                wait(lambda: crm.get("bp_Runs", run.id).get("status") == "waiting", 30,
+                     "the run waiting for the Task", proc)
+
+                crm.save("Tasks", {"id": task.id, "status": "Completed"})
+                wait(lambda: crm.get("bp_Runs", run.id).get("current_step") == "assembled", 60,
+                     "the run waiting for the order to be assembled", proc)
+                assert smsc.messages == []  # not assembled yet: no SMS
+                crm.save("AOS_Invoices", {"id": invoice, "bp_assembled_c": 1})
+                wait(lambda: smsc.messages, 60, "the SMS to the client", proc)
+                wait(lambda: crm.get("bp_Runs", run.id).get("status") == "done", 60, "the run done", proc)
+                # the delivery status is asked for and kept on the invoice's note of the SMS
+                wait(lambda: [n for n in _notes_of(crm, invoice) if n.get("name").endswith("delivered")],
+                     60, "the SMS noted delivered", proc)
+
+            [sms] = smsc.messages
+            delivery = crm.get("AOS_Invoices", invoice).get("bp_delivery_date_c")
+            assert isinstance(delivery, dt.date) and delivery > dt.date.today()
+            assert sms["phone"] == "79161234567" and sms["sender"] == "Shop"
+            assert sms["text"] == (f"Заказ №{number} собран. Доставим {delivery:%d.%m.%Y} по адресу: "
+                                   "ул. Ленина, 5, Тверь.")
+            notes = _notes_of(crm, invoice)
+            made += [("Notes", n.id) for n in notes]
+            assert [n.get("name") for n in notes] == ["SMS to +79161234567: delivered"]
+            done = crm.get("bp_Runs", run.id)
+            assert done.get("status") == "done" and "tell_client" in (done.get("steps_log") or "")
+    finally:
+        for module, rid in reversed(made):
+            try:
+                if module == "Users":
+                    crm.save("Users", {"id": rid, "status": "Inactive", "employee_status": "Terminated"})
+                crm.delete(module, rid)
+            except NotFound:
+                pass
+        for module in ("Tasks", "bp_Runs"):  # anything the sidecar made that the test did not see
+            for rec in crm.find(module, Cond("parent_id", "eq", invoice), fields=["id"]):
+                crm.delete(module, rec.id)
+
+
+pytestmark = pytest.mark.live
