@@ -14,9 +14,9 @@ the plugin fail to load with an error that names it; the other plugins keep work
 
 Hooks that collect declarations (``ext_settings_schema``, ``ext_watch``, ``ext_jobs``,
 ``ext_cli_commands``, ``ext_doctor_checks``, ``ext_suitecrm_artifacts``, ``ext_config_warnings``,
-``ext_demo_scenes``, ``ext_bp_scripts``) are called per plugin by the core, so the core always knows which plugin declared
-what. The core's own commands, doctor checks, config warnings, maintenance job and demo frame are
-implementations of these same hooks (``suitecrm_ext.plugins.DEFAULT_PLUGINS``).
+``ext_demo_scenes``, ``ext_bp_scripts``) are called per plugin by the core, so the core always knows
+which plugin declared what. The core's own commands, doctor checks, config warnings, maintenance job and
+demo frame are implementations of these same hooks (``suitecrm_ext.plugins.DEFAULT_PLUGINS``).
 
 docs/hooks.md is generated from this file (``python -m suitecrm_ext.hookdocs``); a test keeps it current.
 """

@@ -68,9 +68,17 @@ def test_build_writes_the_zip(tmp_path):
 def test_build_refusals_are_clear(tmp_path):
     no_url = run("build", "account_opening", "-o", str(tmp_path))
     assert no_url.exit_code == 1 and "--sidecar-url URL" in no_url.output
-    empty = run("build", "bp_scripts", "-o", str(tmp_path))
-    assert empty.exit_code == 1 and "plugin bp_scripts adds nothing to SuiteCRM" in empty.output
     assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_a_schema_that_adds_nothing_builds_no_package(tmp_path, monkeypatch):
+    # every shipped plugin now has a package: an empty schema of a plugin of its own
+    empty = source.schema_from_artifacts("empty_plugin", {"package": {"id": "sxt_empty", "name": "empty",
+                                                                           "version": "0.1.0"}})
+    monkeypatch.setattr("suitecrm_ext.cli.package.load_plugin_schema", lambda name: empty)
+    result = run("build", "empty_plugin", "-o", str(tmp_path))
+    assert result.exit_code == 1 and "plugin empty_plugin adds nothing to SuiteCRM" in result.output
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_build_takes_the_sidecar_url_from_the_config(tmp_path):
