@@ -8,7 +8,8 @@ table and, as its last line::
 
 1. **faults** (tests/reliability/faults.py): a seeded ``--rate`` of requests between sidecar and
    SuiteCRM reset, stalled past the timeout, answered 502/503 or cut off (faultproxy.py); the gateway's
-   reads/writes and the change feed + dispatcher (handler writing Notes back) run through it;
+   reads/writes, the change feed + dispatcher (handler writing Notes back) and a 1C bank-statement
+   import (``onec import --file``, API writer; onec_faults.py) run through it;
 2. **crashes** (crashes.py): ``--rounds`` seeded kill -9 of ``suitecrm-ext run`` (feed, dispatcher,
    a resumable job), each restarted; SuiteCRM's DB must end as after an uninterrupted run;
 3. **push channel**: forged, stale, replayed, oversized, malformed and flooding requests against a
@@ -60,15 +61,24 @@ def row(section: str, what: str, injected: Any, lost: Any = "-", dup: Any = "-")
 
 # --- 1. faults ------------------------------------------------------------------------------
 
-def faults(lab: Any, args: argparse.Namespace, workdir: Path) -> None:
+def faults(lab: Any, kit: Any, args: argparse.Namespace, workdir: Path) -> None:
     from faultproxy import FaultProxy
     from faults import cleanup, feed_run, gateway_run
+    from onec_faults import cleanup as onec_cleanup
+    from onec_faults import onec_run
 
     tag = "sxb" + uuid.uuid4().hex[:8]
     port = int(lab.url.rsplit(":", 1)[1])
+    onec: list[Any] = []
+
+    def run_onec(p: Any) -> Any:
+        (workdir / "onec").mkdir(exist_ok=True)
+        onec.append(onec_run(kit, lab, p.url, tag, workdir / "onec"))
+        return onec[-1]
+
     try:
         for run in (lambda p: gateway_run(lab, p.url, tag, n=args.records),
-                    lambda p: feed_run(lab, p.url, tag, workdir, n=args.feed_records)):
+                    lambda p: feed_run(lab, p.url, tag, workdir, n=args.feed_records), run_onec):
             with FaultProxy(port, rate=args.rate, seed=args.seed, stall_seconds=2.0) as proxy:
                 t0 = time.monotonic()
                 out = run(proxy)
@@ -83,6 +93,7 @@ def faults(lab: Any, args: argparse.Namespace, workdir: Path) -> None:
             TOTAL["duplicated"] += out.duplicated
     finally:
         cleanup(lab, tag)
+        onec_cleanup(lab, tag, onec[-1] if onec else None)
 
 
 # --- 2. crashes ------------------------------------------------------------------------------
@@ -165,7 +176,10 @@ def fuzz() -> None:
     import pytest
 
     t0 = time.monotonic()
-    code = pytest.main(["-q", "-p", "no:cacheprovider", str(ROOT / "tests/reliability/test_fuzz.py")])
+    import contextlib
+
+    with contextlib.redirect_stdout(sys.stderr):  # pytest's own report stays out of the table
+        code = pytest.main(["-q", "-p", "no:cacheprovider", str(ROOT / "tests/reliability/test_fuzz.py")])
     counts = sys.modules["test_fuzz"].FUZZ_COUNTS if "test_fuzz" in sys.modules else {}
     for name, c in sorted(counts.items()):
         row("fuzz", name, f"{c['tried']} inputs, {c['refused']} refused clearly")
@@ -261,9 +275,9 @@ def load(lab: Any, kit: Any, args: argparse.Namespace, workdir: Path) -> None:
                         with lock:
                             i = next_i[0]
                             next_i[0] += 1
-                        if i >= total:
-                            return
                         due = t0 + i / args.load_rate
+                        if i >= total or time.monotonic() > t0 + args.load_seconds:
+                            return  # the window is over: saves the host could not keep up with are not sent
                         delay = due - time.monotonic()
                         if delay > 0:
                             time.sleep(delay)
@@ -331,7 +345,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=8, help="kill -9 rounds")
     ap.add_argument("--load-seconds", type=float, default=60.0)
     ap.add_argument("--load-rate", type=float, default=200.0, help="saves per second")
-    ap.add_argument("--load-workers", type=int, default=24, help="parallel REST sessions")
+    ap.add_argument("--load-workers", type=int, default=16, help="parallel REST sessions")
     ap.add_argument("--load-docs", type=int, default=200, help="Documents the load run saves in turn")
     ap.add_argument("--skip", action="append", default=[],
                     choices=["faults", "crashes", "push", "fuzz", "load"])
@@ -346,7 +360,7 @@ def main() -> int:
     load1 = os.getloadavg()[0]
     t0 = time.monotonic()
     if "faults" not in args.skip:
-        faults(lab, args, workdir)
+        faults(lab, kit, args, workdir)
     if "crashes" not in args.skip:
         crashes(lab, kit, args, workdir)
     if "push" not in args.skip:

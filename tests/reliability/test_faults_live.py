@@ -8,6 +8,8 @@ from __future__ import annotations
 import pytest
 from faultproxy import KINDS, FaultProxy
 from faults import cleanup, feed_run, gateway_run
+from onec_faults import cleanup as onec_cleanup
+from onec_faults import onec_run
 
 
 @pytest.fixture
@@ -26,6 +28,18 @@ def test_gateway_reads_and_writes_through_faults_land_once(live_lab, proxy, run_
 
 def test_feed_and_dispatcher_through_faults_handle_every_change_once(live_lab, proxy, run_tag, tmp_path):
     out = feed_run(live_lab, proxy.url, run_tag, tmp_path, n=3)
+    assert out.errors == []
+    assert (out.lost, out.duplicated) == (0, 0)
+    assert proxy.injected > 0
+
+
+def test_a_1c_statement_import_through_faults_lands_each_payment_once(live_kit, live_lab, proxy, run_tag,
+                                                                    tmp_path):
+    out = None
+    try:
+        out = onec_run(live_kit, live_lab, proxy.url, run_tag, tmp_path)
+    finally:
+        onec_cleanup(live_lab, run_tag, out)
     assert out.errors == []
     assert (out.lost, out.duplicated) == (0, 0)
     assert proxy.injected > 0
