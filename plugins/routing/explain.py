@@ -30,8 +30,9 @@ class Explainer:
         """Working time left before a deadline (or past it)."""
         if due is None:
             return "no deadline"
-        hours = self.e.wf.calendar.working_hours_between(now, due)
-        return f"{hours:.1f} working hours left" if hours >= 0 else f"overdue by {-hours:.1f} working hours"
+        if due <= now:  # past it even when no working time has passed since (a breach at night)
+            return f"overdue by {self.e.wf.calendar.working_hours_between(due, now):.1f} working hours"
+        return f"{self.e.wf.calendar.working_hours_between(now, due):.1f} working hours left"
 
     def may_act(self, rec: StepRec) -> str:
         """Who may decide a step record: the assignee and their deputies in force."""

@@ -1,10 +1,10 @@
 """Checks the routing plugin adds to the core condition language (``{predicate: NAME, args: {...}}``).
 
 ``share``: a part of a whole, in percent, compared with a threshold — a Quote's discount is
-``discount_amount`` of ``subtotal_amount`` (AOS stores the discount as a negative amount, so the part's
-absolute value counts)::
+``discount_amount`` of ``total_amt`` (the line items' total before the discount; ``subtotal_amount`` is the
+amount after it). AOS stores the discount as a negative amount, so the part's absolute value counts::
 
-    {predicate: share, args: {part: discount_amount, whole: subtotal_amount, gt: 10}}
+    {predicate: share, args: {part: discount_amount, whole: total_amt, gt: 10}}
 
 The condition language itself has no arithmetic on purpose; this is the one ratio the shipped routes need.
 """

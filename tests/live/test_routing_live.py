@@ -71,6 +71,7 @@ class World:
         self.lab, self.admin, self.tag = lab, admin, tag
         self.access = AccessModel(admin)
         self.users: dict[str, str] = {}
+        self.user_roles: dict[str, tuple[str, ...]] = {}
         self.made: list[tuple[str, str]] = []
         self.roles_made: list[str] = []
         self.group_made = ""
@@ -95,6 +96,7 @@ class World:
             },
         )
         self.users[key] = uid
+        self.user_roles[uid] = roles
         for role in roles:
             self.access.add_user_to_role(role, uid)
         return uid
@@ -178,16 +180,16 @@ class World:
         )
 
     def cleanup(self) -> None:
-        for rid in [rid for m, rid in self.made if m in ("Opportunities", "Cases", "Documents")]:
+        routed = ("Opportunities", "AOS_Quotes", "Cases", "Documents")
+        for rid in [rid for m, rid in self.made if m in routed]:
             for module in ("rt_RouteSteps", "rt_RouteRuns", "sx_Decisions", "Tasks", "Notes"):
                 for rec in self.admin.find(module, Cond("parent_id", "eq", rid), ["id"]):
                     self._delete(module, rec.id)
         for module, rid in reversed(self.made):
             self._delete(module, rid)
         for uid in self.users.values():
-            for role in ROLES:
-                if self.access.role(role) is not None:
-                    self.access.remove_user_from_role(role, uid)
+            for role in self.user_roles.get(uid, ()):  # only the roles given: a lookup per role is slow
+                self.access.remove_user_from_role(role, uid)
             self._delete("Users", uid)
         for role in self.roles_made:
             r = self.access.role(role)
@@ -443,21 +445,11 @@ def test_above_the_second_threshold_the_director_decides_and_a_rejection_keeps_t
 # --- portal case handling ----------------------------------------------------------------------------
 
 
-def run_job(sidecar) -> str:
+def cli(sidecar, *args: str) -> str:
+    """``suitecrm-ext --config <the sidecar's> ARGS`` as an admin runs it (a process of its own); stdout."""
     cfg = Path(sidecar.config_path)
     out = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from suitecrm_ext.cli import main; main()",
-            "--config",
-            str(cfg),
-            "jobs",
-            "run",
-            "routing-escalate",
-            "--worker-id",
-            "routing-cron",
-        ],
+        [sys.executable, "-c", "from suitecrm_ext.cli import main; main()", "--config", str(cfg), *args],
         capture_output=True,
         text=True,
         timeout=180,
@@ -465,6 +457,10 @@ def run_job(sidecar) -> str:
     )
     assert out.returncode == 0, out.stdout + out.stderr[-3000:]
     return out.stdout
+
+
+def run_job(sidecar) -> str:
+    return cli(sidecar, "jobs", "run", "routing-escalate", "--worker-id", "routing-cron")
 
 
 def test_a_portal_case_is_triaged_assigned_answered_and_closed_and_a_late_answer_escalates(world, sidecar):
@@ -499,6 +495,14 @@ def test_a_portal_case_is_triaged_assigned_answered_and_closed_and_a_late_answer
     w.admin.save(
         "rt_RouteSteps", {"id": answer.id, "due": dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)}
     )
+    # what an admin sees: the late step in `routing steps --overdue`, the case's route in `routing explain`
+    late = cli(sidecar, "routing", "steps", "--overdue", "--route", "portal_case", "--limit", "100000")
+    (row,) = [ln for ln in late.splitlines() if w.tag in ln]
+    assert " answer " in row and "Semyon Senior" in row and "overdue by" in row, late
+    why = cli(sidecar, "routing", "explain", "Cases", case)
+    assert "Route portal_case" in why and "— holds" in why, why
+    assert "triage" in why and "approve by Dina Dispatcher" in why, why
+    assert re.search(r"seat 1 Semyon Senior [^:]*: open; due .*overdue by", why), why
     out = run_job(sidecar)
     assert "1 escalated" in out, out
     up = w.open_for(case, "head", step="answer")
@@ -566,3 +570,48 @@ def test_a_document_goes_to_the_authors_manager_in_the_web_ui_then_to_legal(worl
     assert w.admin.get("Documents", doc, ["status_id"]).get("status_id") == "Active"
     assert {s.get("status") for s in w.steps(doc, step="legal")} == {"decided", "closed"}
     author.close()
+
+
+# --- quote discount: escalation up the role hierarchy ---------------------------------------------------
+
+
+def test_a_quote_discount_escalates_up_the_role_hierarchy_and_its_approval_frees_the_stage(world, sidecar):
+    w = world
+    seller = w.rest("seller")
+    # the totals as the Quote's line items write them: 15 % off a 1,000 total (subtotal is after it)
+    quote = w.track(
+        "AOS_Quotes",
+        seller.save(
+            "AOS_Quotes",
+            {
+                "name": f"{w.tag} Quote 15%",
+                "stage": "Draft",
+                "total_amt": "1000.00",
+                "discount_amount": "-150.00",
+                "subtotal_amount": "850.00",
+                "total_amount": "850.00",
+                "assigned_user_id": w.users["seller"],
+            },
+        ),
+    )
+    seats = [w.open_for(quote, key, step="sales_manager") for key in ("mgr1", "mgr2")]
+    assert "Quote Stage cannot change yet" in refused(
+        w, lambda: seller.save("AOS_Quotes", {"id": quote, "stage": "Negotiation"})
+    )
+    # nobody decides in time: the deadline passes (moved into the past, as time would)
+    past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)
+    for seat in seats:
+        w.admin.save("rt_RouteSteps", {"id": seat.id, "due": past})
+    out = run_job(sidecar)
+    assert "2 escalated" in out, out
+    # next role of the route's hierarchy: Sales manager -> Sales director
+    up = w.open_for(quote, "dir", step="sales_manager")
+    assert up.get("escalation_level") == 1 and up.get("escalated_from_id") in {s.id for s in seats}
+    dora = w.rest("dir")
+    dora.save("rt_RouteSteps", {"id": up.id, "decision": "approve"})
+    w.wait_status(quote, "approved")
+    assert w.admin.get("AOS_Quotes", quote, ["approval_status"]).get("approval_status") == "Approved"
+    seller.save("AOS_Quotes", {"id": quote, "stage": "Negotiation"})  # the approved discount frees the stage
+    assert w.admin.get("AOS_Quotes", quote, ["stage"]).get("stage") == "Negotiation"
+    for s in (seller, dora):
+        s.close()

@@ -101,6 +101,7 @@ EXTRA_MODULES: dict[str, tuple[str, list[FieldInfo]]] = {
                 options=("Approved", "Not Approved", ""),
             ),
             F("approval_issue", "text", "Approval Issues"),
+            F("total_amt", "currency", "Total"),
             F("subtotal_amount", "currency", "Subtotal"),
             F("discount_amount", "currency", "Discount"),
             F("total_amount", "currency", "Grand Total"),

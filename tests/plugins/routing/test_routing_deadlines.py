@@ -237,3 +237,15 @@ def test_steps_overdue_lists_what_is_late_with_the_working_time_past(office_fact
     o.at(msk(2025, 12, 1, 11, 0))
     assert Explainer(o.engine()).steps(overdue=True) == "No overdue steps."
     assert "1.0 working hours left" in Explainer(o.engine()).steps()
+
+
+def test_a_step_due_after_hours_is_overdue_once_that_moment_passed(office_factory):
+    from plugins.routing.explain import Explainer
+
+    o = office_factory(routes=[route({"name": "a", "assignee": {"user": "max"}, "deadline": "2h"})])
+    rid = opp(o)
+    (step,) = o.open_steps(rid)
+    o.crm.save("rt_RouteSteps", {"id": step.id, "due": msk(2025, 12, 1, 19, 0)})  # set by hand, after hours
+    o.at(msk(2025, 12, 1, 20, 0))  # no working time has passed since, but the deadline has
+    text = Explainer(o.engine()).steps(overdue=True)
+    assert "overdue by 0.0 working hours" in text and "left" not in text.splitlines()[1]

@@ -103,29 +103,27 @@ def test_a_new_discount_needs_a_new_approval_and_an_unchanged_one_never_restarts
     }
 
 
-def test_a_quote_discount_is_its_share_of_the_subtotal_and_approval_marks_the_quote(office_factory):
+def quote(name: str, total: str, discount: str) -> dict:
+    """A Quote's totals as SuiteCRM's line items write them: subtotal = total + the (negative) discount."""
+    sub = f"{float(total) + float(discount):.2f}"
+    return {"name": name, "stage": "Draft", "total_amt": total, "discount_amount": discount,
+            "subtotal_amount": sub}
+
+
+def test_a_quote_discount_is_its_share_of_the_total_before_it_and_approval_marks_the_quote(office_factory):
     o = office_factory(route_files=[route_file("discount_approval.yaml")])
-    small = o.save(
-        "u-seller",
-        "AOS_Quotes",
-        {"name": "Q small", "stage": "Draft", "subtotal_amount": "1000.00", "discount_amount": "-50.00"},
-    )
+    small = o.save("u-seller", "AOS_Quotes", quote("Q small", "1000.00", "-50.00"))
     assert o.runs(small) == []
-    q = o.save(
-        "u-seller",
-        "AOS_Quotes",
-        {"name": "Q big", "stage": "Draft", "subtotal_amount": "1000.00", "discount_amount": "-150.00"},
-    )
+    # exactly 10 % of the total: not above the threshold (it is 11.1 % of the subtotal after the discount)
+    ten = o.save("u-seller", "AOS_Quotes", quote("Q ten", "1000.00", "-100.00"))
+    assert o.runs(ten) == []
+    q = o.save("u-seller", "AOS_Quotes", quote("Q big", "1000.00", "-150.00"))
     with pytest.raises(Refused, match="Quote Stage cannot change yet"):
         o.save("u-seller", "AOS_Quotes", {"id": q, "stage": "Confirmed"})
     o.decide("u-mgr1", o.open_for(q, "u-mgr1").id, "approve")
     assert o.crm.get("AOS_Quotes", q).get("approval_status") == "Approved"
     o.save("u-seller", "AOS_Quotes", {"id": q, "stage": "Confirmed"})
-    big = o.save(
-        "u-seller",
-        "AOS_Quotes",
-        {"name": "Q huge", "stage": "Draft", "subtotal_amount": "1000.00", "discount_amount": "-300.00"},
-    )
+    big = o.save("u-seller", "AOS_Quotes", quote("Q huge", "1000.00", "-300.00"))
     o.decide("u-mgr1", o.open_for(big, "u-mgr1").id, "approve")
     o.decide("u-dir", o.open_for(big, "u-dir").id, "reject", "no")
     assert o.crm.get("AOS_Quotes", big).get("approval_status") == "Not Approved"

@@ -23,7 +23,7 @@ def test_watch_specs_cover_decisions_routed_fields_and_related_completions():
     )
     assert EventKind.DELETED in specs["Cases"].kinds
     assert {"rt_discount_c", "sales_stage"} <= set(specs["Opportunities"].fields)
-    assert {"discount_amount", "subtotal_amount", "stage"} <= set(specs["AOS_Quotes"].fields)
+    assert {"discount_amount", "total_amt", "stage"} <= set(specs["AOS_Quotes"].fields)
     updates = specs["AOP_Case_Updates"]
     assert set(updates.fields) == {"case_id", "internal", "contact_id"} and updates.kinds == {
         EventKind.CREATED
