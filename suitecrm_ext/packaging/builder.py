@@ -294,7 +294,7 @@ class _Builder:
                     "fields": fields,
                     "relationships": {},
                     "optimistic_locking": True,
-                    "unified_search": True,
+                    "unified_search": m.unified_search,
                 },
             )
             + "if (!class_exists('VardefManager')) {\n"

@@ -191,6 +191,7 @@ class Module:
     audited: bool = False
     tab: bool = True
     importable: bool = False
+    unified_search: bool = True
     fields: tuple[Field, ...] = ()
     layouts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -915,7 +916,8 @@ class _Validator:
             self.keys(
                 loc,
                 m,
-                ("name", "table", "label", "template", "audited", "tab", "importable", "fields", "layouts"),
+                ("name", "table", "label", "template", "audited", "tab", "importable", "unified_search",
+                 "fields", "layouts"),
                 ("name", "label"),
                 label,
             )
@@ -1003,6 +1005,8 @@ class _Validator:
                     audited=self.flag(loc + ("audited",), m.get("audited"), label),
                     tab=self.flag(loc + ("tab",), m.get("tab"), label, default=True),
                     importable=self.flag(loc + ("importable",), m.get("importable"), label),
+                    unified_search=self.flag(loc + ("unified_search",), m.get("unified_search"), label,
+                                             default=True),
                     fields=tuple(fields),
                     layouts=self.layouts(loc + ("layouts",), m.get("layouts"), label),
                 )

@@ -11,7 +11,7 @@ import pytest
 from pkg_helpers import PUBLISHED, SIDECAR_URL, php_check, unpack
 
 from suitecrm_ext.packaging.builder import INSTALLDEF_KEYS, PackageError, build_package, package_files
-from suitecrm_ext.packaging.schema import load_schema
+from suitecrm_ext.packaging.schema import SchemaError, load_schema
 from suitecrm_ext.testing import load_plugin_schema
 
 GOLDEN = Path(__file__).parents[1] / "golden" / "demo-1.2.0"
@@ -253,3 +253,20 @@ def test_a_relationship_to_cases_extends_the_case_dictionary_with_links_to_the_a
     assert "$dictionary['Case']['fields']['sxt_cases_things']" in cases_side and "aCase']" not in cases_side
     things_side = files["SugarModules/relationships/vardefs/sxt_cases_things_sxt_Things.php"]
     assert "'bean_name' => 'aCase'" in things_side
+
+
+def test_a_module_can_stay_out_of_global_search_and_aods_index():
+    # AOD_Index::isModuleSearchable skips modules whose vardefs say unified_search false; SuiteCRM's
+    # AOD then does not index each save of it synchronously (what made bulk API imports slow)
+    def vardefs(extra: dict) -> str:
+        label = {"singular": {"en_us": "Thing", "ru_ru": "Вещь"},
+                 "plural": {"en_us": "Things", "ru_ru": "Вещи"}}
+        schema = load_schema({"package": {"id": "x", "name": "x", "version": "1.0.0"},
+                              "modules": [{"name": "sxt_Things", "label": label, **extra}]}, "demo")
+        files = package_files(schema, PUBLISHED).files
+        return next(text for path, text in files.items() if path.endswith("sxt_Things/vardefs.php"))
+
+    assert "'unified_search' => true" in vardefs({})
+    assert "'unified_search' => false" in vardefs({"unified_search": False})
+    with pytest.raises(SchemaError, match=r"unified_search.*must be true or false"):
+        vardefs({"unified_search": "no"})
