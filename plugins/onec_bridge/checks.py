@@ -51,7 +51,7 @@ def payments_module(crm: Any) -> list[Check]:
     except CRMError as exc:
         return [Check(name, False, f"{MODULE} is installed but cannot be read: {exc}",
                       "run Admin -> Repair -> Quick Repair and Rebuild (a column missing in the database?)")]
-    return [Check(name, True, f"{MODULE} with the fields of package {version}")]
+    return [Check(name, True, f"{MODULE} with every field the importer writes")]
 
 
 def inn_kpp_fields(crm: Any, inn_field: str, kpp_field: str) -> list[Check]:

@@ -20,7 +20,7 @@ def checks(ctx) -> dict:
 def test_all_there_is_one_ok_line_each(crm, ctx_factory):
     got = checks(ctx_factory())
     module, fields = got["onec_bridge: Payments module"], got["onec_bridge: Accounts INN/KPP fields"]
-    assert module.ok and "onec_Payments with the fields of package 0.2.0" in module.detail
+    assert module.ok and module.detail == "onec_Payments with every field the importer writes"
     assert fields.ok and fields.detail == "ao_inn_c / ao_kpp_c (from account_opening's package)"
     assert "onec_bridge: write: mysql" not in got  # only checked when asked for
 
@@ -30,7 +30,7 @@ def test_without_the_package_the_line_says_to_install_it(tmp_path):
     got = checks(make_ctx(crm, tmp_path))
     module = got["onec_bridge: Payments module"]
     assert not module.ok and module.detail == "SuiteCRM has no module onec_Payments"
-    assert "suitecrm-ext package install onec_bridge" in module.hint and "0.2.0" in module.hint
+    assert "suitecrm-ext package install onec_bridge" in module.hint and "0.3.0" in module.hint
     fields = got["onec_bridge: Accounts INN/KPP fields"]
     assert not fields.ok
     assert fields.detail == "Accounts has no field ao_inn_c, ao_kpp_c (from account_opening's package)"
