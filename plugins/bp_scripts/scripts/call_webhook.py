@@ -8,7 +8,7 @@
         fields: [name, amount, sales_stage]   # the record's fields sent (default: all it has)
         # body: '{"deal": "{{ record.name }}"}'   # or a text of your own (a template)
 
-The body is JSON ``{"process", "step", "module", "record_id", "record": {...}, "steps": {...}}``, signed
+The body is JSON ``{"module", "record_id", "record": {...}, "steps": {...}, "key"}`` (the step's key), signed
 with Standard Webhooks headers (``webhook-id``, ``webhook-timestamp``, ``webhook-signature``:
 HMAC-SHA256 under the webhook's secret). ``webhook-id`` is the same on every retry of the step, so the
 receiver can drop a repeat. 2xx is done; 408, 429, 5xx and network errors are retried; other 4xx park
