@@ -9,10 +9,10 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from suitecrm_ext import CRMError
+from suitecrm_ext.progress import progress
 
 PLUGIN = "portal_sync"
 KINDS = ("Accounts", "Contacts", "Cases", "AOP_Case_Updates", "Notes", "login")
@@ -141,20 +141,11 @@ def resync_cmd(module: str | None, since: dt.datetime | None) -> None:
     sync = _sync()
     modules = (module,) if module else resync.MODULES
     when = since.replace(tzinfo=dt.timezone.utc) if since else None
-    console = Console(stderr=True)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("collecting records", total=None)
+    with progress("collecting records", unit="records") as bar:
         try:
             the_plan = resync.plan(sync, modules, when)
-            bar.update(task, total=the_plan.total, description="syncing")
-            result = resync.run(sync, the_plan, progress=lambda n: bar.advance(task, n))
+            bar.update(total=the_plan.total, description="syncing")
+            result = resync.run(sync, the_plan, progress=bar.advance)
         except CRMError as exc:
             raise click.ClickException(f"SuiteCRM: {exc}") from None
         finally:

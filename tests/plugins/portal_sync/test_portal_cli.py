@@ -76,12 +76,15 @@ def test_conflicts_lists_what_both_sides_changed(run, sidecar):
     assert (row["field"], row["winner"], row["internal"]) == ("name", "internal", "Internal name")
 
 
-def test_resync_goes_through_the_pairs(run, sidecar):
+def test_resync_goes_through_the_pairs(run, sidecar, monkeypatch):
     sc = sidecar
     acc, _cid, _user = registered_client(sc)
+    monkeypatch.setenv("SUITECRM_EXT_PROGRESS", "always")  # the bar as on a terminal (stderr)
     result = run("resync", "--module", "Accounts")
     assert result.exit_code == 0, result.output
-    assert "Accounts" in result.output and "│ 1 " in result.output
+    assert "Accounts" in result.stdout and "│ 1 " in result.stdout
+    assert "syncing" in result.stderr and "1/1" in result.stderr
+    monkeypatch.setenv("SUITECRM_EXT_PROGRESS", "never")
     result = run("resync", "--since", "2026-01-01")
     assert result.exit_code == 0, result.output
     assert "since 2026-01-01" in result.output
