@@ -107,6 +107,9 @@ class Validator:
         if mode == "closed":
             return Verdict(False, f"The change cannot be checked right now ({detail}); "
                                   "it is refused (fail-closed). Please try again later.", "closed")
+        # a save let through unchecked must show in the log (a slow SuiteCRM read is the usual cause)
+        log.warning("validation of %s %s incomplete (%s); allowed (fail-open)", change.module,
+                    change.record_id or "(new)", detail)
         return Verdict(True, f"validation incomplete ({detail}); allowed (fail-open)", "open")
 
     def close(self) -> None:

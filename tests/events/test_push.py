@@ -379,7 +379,7 @@ def test_validation_new_record_has_no_id(h):
 
 @pytest.mark.parametrize("mode, allow", [("open", True), ("closed", False)])
 @pytest.mark.parametrize("behaviour", ["raise", "garbage", "slow"])
-def test_validation_failure_or_timeout_applies_the_fail_mode(tmp_path, mode, allow, behaviour):
+def test_validation_failure_or_timeout_applies_the_fail_mode(tmp_path, mode, allow, behaviour, caplog):
     gate = Gatekeeper(behaviour="rules" if behaviour == "slow" else behaviour,
                       delay=0.5 if behaviour == "slow" else 0)
     h = make_harness(tmp_path, {"gate": gate}, fail_modes={"Documents": mode}, budget_ms=100)
@@ -390,6 +390,9 @@ def test_validation_failure_or_timeout_applies_the_fail_mode(tmp_path, mode, all
         assert ("fail-open" if allow else "fail-closed") in answer["message"]
         if behaviour == "slow":
             assert "did not answer within 100 ms" in answer["message"]
+        # a save let through unchecked is logged (with the plugin's trouble), not only told to PHP
+        warned = [r.getMessage() for r in caplog.records if "allowed (fail-open)" in r.getMessage()]
+        assert bool(warned) is allow and all("gate" in m for m in warned), warned
     finally:
         h.server.stop()
 
