@@ -252,11 +252,13 @@ class Config:
         """``file:line`` of a key path, as precise as the YAML allows."""
         return _where(self.path, self.lines, loc)
 
-    def validate_plugin_sections(self, schemas: Mapping[str, type[BaseModel] | None]) -> None:
+    def validate_plugin_sections(self, schemas: Mapping[str, type[BaseModel] | None | object]) -> None:
         """Validate each ``plugins.<name>`` section with the model its plugin registered.
 
         Raises ConfigError naming the key and line. Sections of plugins that are not installed are
-        errors too (a typo in a plugin name must not be silently ignored).
+        errors too (a typo in a plugin name must not be silently ignored); a plugin mapped to
+        ``PLUGIN_NOT_LOADED`` (installed, left out by ``$SUITECRM_EXT_LOAD_PLUGINS``) keeps its section
+        unvalidated.
 
         The models are validated with the pydantic context ``{"registry": ...}`` when ``schemas`` came from
         ``PluginRegistry.settings_schemas()`` (validators read ``info.context["registry"]`` to ask other
@@ -275,6 +277,8 @@ class Config:
                 )
                 continue
             model = schemas[name]
+            if model is PLUGIN_NOT_LOADED:
+                continue
             body = {k: v for k, v in (section or {}).items() if k != "enabled"}
             if model is None:
                 if body:
@@ -291,7 +295,8 @@ class Config:
             except ConfigError as exc:  # a section naming files of its own (e.g. process files) reports them
                 problems.extend(exc.problems)
         for name, model in schemas.items():
-            if name not in self.plugin_settings and model is not None and name not in raw_plugins:
+            if (name not in self.plugin_settings and model is not None and model is not PLUGIN_NOT_LOADED
+                    and name not in raw_plugins):
                 try:
                     self.plugin_settings[name] = model.model_validate({}, context=context)
                 except ConfigError as exc:
@@ -303,6 +308,10 @@ class Config:
         if problems:
             raise ConfigError(problems)
         self.secrets |= _collect_secrets(self.plugin_settings)
+
+
+#: in the schemas given to Config.validate_plugin_sections: an installed plugin that was not loaded
+PLUGIN_NOT_LOADED = object()
 
 
 def resolve_config_path(path: str | os.PathLike | None) -> Path:

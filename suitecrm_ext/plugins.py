@@ -143,6 +143,9 @@ class PluginRegistry:
         self.infos: dict[str, PluginInfo] = {}
         self.builtins: dict[str, PluginInfo] = {}
         self.problems: list[str] = []
+        #: installed plugins left out by ``$SUITECRM_EXT_LOAD_PLUGINS``: their config sections are kept
+        #: as written (not validated, not errors: the config stays the one the full sidecar runs with)
+        self.not_loaded: set[str] = set()
         self.trace = trace_enabled()
         if self.trace and (trace_log.level == logging.NOTSET or trace_log.level > logging.INFO):
             trace_log.setLevel(logging.INFO)
@@ -177,6 +180,7 @@ class PluginRegistry:
                 continue
             seen.add(ep.name)
             if chosen is not None and ep.name not in chosen:
+                reg.not_loaded.add(ep.name)
                 continue
             reg._load_entry_point(ep, enabled.get(ep.name, True))
         if chosen is not None:
@@ -399,10 +403,14 @@ class PluginRegistry:
         return {n: self.call_one(n, hook, **kwargs) for n in names if self.implements(n, hook)}
 
     def settings_schemas(self) -> dict[str, Any]:
-        """Plugin name → its settings model (or None), for every loaded plugin. The mapping knows this
-        registry (``.registry``): ``Config.validate_plugin_sections`` hands it to the models' validators."""
+        """Plugin name → its settings model (or None), for every loaded plugin; ``PLUGIN_NOT_LOADED``
+        for the installed ones ``$SUITECRM_EXT_LOAD_PLUGINS`` left out. The mapping knows this registry
+        (``.registry``): ``Config.validate_plugin_sections`` hands it to the models' validators."""
+        from suitecrm_ext.config import PLUGIN_NOT_LOADED
+
         out = SettingsSchemas()
         out.registry = self
+        out.update({name: PLUGIN_NOT_LOADED for name in sorted(self.not_loaded)})
         for name in self.loaded:
             try:
                 out[name] = self.call_one(name, "ext_settings_schema")

@@ -146,6 +146,15 @@ def test_another_packages_validating_hook_covers_the_module(tmp_path):
     assert "plugin guard refuses forbidden changes of Documents" in r.stderr
 
 
+def test_no_hook_warning_when_a_schema_cannot_be_read(tmp_path, monkeypatch):
+    """collegial_actions' schema requires workflow's package; loaded alone, its hooks are unknown."""
+    monkeypatch.setenv("SUITECRM_EXT_LOAD_PLUGINS", "collegial_actions")
+    body = f"events:\n  push:\n    enabled: true\n    secret: {SECRET}\n"
+    r = run("--config", str(write(tmp_path, body + only("collegial_actions"))), "config", "check")
+    assert r.exit_code == 0, r.output
+    assert "warning:" not in r.stderr, r.stderr
+
+
 def test_doctor_prints_the_warnings_as_warn_lines_and_still_passes_them(tmp_path):
     cfg = write(tmp_path, only("collegial_actions"))
     r = run("--config", str(cfg), "doctor")

@@ -59,6 +59,28 @@ def test_load_plugins_variable_naming_an_unknown_plugin_is_reported(monkeypatch,
     assert "warning: SUITECRM_EXT_LOAD_PLUGINS names routnig" in r.stderr
 
 
+def test_load_plugins_keeps_the_sections_of_the_plugins_it_leaves_out(monkeypatch, tmp_path):
+    """The config init writes names every installed plugin: it must work with a narrower load, as is."""
+    cfg = tmp_path / "c.yaml"
+    sections = "".join(f"  {n}:\n    enabled: true\n" for n in sorted(SHIPPED - {"collegial_actions"}))
+    cfg.write_text(f"suitecrm:\n  url: http://127.0.0.1:9\nstate:\n  path: {tmp_path / 's.db'}\nplugins:\n"
+                   + sections + "  collegial_actions:\n    polling_only: maybe\n")  # invalid, but not loaded
+    monkeypatch.setenv("SUITECRM_EXT_LOAD_PLUGINS", "routing")
+    r = run("--config", str(cfg), "config", "check")
+    assert r.exit_code == 0, r.output
+    listed = run("--config", str(cfg), "plugins", "list", "--json")
+    rows = {row["name"]: row for row in json.loads(listed.stdout)}
+    assert list(rows) == ["routing"] and rows["routing"]["enabled"] and rows["routing"]["config_errors"] == []
+    # a section naming no installed plugin at all is still an error
+    cfg.write_text(cfg.read_text() + "  routnig:\n    enabled: true\n")
+    r = run("--config", str(cfg), "config", "check")
+    assert r.exit_code != 0 and "plugins.routnig: no installed plugin of that name" in r.output
+    # loaded again, the plugin's section is validated again
+    monkeypatch.setenv("SUITECRM_EXT_LOAD_PLUGINS", "routing,collegial_actions")
+    r = run("--config", str(cfg), "config", "check")
+    assert r.exit_code != 0 and "plugins.collegial_actions.polling_only" in r.output
+
+
 def test_with_no_plugins_loaded_the_core_commands_still_work(monkeypatch):
     monkeypatch.setenv("SUITECRM_EXT_LOAD_PLUGINS", "")
     r = run("--help")

@@ -105,7 +105,7 @@ def _unhooked_validation(config: Any, registry: Any) -> list[str]:
         try:
             schema = load_plugin_schema(name, registry)
         except Exception:  # noqa: BLE001 - a bad schema.yaml is `package check`'s to report
-            schema = None
+            return []  # its logic hooks are unknown: better no warning than a false one
         if schema is not None:
             validated |= {h.module for h in schema.logic_hooks if h.validate}
         if registry.implements(name, VALIDATE_HOOK):
