@@ -11,7 +11,8 @@ from plugins.routing.settings import Settings
 from suitecrm_ext import EventKind
 from suitecrm_ext.cli import cli
 from suitecrm_ext.context import AppContext
-from suitecrm_ext.testing import FakeCRM, build_app, build_config, build_registry
+from suitecrm_ext.packaging.requires import requirement_order
+from suitecrm_ext.testing import FakeCRM, build_app, build_config, build_registry, load_plugin_schema
 
 
 def test_watch_specs_cover_decisions_routed_fields_and_related_completions():
@@ -135,3 +136,10 @@ def test_fields_suitecrm_does_not_store_are_left_out_when_the_reader_cannot_give
     doc = o.save("u-author", "Documents", {"document_name": "memo", "template_type": "nda"})
     assert [s.get("assigned_user_id") for s in o.open_steps(doc)] == ["u-mgr1"]
     assert "Documents" in refused  # the engine asked for revision, was refused, and read the rest
+
+
+def test_the_package_requires_the_core_workflow_package():
+    """Deputies and the decision log are the core's modules: Module Loader and init install workflow first."""
+    schema = load_plugin_schema("routing")
+    assert [r.plugin for r in schema.requires] == ["workflow"]
+    assert [s.plugin for s in requirement_order(schema)] == ["workflow", "routing"]
