@@ -345,7 +345,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=8, help="kill -9 rounds")
     ap.add_argument("--load-seconds", type=float, default=60.0)
     ap.add_argument("--load-rate", type=float, default=200.0, help="saves per second")
-    ap.add_argument("--load-workers", type=int, default=16, help="parallel REST sessions")
+    ap.add_argument("--load-workers", type=int, default=4, help="parallel REST sessions")
     ap.add_argument("--load-docs", type=int, default=200, help="Documents the load run saves in turn")
     ap.add_argument("--skip", action="append", default=[],
                     choices=["faults", "crashes", "push", "fuzz", "load"])

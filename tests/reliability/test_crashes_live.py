@@ -9,10 +9,10 @@ from crashes import cleanup, kill_rounds
 
 def test_kill_9_rounds_end_as_an_uninterrupted_run(live_kit, live_lab, run_tag, tmp_path):
     try:
-        out = kill_rounds(live_kit, live_lab, run_tag, tmp_path, rounds=3, seed=18, records=3, tasks=8)
+        out = kill_rounds(live_kit, live_lab, run_tag, tmp_path, rounds=2, seed=18, records=3, tasks=8)
     finally:
         cleanup(live_lab, run_tag)
     assert out.errors == []
-    assert out.detail["crashes"] == 3
+    assert out.detail["crashes"] == 2
     assert (out.lost, out.duplicated) == (0, 0)
-    assert out.expected == 3 * 3 + 8
+    assert out.expected == 2 * 3 + 8

@@ -20,14 +20,14 @@ def proxy(live_lab, run_tag):
 
 
 def test_gateway_reads_and_writes_through_faults_land_once(live_lab, proxy, run_tag):
-    out = gateway_run(live_lab, proxy.url, run_tag, n=4)
+    out = gateway_run(live_lab, proxy.url, run_tag, n=3)
     assert out.errors == []
     assert (out.lost, out.duplicated) == (0, 0)
     assert proxy.injected > 0  # the faults were there (seeded: the same ones every run)
 
 
 def test_feed_and_dispatcher_through_faults_handle_every_change_once(live_lab, proxy, run_tag, tmp_path):
-    out = feed_run(live_lab, proxy.url, run_tag, tmp_path, n=3)
+    out = feed_run(live_lab, proxy.url, run_tag, tmp_path, n=2)
     assert out.errors == []
     assert (out.lost, out.duplicated) == (0, 0)
     assert proxy.injected > 0
