@@ -1,12 +1,17 @@
-"""bp_scripts' main scenario on the real SuiteCRM, in ``suitecrm-ext run``: the shipped process
-"order delivery" (config/processes/order_delivery.yaml) — an invoice marked Paid gives a logistician of
-the ACL role "Logistics" a Task; when the Task is completed and the order is marked assembled, the client
-gets an SMS (SMSC's HTTP API on a local server) with the delivery date the process set and the address.
+"""bp_scripts' shipped processes on the real SuiteCRM, in ``suitecrm-ext run``.
 
-The sidecar sees the changes through its change feed (polling the real SuiteCRM every second), the
-process instance is a bp_Runs record in the package's "Processes" subpanel of the invoice, and the SMS is
-noted on the invoice. Everything the test made is deleted at the end (the role "Logistics" stays: the
-shipped process names it, and a later run reuses it).
+The main scenario, "order delivery" (config/processes/order_delivery.yaml): an invoice marked Paid gives
+a logistician of the ACL role "Logistics" a Task; when the Task is completed and the order is marked
+assembled, the client gets an SMS (SMSC's HTTP API on a local server) with the delivery date the process
+set and the address. The sidecar sees the changes through its change feed (polling the real SuiteCRM
+every second), the process instance is a bp_Runs record in the package's "Processes" subpanel of the
+invoice, and the SMS is noted on the invoice. Everything the test made is deleted at the end (the role
+"Logistics" stays: the shipped process names it, and a later run reuses it).
+
+The COMDI pipeline (config/processes/comdi_subscriptions.yaml): a new-subscription deal gets its name and
+its type's probability; won, it creates a Subscription inheriting its services (Products), account,
+amount, period, payment form and manager, with the invoice reminder date its payment form sets. (The
+hourly scans — renewal deals, reminder Tasks — are covered on FakeCRM.)
 """
 
 from __future__ import annotations
@@ -41,6 +46,15 @@ def _tasks_of(crm, invoice):
                                                                             "assigned_user_id", "date_due"]))
 
 
+def _sidecar_config(live_kit, process_file, **section):
+    return live_kit.config(
+        plugins={**live_kit.plugins_off(), "workflow": {},
+                 "bp_scripts": {"process_files": [str(ROOT / "config" / "processes" / process_file)],
+                                "advance_every": "1s", **section}},
+        events={"poll_interval_seconds": 1.0, "retry_base_seconds": 0.5},
+    )
+
+
 def _notes_of(crm, invoice):
     return list(crm.find("Notes", Cond("parent_id", "eq", invoice), fields=["id", "name"]))
 
@@ -66,17 +80,10 @@ def test_order_delivery_on_the_real_suitecrm(live_kit, live_crm, run_tag, tmp_pa
     number = crm.get("AOS_Invoices", invoice).get("number")
     try:
         with FakeSmsc() as smsc:
-            section = {
-                "process_files": [str(ROOT / "config" / "processes" / "order_delivery.yaml")],
-                "advance_every": "1s",
-                "sms": {"status_every": "1s", "providers": {"smsc": {"kind": "smsc", "login": FakeSmsc.LOGIN,
-                                               "password": FakeSmsc.PASSWORD, "url": smsc.url,
-                                               "sender": "Shop"}}},
-            }
-            config = live_kit.config(
-                plugins={**live_kit.plugins_off(), "workflow": {}, "bp_scripts": section},
-                events={"poll_interval_seconds": 1.0, "retry_base_seconds": 0.5},
-            )
+            smsc_section = {"kind": "smsc", "login": FakeSmsc.LOGIN, "password": FakeSmsc.PASSWORD,
+                            "url": smsc.url, "sender": "Shop"}
+            sms = {"status_every": "1s", "providers": {"smsc": smsc_section}}
+            config = _sidecar_config(live_kit, "order_delivery.yaml", sms=sms)
             with live_kit.sidecar(config, "--worker-id", f"bp-live-{run_tag}") as proc:
                 time.sleep(3)  # the change feed starts "now" at its first poll: let it start
                 crm.save("AOS_Invoices", {"id": invoice, "status": "Paid"})
@@ -127,6 +134,70 @@ def test_order_delivery_on_the_real_suitecrm(live_kit, live_crm, run_tag, tmp_pa
         for module in ("Tasks", "bp_Runs"):  # anything the sidecar made that the test did not see
             for rec in crm.find(module, Cond("parent_id", "eq", invoice), fields=["id"]):
                 crm.delete(module, rec.id)
+
+
+def test_comdi_subscription_from_a_won_deal_on_the_real_suitecrm(live_kit, live_crm, run_tag):
+    live_kit.install("bp_scripts")
+    crm = live_crm
+    made: list[tuple[str, str]] = []
+    manager = crm.save("Users", {"user_name": f"{run_tag}_mgr", "first_name": "Ольга", "last_name": run_tag,
+                                 "status": "Active", "employee_status": "Active", "is_admin": 0})
+    made.append(("Users", manager))
+    account = crm.save("Accounts", {"name": f"ООО Вебинары {run_tag}"})
+    made.append(("Accounts", account))
+    services = [crm.save("AOS_Products", {"name": f"{n} {run_tag}", "type": "Service", "price": p})
+                for n, p in (("Вебинарная комната 50", "3000.00"), ("Запись трансляций", "1000.00"))]
+    made += [("AOS_Products", sid) for sid in services]
+    config = _sidecar_config(live_kit, "comdi_subscriptions.yaml")
+    try:
+        with live_kit.sidecar(config, "--worker-id", f"bp-live-comdi-{run_tag}") as proc:
+            time.sleep(3)  # the change feed starts "now" at its first poll
+            deal = crm.save("Opportunities", {
+                "name": "new deal", "account_id": account, "assigned_user_id": manager, "amount": "4000.00",
+                "bp_deal_type_c": "new_subscription", "sales_stage": "Prospecting",
+                "date_closed": "2027-01-31",
+                "bp_payment_form_c": "monthly", "bp_service_start_c": "2027-01-10",
+                "bp_service_end_c": "2028-01-09"})
+            made.append(("Opportunities", deal))
+            crm.relate("Opportunities", deal, "bp_opportunities_products", services)
+
+            def named():
+                rec = crm.get("Opportunities", deal)
+                return rec.get("name") != "new deal" and rec.get("probability") in (10, "10") and rec
+
+            rec = wait(named, 60, "the deal's name and probability", proc)
+            # Opportunities.name is varchar(50): SuiteCRM keeps the first 50 characters of the generated name
+            assert rec.get("name") == f"Новая подписка: ООО Вебинары {run_tag} (10.01.2027)"[:50]
+            crm.save("Opportunities", {"id": deal, "sales_stage": "Closed Won"})
+
+            def subscription():
+                return list(crm.find("bp_Subscriptions", Cond("source_deal_id", "eq", deal), fields=["id"]))
+
+            [sub] = wait(subscription, 60, "the subscription from the won deal", proc)
+            made.append(("bp_Subscriptions", sub.id))
+            wait(lambda: crm.get("bp_Subscriptions", sub.id).get("remind_on"), 60, "the reminder date", proc)
+            wait(lambda: crm.get("Opportunities", deal).get("probability") in (100, "100"), 60,
+                 "the won deal's probability", proc)
+        s = crm.get("bp_Subscriptions", sub.id)
+        assert s.get("status") == "active" and s.get("payment_form") == "monthly"
+        assert s.get("start_date") == dt.date(2027, 1, 10) and s.get("end_date") == dt.date(2028, 1, 9)
+        assert float(s.get("amount")) == 4000 and s.get("assigned_user_id") == manager
+        assert s.get("next_invoice_date") == dt.date(2027, 1, 10)
+        assert s.get("remind_on") == dt.date(2027, 1, 5)  # monthly: 5 days before the invoice date
+        assert sorted(r.id for r in crm.related("bp_Subscriptions", sub.id, "bp_subscriptions_products",
+                                                 fields=["id"])) == sorted(services)
+        assert [r.id for r in crm.related("bp_Subscriptions", sub.id, "bp_subscriptions_accounts",
+                                          fields=["id"])] == [account]
+    finally:
+        for module, rid in reversed(made):
+            try:
+                if module == "Users":
+                    crm.save("Users", {"id": rid, "status": "Inactive", "employee_status": "Terminated"})
+                crm.delete(module, rid)
+            except NotFound:
+                pass
+        for rec in crm.find("bp_Runs", Cond("name", "like", f"%{run_tag}%"), fields=["id"]):
+            crm.delete("bp_Runs", rec.id)
 
 
 pytestmark = pytest.mark.live
