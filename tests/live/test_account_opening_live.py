@@ -27,6 +27,7 @@ import yaml
 from aiosmtpd.controller import Controller
 
 from plugins.account_opening.identifiers import check_account
+from suitecrm_ext import ValidationRefused
 from suitecrm_ext.crm.base import Cond, CRMError
 from suitecrm_ext.crm.rest_v4 import RestV4CRM
 from suitecrm_ext.workflow import AccessModel
@@ -342,6 +343,27 @@ def test_a_wrong_role_status_change_is_refused_in_the_web_ui_with_the_message_sh
     fields.update({"status": "security_review", "action": "Save"})
     manager.post(action or "index.php", fields)
     assert world.status(app) == "security_review"
+
+
+def test_a_bad_requisite_is_refused_naming_the_field_and_a_valid_ogrnip_stdnum_rejects_is_kept(world):
+    own = world.rest("manager")
+    try:
+        with pytest.raises(ValidationRefused) as err:  # a wrong INN check digit, through the real hook
+            own.save("Accounts", {"id": world.client, "ao_inn_c": "7707083894"})
+        # a sole proprietor whose OGRNIP has remainder 10 (python-stdnum 2.2 refuses it; it is valid)
+        ip = own.save("Accounts", {"name": f"{world.tag} IP Ivanov", "ao_legal_form_c": "ip",
+                                   "ao_inn_c": "500100732259", "ao_ogrn_c": "304770000000020"})
+        world.made.append(("Accounts", ip))
+        with pytest.raises(ValidationRefused, match=r"has no KPP .*\(field ao_kpp_c\)"):
+            own.save("Accounts", {"id": ip, "ao_kpp_c": "773601001"})
+    finally:
+        own.close()
+    assert "INN 7707083894: the check digit is 3, not 4 (field ao_inn_c)" in err.value.reason
+    [(inn,)] = world.db("SELECT ao_inn_c FROM accounts_cstm WHERE id_c = %s", (world.client,))
+    assert inn == REQUISITES["ao_inn_c"]  # the row is unchanged
+    assert world.db("SELECT ao_ogrn_c, ao_kpp_c FROM accounts_cstm WHERE id_c = %s", (ip,)) == [
+        ("304770000000020", None)
+    ]
 
 
 def test_the_whole_flow_opens_an_account_whose_number_is_valid_for_the_bik(world):
