@@ -33,6 +33,7 @@ ADDRESSES = "ao_Addresses"
 #: links of schema.yaml's relationships
 CLIENT_LINK = "ao_applications_accounts"
 HOLDER_LINK = "ao_applications_contacts"
+DECISIONS_LINK = "ao_applications_decisions"
 ACCOUNT_ADDRESSES_LINK = "ao_addresses_accounts"
 CONTACT_ADDRESSES_LINK = "ao_addresses_contacts"
 ACCOUNT_LICENCES_LINK = "ao_licences_accounts"
@@ -101,8 +102,9 @@ class ApplicationDesk:
 
     @property
     def decisions(self) -> DecisionLog:
-        """The core's decision log (each entry names the application as its parent record)."""
-        return self.wf.decisions
+        """The core's decision log, relating each entry to the application's Decisions subpanel."""
+        base = self.wf.decisions
+        return DecisionLog(self.crm, base.module, {**base.links, APPLICATIONS: DECISIONS_LINK})
 
     def machine(self, values: Mapping[str, Any]) -> StateMachine:
         """The flow of an application (by its type)."""

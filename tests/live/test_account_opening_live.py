@@ -398,5 +398,14 @@ def test_the_whole_flow_opens_an_account_whose_number_is_valid_for_the_bik(world
         ("opened", world.users["opening"]),
     ]
     assert any(f"security.{world.tag}@bank.test" in rcpts for rcpts, _ in world.mailbox.messages)
+    # the decisions are shown in the application's Decisions subpanel (the manager's own web session)
+    from webui import WebUI
+
+    manager = WebUI(world.lab, f"{world.tag}_manager", PASSWORD)
+    page = manager.get(f"index.php?module={APPS}&action=DetailView&record={app}").text
+    assert "subpanel_title_ao_applications_decisions" in page  # the "Decisions" subpanel (collapsed)
+    rows = manager.get(f"index.php?sugar_body_only=1&module={APPS}&subpanel=ao_applications_decisions"
+                       f"&action=SubPanelViewer&inline=1&record={app}&layout_def_key={APPS}").text
+    assert "taken into opening review Approved by security → Opening review" in html.unescape(rows)
     status = world.cli("account-opening", "status", app)
     assert "Status: Account opened" in status and number in status

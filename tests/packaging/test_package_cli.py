@@ -19,7 +19,7 @@ def test_check_shipped_plugin():
     result = run("check", "account_opening")
     assert result.exit_code == 0, result.output
     assert (
-        "account_opening/schema.yaml: 3 module(s), 5 relationship(s), 14 custom field(s), 8 dropdown(s)"
+        "account_opening/schema.yaml: 3 module(s), 6 relationship(s), 14 custom field(s), 8 dropdown(s)"
         in (result.output)
     )
 

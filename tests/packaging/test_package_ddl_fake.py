@@ -67,7 +67,9 @@ def test_account_opening_tables(mysql_server, suitecrm_db):
     schema = load_plugin_schema("account_opening")
     with mysql_server.connect(suitecrm_db) as conn:
         statements = create_plugin_tables(conn, schema)
-        assert statements == ddl(schema)
+        # the core package it requires first (SuiteCRM installs that first), then its own
+        assert statements == ddl(load_plugin_schema("workflow")) + ddl(schema)
+        assert {"decision", "acted_by_id"} <= set(_columns(conn, "sx_decisions"))
         assert {"application_type", "status", "account_number"} <= set(_columns(conn, "ao_applications"))
         assert {"postal_code", "fias_house_id", "full_address"} <= set(_columns(conn, "ao_addresses"))
         assert "ao_passport_number_c" in _columns(conn, "contacts_cstm")

@@ -238,6 +238,8 @@ def test_a_zip_escaping_its_directory_is_refused(tmp_path, stub_root):
 
 
 def test_cli_install_reports_what_was_created(tmp_path, stub_root):
+    core = ["package", "install", "workflow", "--suitecrm-root", str(stub_root), "--sidecar-url", SIDECAR_URL]
+    assert CliRunner().invoke(cli, core).exit_code == 0  # account_opening requires the core package
     result = CliRunner().invoke(
         cli,
         [

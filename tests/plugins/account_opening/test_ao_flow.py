@@ -77,6 +77,10 @@ def test_the_happy_path_with_decisions_tasks_emails_and_the_account_number(bank,
         ("opened", "u-open", "Opening review", "Account opened"),
     ]
     assert all(d.acted_at is not None and d.flow == "account_opening" for d in log)
+    # shown in the application's Decisions subpanel (the relationship to the core's sx_Decisions)
+    assert {r.id for r in bank.crm.related(APPS, app, "ao_applications_decisions", ["id"])} == {
+        d.id for d in log
+    }
 
 
 def test_a_return_needs_a_comment_which_is_logged_and_the_box_emptied(bank):
