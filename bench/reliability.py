@@ -14,7 +14,8 @@ table and, as its last line::
    a resumable job), each restarted; SuiteCRM's DB must end as after an uninterrupted run;
 3. **push channel**: forged, stale, replayed, oversized, malformed and flooding requests against a
    push receiver on loopback; refusals as the receiver counts them (``PushServer.stats``, GET /health);
-4. **hostile input**: the hypothesis fuzz tests (tests/reliability/test_fuzz.py), inputs tried/refused;
+4. **hostile input**: the hypothesis fuzz tests (tests/reliability/test_reliability_fuzz.py), inputs
+   tried/refused;
 5. **load**: ``--load-rate`` saves/s of Documents for ``--load-seconds`` through REST and the real
    Apache/PHP after_save hook (collegial_actions' package) into ``suitecrm-ext run``; every change
    must be handled once; p50/p95 from sending the save to the handler running; the sidecar's RSS.
@@ -172,6 +173,8 @@ def push_attacks(workdir: Path) -> None:
 
 # --- 4. hostile input ----------------------------------------------------------------------------
 
+FUZZ = "test_reliability_fuzz"  # the module of tests/reliability/ whose FUZZ_COUNTS are reported
+
 def fuzz() -> None:
     import pytest
 
@@ -179,8 +182,8 @@ def fuzz() -> None:
     import contextlib
 
     with contextlib.redirect_stdout(sys.stderr):  # pytest's own report stays out of the table
-        code = pytest.main(["-q", "-p", "no:cacheprovider", str(ROOT / "tests/reliability/test_fuzz.py")])
-    counts = sys.modules["test_fuzz"].FUZZ_COUNTS if "test_fuzz" in sys.modules else {}
+        code = pytest.main(["-q", "-p", "no:cacheprovider", str(ROOT / "tests/reliability" / f"{FUZZ}.py")])
+    counts = sys.modules[FUZZ].FUZZ_COUNTS if FUZZ in sys.modules else {}
     for name, c in sorted(counts.items()):
         row("fuzz", name, f"{c['tried']} inputs, {c['refused']} refused clearly")
     row("fuzz", f"hypothesis suite {'passed' if code == 0 else 'FAILED'} in {time.monotonic() - t0:.0f} s",
