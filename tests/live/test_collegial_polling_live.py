@@ -48,6 +48,10 @@ def test_a_forbidden_status_change_and_outcome_are_reverted_with_a_note(polled):
     notes = wait_for("the Note", lambda: notes_named(w, doc, "Status change to Signing reverted"))
     assert "Cannot move from Preparation to Signing: the Approval stage has actions" in notes[0][1], notes
 
+    # the feed must see the revert's own change before the next save: a change made within the same poll
+    # interval would be judged against the status the poller saw last (Signing), not Preparation
+    w.idle(w.state_path)
+    time.sleep(2.5)
     w.save("owner", "Documents", {"id": doc, "ca_status_c": "Approval"})  # allowed: it stays
     wait_for("the approver's Task", lambda: w.tasks(doc, "approver"), timeout=60)
     assert w.status(doc) == "Approval"
