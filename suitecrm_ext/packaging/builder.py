@@ -663,8 +663,12 @@ class _Builder:
         src = f"SugarModules/logic_hooks/{cls}.php"
         self.files[src] = source
         self.idefs["copy"].append({"from": f"<basepath>/{src}", "to": target})
+        # SuiteCRM installs a hook only when no hook of that module and event has the same description
+        # (check_existing_element), so each package's hooks carry its id: equal descriptions left a
+        # second package's hooks uninstalled, and uninstalling the first removed the module's hooks.
         for entry in bundle.installdefs:
-            self.idefs["logic_hooks"].append({**entry, "file": target, "class": cls})
+            desc = f"suitecrm-ext {pid}: {entry['hook']} -> sidecar"
+            self.idefs["logic_hooks"].append({**entry, "file": target, "class": cls, "description": desc})
 
     # -- languages --
 

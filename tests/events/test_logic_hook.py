@@ -95,7 +95,7 @@ def install(tmp_path: Path, url: str, **kw) -> Path:
 
 def run_hook(tmp_path: Path, hook_file: Path, method: str, *, module="Accounts", values=None,
              fetched_row=None, arguments=None, secret=SECRET, request=None, api="", no_curl=False,
-             url=None, field_defs=None, repeat=1) -> dict:
+             url=None, field_defs=None, repeat=1, hook_files=None) -> dict:
     config = {"suitecrm_ext": {"secret": secret}} if secret is not None else {}
     if url:
         config.setdefault("suitecrm_ext", {})["url"] = url
@@ -103,6 +103,7 @@ def run_hook(tmp_path: Path, hook_file: Path, method: str, *, module="Accounts",
         "hook_file": str(hook_file), "method": method, "event": method, "arguments": arguments or {},
         "sugar_config": config, "user_id": "seed_will_id", "request": request or {}, "api": api,
         "repeat": repeat,
+        **({"hook_files": [[str(f), c] for f, c in hook_files]} if hook_files else {}),
         "bean": {"module": module,
                  "field_defs": field_defs or (DOC_DEFS if module == "Documents" else ACCOUNT_DEFS),
                  "fetched_row": fetched_row,
@@ -284,6 +285,37 @@ def test_veto_in_the_web_ui_shows_the_message_and_redirects(tmp_path, h):
     assert out["outcome"] == "redirect"
     assert out["url"] == "index.php?module=Documents&action=DetailView&record=d1"
     assert out["messages"] == ["Cannot archive: acknowledgement by J. Smith is not completed"]
+
+
+def package_hooks(tmp_path: Path, url: str, *ids: str) -> list[tuple[Path, str]]:
+    """Each package's own hook class on one module, as the package builder makes them."""
+    source = install(tmp_path, url).read_text(encoding="utf-8")
+    out = []
+    for pid in ids:
+        path = tmp_path / "suitecrm" / "custom/modules/SuiteCRMExt" / pid / f"SuiteCRMExtHook_{pid}.php"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source.replace("\nclass SuiteCRMExtHook\n", f"\nclass SuiteCRMExtHook_{pid}\n"),
+                        encoding="utf-8")
+        out.append((path, f"SuiteCRMExtHook_{pid}"))
+    return out
+
+
+def test_two_packages_hooks_on_one_module_ask_and_tell_the_sidecar_once_per_save(tmp_path, h, gate):
+    hooks = package_hooks(tmp_path, h.url, "pkg_a", "pkg_b")
+    values = dict(DOC_DEFS_VALUES, status_id="Archived")
+    out = run_hook(tmp_path, hooks[0][0], "beforeSave", module="Documents", values=values, hook_files=hooks,
+                   fetched_row={"id": "d1", "status_id": "Acknowledgement", "ack": "1"})
+    assert out == {"outcome": "returned", "log": []}
+    assert len(gate.asked) == 1  # the second package's hook took the first one's answer
+    out = run_hook(tmp_path, hooks[0][0], "beforeSave", module="Documents", values=values, hook_files=hooks,
+                   fetched_row={"id": "d1", "status_id": "Acknowledgement", "ack": "0"})
+    assert out["outcome"] == "exception" and out["message"] == VETO and len(gate.asked) == 2
+    before = h.server.stats.snapshot()["accepted"].get("events", 0)
+    run_hook(tmp_path, hooks[0][0], "afterSave", values=dict(STORED, name="Acme Twice"), fetched_row=STORED,
+             arguments={"isUpdate": True}, hook_files=hooks)
+    # one POST, not one per package
+    assert h.server.stats.snapshot()["accepted"].get("events", 0) - before == 1
+    assert len(h.queued()) == 1
 
 
 def test_allowed_change_saves(tmp_path, h, gate):

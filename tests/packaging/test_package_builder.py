@@ -110,6 +110,8 @@ def test_account_opening_package_carries_its_logic_hooks(tmp_path):
     entry = result["facts"]["logic_hooks"][0]
     # a class of its own per package, so two plugins' packages never overwrite each other's hook
     assert entry["class"] == "SuiteCRMExtHook_sxt_account_opening"
+    # and a description of its own: SuiteCRM skips a hook whose description is already registered
+    assert entry["description"] == f"suitecrm-ext sxt_account_opening: {entry['hook']} -> sidecar"
     assert (
         entry["file"]
         == "custom/modules/SuiteCRMExt/sxt_account_opening/SuiteCRMExtHook_sxt_account_opening.php"

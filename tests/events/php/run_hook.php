@@ -122,7 +122,12 @@ $GLOBALS['sugar_config'] = isset($scenario['sugar_config']) ? $scenario['sugar_c
 $GLOBALS['current_user'] = (object)array('id' => isset($scenario['user_id']) ? $scenario['user_id'] : '1');
 $_REQUEST = isset($scenario['request']) ? $scenario['request'] : array();
 
-require $scenario['hook_file'];
+// hook_files: [[file, class], ...] -- the hooks of several packages on one module, run in turn
+$hookFiles = isset($scenario['hook_files']) ? $scenario['hook_files']
+    : array(array($scenario['hook_file'], 'SuiteCRMExtHook'));
+foreach ($hookFiles as $pair) {
+    require $pair[0];
+}
 
 $bean = new SugarBean();
 $bean->module_dir = $scenario['bean']['module'];
@@ -133,13 +138,18 @@ foreach ($scenario['bean']['values'] as $name => $value) {
     $bean->$name = $value;
 }
 
-$hook = new SuiteCRMExtHook();
+$hooks = array();
+foreach ($hookFiles as $pair) {
+    $hooks[] = new $pair[1]();
+}
 $method = $scenario['method'];
 $repeat = isset($scenario['repeat']) ? (int)$scenario['repeat'] : 1;
 ob_start();
 try {
     for ($i = 0; $i < $repeat; $i++) {
-        $hook->$method($bean, $scenario['event'], isset($scenario['arguments']) ? $scenario['arguments'] : array());
+        foreach ($hooks as $hook) {
+            $hook->$method($bean, $scenario['event'], isset($scenario['arguments']) ? $scenario['arguments'] : array());
+        }
     }
     ob_end_clean();
     finish(array('outcome' => 'returned'));
