@@ -81,7 +81,12 @@ def watch_specs(settings: Settings) -> list[WatchSpec]:
     if settings.cases.enabled:
         per_module["Cases"] = (settings.cases.rules, ())
     for module, (rules, extra) in per_module.items():
-        specs.append(WatchSpec(module, fields=tuple(dict.fromkeys([*rules.fields, *extra])), kinds=kinds))
+        # a Contact related to an Account after it was saved (REST set_relationship, the Account's Contacts
+        # subpanel) is a push "related" event only: without it the Contact never reached the portal
+        internal_kinds = kinds | {EventKind.RELATED} if module in ("Accounts", "Contacts") else kinds
+        specs.append(
+            WatchSpec(module, fields=tuple(dict.fromkeys([*rules.fields, *extra])), kinds=internal_kinds)
+        )
         specs.append(
             WatchSpec(
                 module, fields=tuple(rules.portal_name(f) for f in rules.fields), kinds=kinds, origin=ORIGIN
@@ -92,6 +97,15 @@ def watch_specs(settings: Settings) -> list[WatchSpec]:
             specs.append(WatchSpec(module, kinds=kinds))
             specs.append(WatchSpec(module, kinds=kinds, origin=ORIGIN))
     return specs
+
+
+def _related_contact(event: Event) -> str | None:
+    """The Contact of a Contact-Account relationship event (None for any other relationship)."""
+    if event.module == "Contacts" and (event.related_module == "Accounts" or event.link == "accounts"):
+        return event.record_id
+    if event.module == "Accounts" and (event.related_module == "Contacts" or event.link == "contacts"):
+        return event.related_id
+    return None
 
 
 class PortalSync:
@@ -135,6 +149,11 @@ class PortalSync:
         if event.origin not in ("", ORIGIN):
             return
         if event.module in ("Accounts", "Contacts"):
+            if event.kind is EventKind.RELATED:
+                contact = _related_contact(event)
+                if not portal and contact is not None:
+                    self.orgs.internal_changed("Contacts", contact, EventKind.UPDATED)
+                return
             if portal:
                 self.orgs.portal_changed(event.module, event.record_id)
             else:

@@ -346,6 +346,39 @@ def test_publish_all_sends_every_account_and_resync_catches_up(make_sidecar):
     assert sc.portal.count("Accounts") == 5
 
 
+@pytest.mark.parametrize("side", ["Contacts", "Accounts"])
+def test_a_contact_related_to_a_published_account_after_its_save_is_published(make_sidecar, side):
+    # push delivers the Contact's "created" before the REST set_relationship / subpanel select that links
+    # it; the "related" event (either side's after_relationship_add) is what publishes it
+    import datetime as dt
+
+    from suitecrm_ext import Event, EventKind
+
+    sc = make_sidecar(organisation={"publish": "all"})
+    acc = sc.client_account("Client R")
+    sc.settle()
+    cid = sc.internal.save("Contacts", {"first_name": "Пётр", "last_name": "Связанный"})
+    now = dt.datetime.now(dt.timezone.utc)
+    sc.sync.handle(Event("Contacts", cid, EventKind.CREATED, now, source="push"))
+    assert sc.sync.ids.right("Contacts", cid) is None  # no Account yet: nothing to publish
+    sc.internal.relate("Contacts", cid, "accounts", [acc])
+    if side == "Contacts":
+        related = Event("Contacts", cid, EventKind.RELATED, now, source="push", link="accounts",
+                        related_module="Accounts", related_id=acc)
+    else:
+        related = Event("Accounts", acc, EventKind.RELATED, now, source="push", link="contacts",
+                        related_module="Contacts", related_id=cid)
+    assert any(spec.matches(related) for spec in sc.sync.watch_specs())
+    sc.sync.handle(related)
+    pid = sc.sync.ids.right("Contacts", cid)
+    assert pid is not None and sc.portal.get("Contacts", pid)["last_name"] == "Связанный"
+    # a relationship to something else is not an organisation change
+    other = Event("Accounts", acc, EventKind.RELATED, now, source="push", link="opportunities",
+                  related_module="Opportunities", related_id=cid)
+    sc.sync.handle(other)
+    assert sc.portal.count("Contacts") == 1
+
+
 @pytest.mark.parametrize("die_after", ["link_many", "create_many", "update_many"])
 def test_the_initial_sync_in_batches_resumes_without_duplicates(make_sidecar, die_after):
     from plugins.portal_sync import resync
