@@ -92,7 +92,7 @@ def wait(what, timeout: float, label: str, proc=None):
         if got:
             return got
         if time.monotonic() > deadline:
-            tail = proc.log[-4000:] if proc is not None else ""
+            tail = proc.log[-8000:] if proc is not None else ""
             raise AssertionError(f"{label}: not reached in {timeout} s\n{tail}")
         time.sleep(0.3)
 
@@ -142,7 +142,7 @@ def test_killed_mid_sync_and_portal_outage_lose_nothing(
         with live_kit.sidecar(config, "--worker-id", "portal-live") as proc:
             store = SQLiteStore(store_path)
             # the change feed starts "now" at its first poll (history is not replayed): let it start
-            wait(lambda: store.get_cursor("poller:Accounts"), 30, "the change feed's first poll", proc)
+            wait(lambda: store.get_cursor("poller:Accounts"), 90, "the change feed's first poll", proc)
             acc = internal.save("Accounts", {"name": f"{run_tag} АО Daemon", "phone_office": "+7 1"})
             ids = IdMap(store, IDS_NS)
             portal_acc = wait(lambda: ids.right("Accounts", acc), 30, "the Account published", proc)
@@ -163,7 +163,7 @@ def test_killed_mid_sync_and_portal_outage_lose_nothing(
                 pairs = ids.entries("Contacts", contacts)
                 return len(pairs) == 8 and all(p.data.get("state") == "ok" for p in pairs.values())
 
-            wait(all_out, 90, "every contact after the restart", proc)
+            wait(all_out, 180, "every contact after the restart", proc)
             wait(
                 lambda: portal.get("Accounts", portal_acc, ["phone_office"])["phone_office"] == "+7 2",
                 30,
