@@ -189,6 +189,13 @@ class StepDef(BaseModel):
             ctx = _ctx(info)
             known = set(ctx.scripts) if ctx else set()
             named = [k for k in data if k not in STEP_KEYS and (k in ALIASES or k in known)]
+            others = [k for k in data if k not in STEP_KEYS]
+            if ctx and not named and len(others) == 1 and isinstance(data[others[0]], Mapping):
+                raise located_error(
+                    (others[0],),
+                    f"unknown script {others[0]!r} (scripts: {', '.join(sorted(known))}; "
+                    f"or task:, wait:)",
+                )
             if len(named) == 1 and "settings" not in data:
                 key = named[0]
                 data["script"] = ALIASES.get(key, key)

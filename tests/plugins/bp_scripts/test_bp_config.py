@@ -34,7 +34,8 @@ def load(tmp_path, steps: str, **section):
 
 A = "      - name: a\n        "  # a step named a; its script follows
 CASES = [
-    ("unknown script", A + "frobnicate: {x: 1}\n", {}, 8, "frobnicate"),
+    ("unknown script", A + "frobnicate: {x: 1}\n", {}, 9,
+     "unknown script 'frobnicate' (scripts: call_webhook,"),
     ("unknown setting", A + "set_fields: {fields: {name: x}, colour: red}\n", {}, 9,
      "colour"),
     ("unknown field", A + "set_fields: {fields: {no_such_c: x}}\n", {}, 9, "no_such_c"),
