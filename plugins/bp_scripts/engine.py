@@ -188,7 +188,7 @@ class Engine(SchedulingMixin, AdminMixin):
                         title=self._title(p, values),
                     )
                     if self.runs.add(run):
-                        self._mirror(run, new=True)
+                        self._mirror(run)
             finally:
                 self.state.release_lock(lock, self.owner)
         return self.advance(rid) if advance else self.runs.get(rid)
@@ -219,7 +219,7 @@ class Engine(SchedulingMixin, AdminMixin):
                 adhoc={"script": script, "settings": dict(settings)},
             )
             if self.runs.add(run):
-                self._mirror(run, new=True)
+                self._mirror(run)
         return self.advance(run_id)
 
     def _title(self, p: ProcessDef, values: Mapping[str, Any] | None) -> str:
@@ -496,7 +496,7 @@ class Engine(SchedulingMixin, AdminMixin):
 
     # --- SuiteCRM's view -----------------------------------------------------------------------
 
-    def _mirror(self, run: Run, *, new: bool = False) -> None:
+    def _mirror(self, run: Run) -> None:
         """Write the run's state to its bp_Runs record (created under the run's id; never twice)."""
         if not self.mirror:
             return
@@ -519,10 +519,11 @@ class Engine(SchedulingMixin, AdminMixin):
             values["script"] = str(run.adhoc.get("script", ""))[:50]
         try:
             self.crm.create(self.settings.runs_module, values, id=run.id)
-            if new:
+            if not run.linked:  # until it worked once (SuiteCRM busy on the first write: the next one)
                 link = self.settings.run_links.get(run.module)
                 if link:
                     self.crm.relate(run.module, run.record_id, link, [run.id])
+                run.linked = True  # stored with the run's next save (relating again changes nothing)
         except CRMError as exc:  # the state store is where the engine resumes from; SuiteCRM catches up
             log.warning("cannot show %s %s in SuiteCRM: %s", run.process, run.id, exc)
 

@@ -77,6 +77,8 @@ class Run:
     title: str = ""
     #: a run of one script on one record (``bp run``): {"script": name, "settings": {...}}
     adhoc: dict[str, Any] | None = None
+    #: its bp_Runs record is related to the record (the "Processes" subpanel); retried until it is
+    linked: bool = False
 
     @property
     def active(self) -> bool:

@@ -93,9 +93,9 @@ def test_order_delivery_on_the_real_suitecrm(live_kit, live_crm, run_tag, tmp_pa
                 assert task.get("name") == f"Собрать заказ №{number}"
                 assert task.get("date_due")  # 4 working hours from now (the business calendar)
 
-                runs = crm.related("AOS_Invoices", invoice, "bp_runs_aos_invoices",
-                                   fields=["id", "process", "status", "current_step"])
-                [run] = runs
+                [run] = wait(lambda: list(crm.related("AOS_Invoices", invoice, "bp_runs_aos_invoices",
+                                                      fields=["id", "process", "status", "current_step"])),
+                             30, "the run in the invoice's Processes subpanel", proc)
                 made.append(("bp_Runs", run.id))
                 assert run.get("process") == "order_delivery" and run.get("current_step") == "assemble"
                 wait(lambda: crm.get("bp_Runs", run.id).get("status") == "waiting", 30,

@@ -185,3 +185,22 @@ def test_a_waiting_step_that_times_out_is_parked(shop, smsc):
     [run] = RunStore(engine.state).of_record("AOS_Invoices", invoice)
     assert run.status == "parked" and run.error.startswith("timed out after 2d")
     assert smsc.messages == []
+
+
+def test_the_run_reaches_the_records_subpanel_even_when_suitecrm_was_busy_at_first(shop, smsc, monkeypatch):
+    from suitecrm_ext import TransientError
+
+    crm, engine, clock, invoice, *_ = shop
+    real, failed = crm.relate, []
+
+    def busy_once(module, rid, link, ids, *a, **kw):
+        if link == "bp_runs_aos_invoices" and not failed:
+            failed.append(link)
+            raise TransientError("SuiteCRM busy")
+        return real(module, rid, link, ids, *a, **kw)
+
+    monkeypatch.setattr(crm, "relate", busy_once)
+    crm.save("AOS_Invoices", {"id": invoice, "status": "Paid"})
+    crm.pump(engine)
+    [run] = RunStore(engine.state).of_record("AOS_Invoices", invoice)
+    assert failed and [r.id for r in crm.related("AOS_Invoices", invoice, "bp_runs_aos_invoices")] == [run.id]
