@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pymysql
 import pytest
 from aiosmtpd.controller import Controller
 from webui import WebUI, read_form
@@ -180,11 +181,13 @@ class World:
         )
 
     def cleanup(self) -> None:
-        routed = ("Opportunities", "AOS_Quotes", "Cases", "Documents")
-        for rid in [rid for m, rid in self.made if m in routed]:
-            for module in ("rt_RouteSteps", "rt_RouteRuns", "sx_Decisions", "Tasks", "Notes"):
-                for rec in self.admin.find(module, Cond("parent_id", "eq", rid), ["id"]):
-                    self._delete(module, rec.id)
+        routed = [rid for m, rid in self.made if m in ("Opportunities", "AOS_Quotes", "Cases", "Documents")]
+        if routed:  # what the sidecar made on them, marked deleted as SuiteCRM's delete does (one REST
+            # delete each took minutes in all on a loaded host)
+            marks = ", ".join(["%s"] * len(routed))
+            with pymysql.connect(**self.lab.db_params()) as conn, conn.cursor() as cur:
+                for table in ("rt_routesteps", "rt_routeruns", "sx_decisions", "tasks", "notes"):
+                    cur.execute(f"UPDATE {table} SET deleted = 1 WHERE parent_id IN ({marks})", routed)
         for module, rid in reversed(self.made):
             self._delete(module, rid)
         for uid in self.users.values():
