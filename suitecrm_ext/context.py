@@ -72,9 +72,10 @@ class AppContext:
             self._mailer = Mailer(self.config.settings.smtp)
         return self._mailer
 
-    def for_plugin(self, name: str) -> PluginContext:
-        """The context handed to plugin ``name``'s hooks."""
-        return PluginContext(name, self)
+    def for_plugin(self, name: str, *, crm: CRM | None = None) -> PluginContext:
+        """The context handed to plugin ``name``'s hooks (``crm``: a gateway of its own instead of the
+        shared one, as /validate uses)."""
+        return PluginContext(name, self, crm=crm)
 
     def close(self) -> None:
         """Close what was opened."""
@@ -92,9 +93,10 @@ class AppContext:
 class PluginContext:
     """What one plugin's hooks get: its validated settings, its logger, and the shared services."""
 
-    def __init__(self, name: str, app: AppContext):
+    def __init__(self, name: str, app: AppContext, *, crm: CRM | None = None):
         self.name = name
         self.app = app
+        self._crm = crm
         self.log = logging.getLogger(f"suitecrm_ext.plugins.{name}")
 
     @property
@@ -105,7 +107,7 @@ class PluginContext:
     @property
     def crm(self) -> CRM:
         """The CRM gateway."""
-        return self.app.crm
+        return self._crm if self._crm is not None else self.app.crm
 
     @property
     def state(self) -> Any:

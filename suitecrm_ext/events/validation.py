@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import logging
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,6 +37,11 @@ class Validator:
     hangs keeps its worker thread busy (Python threads cannot be killed); the pool has
     ``max_workers`` threads, and a call that cannot even start within the budget counts as a
     time-out like any other.
+
+    The plugins validate with a CRM gateway of their own (``app.new_crm()``, opened on first use):
+    SuiteCRM's REST v4_1 session is a PHP session, which serves one request at a time, so reads on
+    the dispatcher's session waited behind its calls -- and behind the very save being validated
+    when the sidecar made it -- until the budget ran out and the save was let through.
     """
 
     def __init__(
@@ -53,6 +59,22 @@ class Validator:
         self.fail_modes = dict(fail_modes)
         self.pool = cf.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="validate")
         self.validators = self._collect()
+        self._crm: Any = None
+        self._crm_lock = threading.Lock()
+
+    def _own_crm(self) -> Any:
+        """The validators' gateway (None: the shared one, when the app cannot make another)."""
+        with self._crm_lock:
+            if self._crm is None:
+                new_crm = getattr(self.app, "new_crm", None)
+                if new_crm is None:
+                    return None
+                try:
+                    self._crm = new_crm()
+                except Exception as exc:  # noqa: BLE001 - validate on the shared gateway then
+                    log.warning("validation uses the shared CRM gateway: cannot open another: %s", exc)
+                    self._crm = False
+            return self._crm or None
 
     def _collect(self) -> dict[str, set[str]]:
         out: dict[str, set[str]] = {}
@@ -72,7 +94,9 @@ class Validator:
         return self.fail_modes.get(module, "open")
 
     def _call(self, name: str, change: RecordChange) -> Any:
-        return self.registry.call_one(name, VALIDATE_HOOK, change=change, ctx=self.app.for_plugin(name))
+        crm = self._own_crm()
+        ctx = self.app.for_plugin(name, crm=crm) if crm is not None else self.app.for_plugin(name)
+        return self.registry.call_one(name, VALIDATE_HOOK, change=change, ctx=ctx)
 
     def validate(self, change: RecordChange) -> Verdict:
         """Ask every plugin validating ``change.module``; the verdict (see the module docstring)."""
@@ -113,7 +137,12 @@ class Validator:
         return Verdict(True, f"validation incomplete ({detail}); allowed (fail-open)", "open")
 
     def close(self) -> None:
-        """Stop the worker threads (does not wait for hung plugins)."""
+        """Stop the worker threads (does not wait for hung plugins) and close the validators' gateway."""
         self.pool.shutdown(wait=False, cancel_futures=True)
+        with self._crm_lock:
+            crm, self._crm = self._crm, False
+        # an app given a ready-made CRM hands out that one: it is the app's to close
+        if crm and crm is not getattr(self.app, "_crm", None) and hasattr(crm, "close"):
+            crm.close()
 
 

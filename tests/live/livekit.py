@@ -169,9 +169,11 @@ class LiveKit:
 
     @contextlib.contextmanager
     def receiver(self, plugins: Mapping[str, Any], *, config: Mapping[str, Any] | None = None,
-                 **push: Any) -> Iterator[Any]:
+                 real_crm: bool = False, **push: Any) -> Iterator[Any]:
         """An in-process ``PushServer`` on the push address with ``plugins`` (name -> plugin object),
-        queueing into a fresh SQLite store; yields the server (``.store``, ``.stats``)."""
+        queueing into a fresh SQLite store; yields the server (``.store``, ``.stats``, ``.app``).
+        The plugins see a FakeCRM, or with ``real_crm`` the live instance through the config's gateway
+        (as ``suitecrm-ext run`` builds it)."""
         from suitecrm_ext.events.push import PushServer
         from suitecrm_ext.state.sqlite import SQLiteStore
         from suitecrm_ext.testing import build_app, build_config, build_registry
@@ -183,12 +185,19 @@ class LiveKit:
         conf = build_config(cfg.get("plugins"), **sections)
         registry = build_registry(dict(plugins), config=conf)
         store = SQLiteStore(Path(cfg["state"]["path"]))
-        app = build_app(registry, config=conf, state=store)
+        if real_crm:
+            from suitecrm_ext.context import AppContext
+
+            app = AppContext(conf, state=store, plugin_manager=registry)
+        else:
+            app = build_app(registry, config=conf, state=store)
         server = _start_on_fixed_port(lambda: PushServer(app, registry, store=store))
         try:
             yield server
         finally:
             server.stop()
+            if real_crm:
+                app.close()
             store.close()
 
     @contextlib.contextmanager
