@@ -315,6 +315,20 @@ def test_related_many_to_many_both_directions_honours_deleted(db, crm):
     assert [r.id for r in crm.related("Accounts", acc, "accounts_contacts")] == [c1]  # relationship name
 
 
+def test_related_reads_a_join_tables_columns_once(db, crm, monkeypatch):
+    acc = db.account("Acme")
+    c1 = db.row("contacts", last_name="Live", deleted=0, date_modified=T0)
+    db.row("accounts_contacts", account_id=acc, contact_id=c1, deleted=0)
+    assert [r.id for r in crm.related("Accounts", acc, "contacts", ["id"])] == [c1]
+    seen = count_queries(crm, monkeypatch)
+    for _ in range(3):  # a validation reads a few links per save: no information_schema round trip each
+        assert [r.id for r in crm.related("Accounts", acc, "contacts", ["id"])] == [c1]
+    assert not [q for q in seen if "information_schema" in q]
+    crm.refresh_metadata()  # after a package install: asked again
+    assert [r.id for r in crm.related("Accounts", acc, "contacts", ["id"])] == [c1]
+    assert [q for q in seen if "information_schema" in q]
+
+
 def test_related_one_to_many_with_role_column(db, crm):
     acc = db.account("Acme")
     other = db.account("Other")

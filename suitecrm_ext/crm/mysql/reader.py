@@ -118,6 +118,8 @@ class MySQLCRM(CRM):
         self._fields: dict[str, dict[str, FieldInfo]] = {}
         self._emails: dict[str, dict[str, FieldInfo]] = {}
         self._rels: list[Relationship] | None = None
+        #: join tables' columns, asked once (related() asked information_schema on every call)
+        self._join_cols: dict[str, dict[str, Column]] = {}
 
     @classmethod
     def from_settings(cls, s: MySQLSettings, *, retries: int = 3) -> MySQLCRM:
@@ -237,6 +239,7 @@ class MySQLCRM(CRM):
         self._meta.clear()
         self._fields.clear()
         self._emails.clear()
+        self._join_cols.clear()
         self._rels = None
 
     def table_for(self, module: str) -> str:
@@ -436,7 +439,9 @@ class MySQLCRM(CRM):
         q = self._query(other_module, None, fields, include_deleted=False, table=other_table)
         omet = q.meta
         if rel.join_table:
-            jmeta = self._columns(rel.join_table)
+            if rel.join_table not in self._join_cols:
+                self._join_cols[rel.join_table] = self._columns(rel.join_table)
+            jmeta = self._join_cols[rel.join_table]
             this_jk = rel.join_key_lhs if this_is_lhs else rel.join_key_rhs
             other_jk = rel.join_key_rhs if this_is_lhs else rel.join_key_lhs
             needed = [this_jk, other_jk] + ([rel.role_column] if rel.role_column else [])
