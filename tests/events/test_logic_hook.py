@@ -180,6 +180,12 @@ def test_after_save_create_delete_and_relationships(tmp_path, h):
     run_hook(tmp_path, hook_file, "afterRelationshipDelete", values=STORED,
              arguments={"id": AID, "module": "Accounts", "related_id": "c1", "related_module": "Contacts",
                         "link": "contacts", "relationship": "accounts_contacts"})
+    # the side of a relationship with no link field (SuiteCRM passes link false): nothing is posted
+    out = run_hook(tmp_path, hook_file, "afterRelationshipDelete", values=STORED,
+                   arguments={"id": AID, "module": "Accounts", "related_id": "n1", "related_module": "Notes",
+                              "link": False, "relationship": "account_notes"})
+    assert out == {"outcome": "returned", "log": []}
+    assert h.server.stats.snapshot()["refused_total"] == 0
     created, deleted, related, unrelated = h.queued()
     assert created.kind is EventKind.CREATED
     assert created.changes["name"].before is None and created.changes["name"].after == "Acme"
