@@ -74,7 +74,7 @@ class Validator:
                 except Exception as exc:  # noqa: BLE001 - validate on the shared gateway then
                     log.warning("validation uses the shared CRM gateway: cannot open another: %s", exc)
                     self._crm = False
-            return self._crm or None
+            return None if self._crm is False else self._crm
 
     def _collect(self) -> dict[str, set[str]]:
         out: dict[str, set[str]] = {}
@@ -142,7 +142,8 @@ class Validator:
         with self._crm_lock:
             crm, self._crm = self._crm, False
         # an app given a ready-made CRM hands out that one: it is the app's to close
-        if crm and crm is not getattr(self.app, "_crm", None) and hasattr(crm, "close"):
+        if crm is not None and crm is not False and crm is not getattr(self.app, "_crm", None) \
+                and hasattr(crm, "close"):
             crm.close()
 
 
