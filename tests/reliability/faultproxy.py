@@ -13,6 +13,10 @@ from ``kinds``, seeded too, so a failing run can be replayed with the same seed)
 ``truncated``    the request is executed and the answer cut in half (full ``Content-Length``, half
                  the body, connection closed).
 
+:meth:`FaultProxy.down` emulates SuiteCRM being restarted: for N seconds new connections are refused
+(the port is closed, as when Apache is stopped) or answered ``503`` (as while PHP comes back), and
+requests in flight are reset.
+
 Each client connection carries one request (answers say ``Connection: close``); upstream requests
 are sent as HTTP/1.0 so Apache answers close-delimited, never chunked. ``faults`` counts what was
 injected by kind, ``forwarded`` how many requests reached SuiteCRM.
@@ -50,15 +54,48 @@ class FaultProxy:
         self.requests = 0
         self.forwarded = 0
         self.enabled = True
+        self.outages: list[tuple[str, float]] = []
+        self._unavailable = False
+        self._clients: set[socket.socket] = set()
+        self._stopped = threading.Event()
+        self.port = 0
+        self._listen()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def _listen(self) -> None:
         self._srv = socket.socket()
         self._srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._srv.bind(("127.0.0.1", 0))
+        self._srv.bind(("127.0.0.1", self.port))
         self._srv.listen(128)
         self.port = self._srv.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._accept, name="fault-proxy", daemon=True)
+        self._thread = threading.Thread(target=self._accept, args=(self._srv,), name="fault-proxy",
+                                        daemon=True)
         self._thread.start()
+
+    def down(self, seconds: float, mode: str = "refuse") -> threading.Timer:
+        """SuiteCRM "restarted" for ``seconds`` from now: ``refuse`` closes the port (connection
+        refused), ``503`` answers every request with 503 without forwarding; either way the requests
+        in flight are reset. Returns the timer that ends the outage (``.join()`` waits for it)."""
+        if mode not in ("refuse", "503"):
+            raise ValueError(f"unknown outage mode {mode!r}; known: refuse, 503")
+        with self._lock:
+            self.outages.append((mode, seconds))
+            self._unavailable = True
+            clients, self._clients = self._clients, set()
+        for c in clients:
+            _reset(c)
+        if mode == "refuse":
+            self._close_listener()
+
+        def end() -> None:
+            if mode == "refuse" and not self._stopped.is_set():
+                self._listen()
+            self._unavailable = False
+
+        timer = threading.Timer(seconds, end)
+        timer.daemon = True
+        timer.start()
+        return timer
 
     def __enter__(self) -> FaultProxy:
         return self
@@ -74,6 +111,9 @@ class FaultProxy:
     def close(self) -> None:
         """Stop accepting; connections in flight finish on their own."""
         self._stopped.set()
+        self._close_listener()
+
+    def _close_listener(self) -> None:
         try:
             self._srv.shutdown(socket.SHUT_RDWR)
         except OSError:
@@ -82,10 +122,10 @@ class FaultProxy:
 
     # --- serving --------------------------------------------------------------------------
 
-    def _accept(self) -> None:
+    def _accept(self, srv: socket.socket) -> None:
         while not self._stopped.is_set():
             try:
-                client, _ = self._srv.accept()
+                client, _ = srv.accept()
             except OSError:
                 return
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
@@ -105,7 +145,9 @@ class FaultProxy:
             request = _read_request(client)
             if request is None:
                 return
-            fault = self._draw()
+            with self._lock:
+                self._clients.add(client)
+            fault = "503" if self._unavailable else self._draw()
             if fault == "reset":
                 return _reset(client)
             if fault in ("502", "503"):
@@ -117,6 +159,8 @@ class FaultProxy:
                                b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
                 return
             status_headers, body = self._forward(request)
+            if client not in self._clients:
+                return  # reset by an outage while SuiteCRM worked on it
             if fault == "reset_after":
                 return _reset(client)
             if fault == "stall":
@@ -130,6 +174,8 @@ class FaultProxy:
         except OSError:
             pass
         finally:
+            with self._lock:
+                self._clients.discard(client)
             try:
                 client.close()
             except OSError:

@@ -16,3 +16,18 @@ def test_kill_9_rounds_end_as_an_uninterrupted_run(live_kit, live_lab, run_tag, 
     assert out.detail["crashes"] == 2
     assert (out.lost, out.duplicated) == (0, 0)
     assert out.expected == 2 * 3 + 8
+
+
+def test_kill_9_rounds_of_a_1c_import_end_as_an_uninterrupted_import(live_kit, live_lab, run_tag, tmp_path):
+    from onec_crashes import cleanup as onec_cleanup
+    from onec_crashes import onec_kill_rounds
+
+    out = None
+    try:
+        out = onec_kill_rounds(live_kit, live_lab, run_tag, tmp_path, rounds=2, seed=18, payers=4)
+    finally:
+        onec_cleanup(live_lab, run_tag, out)
+    assert out.errors == []
+    assert out.detail["crashes"] >= 1  # seeded delays inside the uninterrupted run's wall time
+    assert (out.lost, out.duplicated) == (0, 0)
+    assert len(out.detail["got"]) == 4 and out.detail["got"] == out.detail["reference"]

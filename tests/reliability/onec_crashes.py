@@ -1,0 +1,152 @@
+"""Seeded kill -9 rounds of a 1C bank-statement import (``suitecrm-ext onec import --file``, API
+writer) against the real SuiteCRM (shared by tests/reliability/test_crashes_live.py and
+bench/reliability.py).
+
+First a reference: a statement of ``payers`` payments (all but one payer with an Account) is imported
+once, uninterrupted, as its own process; its wall time sets the window of the kills. Then a second
+statement of the same shape (other payers, other Accounts) is imported in rounds: each round starts
+the import as a fresh process with the same state file and kills it with SIGKILL after a seeded random
+delay inside that window (in the middle of matching, a batch's writes, its links or its Tasks); a last
+round runs to the end, as cron's next run would. SuiteCRM's DB must then hold, payment by payment,
+what the uninterrupted run left: each payment once with the same status, one Account link per matched
+payment, one Task for the unmatched one — and one more import must change nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pymysql
+from faults import Outcome, db_rows
+from onec_faults import _link
+
+from suitecrm_ext.lab import LabInstance
+
+
+def _import(config: Path, path: Path, workdir: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-c", "from suitecrm_ext.cli import main; main()", "--config", str(config),
+           "onec", "import", "--file", str(path)]
+    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, cwd=workdir, env={**os.environ, "COLUMNS": "200"})
+
+
+def _state(lab: LabInstance, inns: list[str]) -> list[tuple[Any, ...]]:
+    """Per payment (ordered by amount): amount, status, Account links, Tasks — and the payments per INN."""
+    marks = ", ".join(["%s"] * len(inns))
+    rows = db_rows(lab, f"SELECT id, payer_inn, amount, status FROM onec_payments WHERE deleted = 0 "
+                        f"AND payer_inn IN ({marks}) ORDER BY amount", tuple(inns))
+    table, column = _link()
+    out = []
+    for rid, inn, amount, status in rows:
+        links = db_rows(lab, f"SELECT COUNT(*) FROM {table} WHERE deleted = 0 AND {column} = %s",
+                        (rid,))[0][0]
+        tasks = db_rows(lab, "SELECT COUNT(*) FROM tasks WHERE deleted = 0 AND parent_id = %s",
+                        (rid,))[0][0]
+        out.append((inns.index(inn), f"{amount:.2f}", status, links, tasks))
+    return out
+
+
+def _prepare(kit: Any, lab: LabInstance, tag: str, workdir: Path, n: int) -> tuple[list[str], Path, Path]:
+    from test_onec_live import config_file, payers, statement
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    inns = payers(n)
+    direct = lab.gateway("rest")
+    try:
+        for i, inn in enumerate(inns[:-1]):
+            direct.save("Accounts", {"name": f"{tag} onec payer {i}", "ao_inn_c": inn,
+                                     "ao_kpp_c": "770101001"})
+    finally:
+        direct.close()
+    path = workdir / "statement.txt"
+    path.write_bytes(statement(tag, inns[:-1], inns[-1], random.randrange(100_000, 900_000)).encode("cp1251"))
+    return inns, path, config_file(workdir, lab, write="api")
+
+
+def onec_kill_rounds(kit: Any, lab: LabInstance, tag: str, workdir: Path, *, rounds: int = 3, seed: int = 18,
+                     payers: int = 4, timeout: float = 300.0) -> Outcome:
+    """The reference import, then ``rounds`` killed imports of a second statement and one to the end."""
+    from test_onec_live import counts
+
+    kit.install("account_opening")
+    kit.install("onec_bridge")
+    rng = random.Random(seed)
+    out = Outcome("kill -9 of a 1C statement import (API writer)", expected=payers)
+    ref_inns, ref_path, ref_config = _prepare(kit, lab, tag + "r", workdir / "reference", payers)
+    inns, path, config = _prepare(kit, lab, tag + "k", workdir / "killed", payers)
+    out.detail.update(inns=ref_inns + inns)
+    t0 = time.monotonic()
+    proc = _import(ref_config, ref_path, workdir)
+    log, _ = proc.communicate(timeout=timeout)
+    window = time.monotonic() - t0
+    if proc.returncode != 0:
+        out.errors.append(f"the uninterrupted import failed:\n{log[-1500:]}")
+        return out
+    reference = _state(lab, ref_inns)
+    kills, written_at_kill = 0, []
+    for _ in range(rounds):
+        proc = _import(config, path, workdir)
+        try:
+            proc.wait(timeout=rng.uniform(0.2, window))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            kills += 1
+            written_at_kill.append(len(_state(lab, inns)))
+        proc.stdout.close()
+    proc = _import(config, path, workdir)
+    log, _ = proc.communicate(timeout=timeout)
+    if proc.returncode != 0:
+        out.errors.append(f"the import after the kills failed:\n{log[-1500:]}")
+    again = _import(config, path, workdir)
+    log2, _ = again.communicate(timeout=timeout)
+    if again.returncode != 0 or counts(log2).get("unchanged") != payers:
+        out.errors.append(f"one more import after the kills changed something or failed:\n{log2[-800:]}")
+    got = _state(lab, inns)
+    per_inn: dict[int, int] = {}
+    for idx, *_ in got:
+        per_inn[idx] = per_inn.get(idx, 0) + 1
+    out.lost = sum(1 for i in range(payers) if i not in per_inn)
+    out.duplicated = sum(c - 1 for c in per_inn.values() if c > 1)
+    # links and Tasks against the reference, payment by payment (same amounts, statuses, links, Tasks)
+    ref_by = {r[0]: r for r in reference}
+    for r in got:
+        want = ref_by.get(r[0])
+        if want is None or r[1:3] != want[1:3]:
+            out.errors.append(f"payment {r[0]}: {r[1:3]} where the uninterrupted run has "
+                              f"{want and want[1:3]}")
+            continue
+        out.lost += max(0, want[3] - r[3]) + max(0, want[4] - r[4])
+        out.duplicated += max(0, r[3] - want[3]) + max(0, r[4] - want[4])
+    out.detail.update(crashes=kills, written_at_kill=written_at_kill, window=window, reference=reference,
+                      got=got, rerun=counts(log2))
+    return out
+
+
+def cleanup(lab: LabInstance, tag: str, out: Outcome | None) -> None:
+    """Remove both imports' payments, links, Tasks and the tag's Accounts."""
+    con = pymysql.connect(**lab.db_params())
+    try:
+        with con.cursor() as cur:
+            inns = list((out.detail.get("inns") if out else None) or [])
+            if inns:
+                marks = ", ".join(["%s"] * len(inns))
+                cur.execute(f"SELECT id FROM onec_payments WHERE payer_inn IN ({marks})", inns)
+                ids = [r[0] for r in cur.fetchall()]
+                if ids:
+                    marks = ", ".join(["%s"] * len(ids))
+                    cur.execute(f"DELETE FROM tasks WHERE parent_id IN ({marks})", ids)
+                    table, column = _link()
+                    cur.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", ids)
+                    cur.execute(f"DELETE FROM onec_payments WHERE id IN ({marks})", ids)
+            cur.execute("DELETE c FROM accounts_cstm c JOIN accounts a ON a.id = c.id_c WHERE a.name LIKE %s",
+                        (tag + "%",))
+            cur.execute("DELETE FROM accounts WHERE name LIKE %s", (tag + "%",))
+    finally:
+        con.close()
