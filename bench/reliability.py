@@ -4,14 +4,19 @@ Against the instance of ``$SUITECRM_EXT_LIVE_ENV`` (or ``--env``) it runs the sc
 tests/reliability/ with more records and rounds, and two the CI suite leaves out, then prints one
 table and, as its last line::
 
-    reliability: faults=N crashes=N refused=N lost=N duplicated=N
+    reliability: faults=N crashes=N outages=N refused=N lost=N duplicated=N
 
 1. **faults** (tests/reliability/faults.py): a seeded ``--rate`` of requests between sidecar and
    SuiteCRM reset, stalled past the timeout, answered 502/503 or cut off (faultproxy.py); the gateway's
    reads/writes, the change feed + dispatcher (handler writing Notes back) and a 1C bank-statement
    import (``onec import --file``, API writer; onec_faults.py) run through it;
 2. **crashes** (crashes.py): ``--rounds`` seeded kill -9 of ``suitecrm-ext run`` (feed, dispatcher,
-   a resumable job), each restarted; SuiteCRM's DB must end as after an uninterrupted run;
+   a resumable job), each restarted; SuiteCRM's DB must end as after an uninterrupted run; then
+   (onec_crashes.py) ``--rounds`` kill -9 of ``onec import --file`` (API writer, ``--onec-payers``
+   payments), compared payment by payment with an uninterrupted import of a statement of the same shape;
+2b. **outages** (outages.py): SuiteCRM "restarted" under a running ``suitecrm-ext run`` (its HTTP path
+   refused, then 503, ``--outage-seconds`` each) and the MySQL reader's database "restarted" (a TCP
+   proxy in front of MariaDB's port resets and refuses); the same process must handle every save;
 3. **push channel**: forged, stale, replayed, oversized, malformed and flooding requests against a
    push receiver on loopback; refusals as the receiver counts them (``PushServer.stats``, GET /health);
 4. **hostile input**: the hypothesis fuzz tests (tests/reliability/test_reliability_fuzz.py), inputs
@@ -20,7 +25,7 @@ table and, as its last line::
    Apache/PHP after_save hook (collegial_actions' package) into ``suitecrm-ext run``; every change
    must be handled once; p50/p95 from sending the save to the handler running; the sidecar's RSS.
 
-``lost`` and ``duplicated`` add up 1, 2 and 5 (checked in SuiteCRM's DB for 1 and 2, in the handler's
+``lost`` and ``duplicated`` add up 1, 2, 2b and 5 (checked in SuiteCRM's DB for 1 and 2, in the handler's
 record for 5); ``refused`` is 3. Usage::
 
     python bench/reliability.py [--env FILE] [--seed 18] [--rounds 10] [--load-seconds 60] [--load-rate 200]
@@ -119,6 +124,59 @@ def crashes(lab: Any, kit: Any, args: argparse.Namespace, workdir: Path) -> None
     TOTAL["crashes"] += d.get("crashes", 0)
     TOTAL["lost"] += out.lost + (1 if out.errors else 0)
     TOTAL["duplicated"] += out.duplicated
+
+    from onec_crashes import cleanup as onec_cleanup
+    from onec_crashes import onec_kill_rounds
+
+    t0 = time.monotonic()
+    out = None
+    try:
+        out = onec_kill_rounds(kit, lab, tag, work / "onec", rounds=args.rounds, seed=args.seed,
+                               payers=args.onec_payers)
+    finally:
+        onec_cleanup(lab, tag, out)
+    d = out.detail
+    extra = "; ".join(out.errors)[:300]
+    at_kill = d.get("written_at_kill", [])
+    row("crashes", f"kill -9 of onec import --file (API writer): {args.onec_payers} payments "
+        f"({args.onec_payers - 1} matched + links, 1 unmatched + Task) vs an uninterrupted import "
+        f"({d.get('window', 0):.1f} s); payments stored at the kills {at_kill}; "
+        f"equal to the uninterrupted run: {d.get('got') == d.get('reference')}, "
+        f"re-run {d.get('rerun')}, {time.monotonic() - t0:.0f} s" + (f", ERRORS: {extra}" if extra else ""),
+        f"{d.get('crashes', 0)} kills", out.lost, out.duplicated)
+    TOTAL["crashes"] += d.get("crashes", 0)
+    TOTAL["lost"] += out.lost + (1 if out.errors else 0)
+    TOTAL["duplicated"] += out.duplicated
+
+
+# --- 2b. outages -------------------------------------------------------------------------------
+
+def outages(lab: Any, kit: Any, args: argparse.Namespace, workdir: Path) -> None:
+    from faults import cleanup
+    from outages import outage_run
+
+    for side in ("http", "mysql"):
+        tag = "sxo" + uuid.uuid4().hex[:8]
+        t0 = time.monotonic()
+        try:
+            out = outage_run(kit, lab, tag, workdir / f"outage-{side}", side=side, seconds=args.outage_seconds,
+                             records=args.outage_records)
+        finally:
+            cleanup(lab, tag)
+        d = out.detail
+        extra = "; ".join(out.errors)[:300]
+        what = (f"{args.outage_seconds:.0f} s refused + {args.outage_seconds:.0f} s 503" if side == "http"
+                else f"{args.outage_seconds:.0f} s reset/refused, {d.get('resets', 0)} connections reset")
+        rec = d.get("recovered")
+        row("outage", f"{out.name} ({what}): {out.expected} saves before/during/after, all handled "
+            f"{f'{rec:.0f} s after the outage began' if rec is not None else 'NOT'}, same process, "
+            f"{d.get('deliveries', 0)} deliveries ({d.get('redelivered', 0)} redelivered), "
+            f"{d.get('errors_logged', 0)} warnings logged, {time.monotonic() - t0:.0f} s"
+            + (f", ERRORS: {extra}" if extra else ""),
+            f"{d.get('outages', 0)} outages", out.lost, out.duplicated)
+        TOTAL["outages"] += d.get("outages", 0)
+        TOTAL["lost"] += out.lost + (1 if out.errors else 0)
+        TOTAL["duplicated"] += out.duplicated
 
 
 # --- 3. push channel ---------------------------------------------------------------------------
@@ -346,12 +404,15 @@ def main() -> int:
     ap.add_argument("--records", type=int, default=10, help="gateway records through the proxy")
     ap.add_argument("--feed-records", type=int, default=6, help="records the feed run saves twice")
     ap.add_argument("--rounds", type=int, default=8, help="kill -9 rounds")
+    ap.add_argument("--onec-payers", type=int, default=12, help="payments of the killed 1C import")
+    ap.add_argument("--outage-seconds", type=float, default=20.0, help="length of each outage")
+    ap.add_argument("--outage-records", type=int, default=4, help="Bugs saved before/during/after")
     ap.add_argument("--load-seconds", type=float, default=60.0)
     ap.add_argument("--load-rate", type=float, default=200.0, help="saves per second")
     ap.add_argument("--load-workers", type=int, default=4, help="parallel REST sessions")
     ap.add_argument("--load-docs", type=int, default=200, help="Documents the load run saves in turn")
     ap.add_argument("--skip", action="append", default=[],
-                    choices=["faults", "crashes", "push", "fuzz", "load"])
+                    choices=["faults", "crashes", "outages", "portal", "push", "fuzz", "load"])
     args = ap.parse_args()
     if not args.env:
         ap.error(f"no instance: set ${LIVE_ENV_VAR} or pass --env")
@@ -366,6 +427,8 @@ def main() -> int:
         faults(lab, kit, args, workdir)
     if "crashes" not in args.skip:
         crashes(lab, kit, args, workdir)
+    if "outages" not in args.skip:
+        outages(lab, kit, args, workdir)
     if "push" not in args.skip:
         (workdir / "push").mkdir()
         push_attacks(workdir / "push")
@@ -382,7 +445,8 @@ def main() -> int:
           f"{'dup':>{widths[3]}}  what")
     for sec, what, inj, lost, dup in ROWS:
         print(f"{sec:<{widths[0]}}  {inj:<{widths[1]}}  {lost:>{widths[2]}}  {dup:>{widths[3]}}  {what}")
-    print(f"reliability: faults={TOTAL['faults']} crashes={TOTAL['crashes']} refused={TOTAL['refused']} "
+    print(f"reliability: faults={TOTAL['faults']} crashes={TOTAL['crashes']} outages={TOTAL['outages']} "
+          f"refused={TOTAL['refused']} "
           f"lost={TOTAL['lost']} duplicated={TOTAL['duplicated']}")
     return 0 if TOTAL["lost"] == 0 and TOTAL["duplicated"] == 0 else 1
 
