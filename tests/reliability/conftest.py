@@ -34,6 +34,15 @@ def run_tag() -> str:
 
 
 @pytest.fixture(scope="session")
+def live_portal():
+    """The second real SuiteCRM, playing the client portal (``$SUITECRM_EXT_LIVE_PORTAL_ENV``)."""
+    from suitecrm_ext.lab import LIVE_PORTAL_ENV_VAR
+    from suitecrm_ext.testing import require_live_instance
+
+    return require_live_instance(LIVE_PORTAL_ENV_VAR)
+
+
+@pytest.fixture(scope="session")
 def live_kit(live_lab, tmp_path_factory):
     """The live kit (tests/live/livekit.py) for ``$SUITECRM_EXT_LIVE_ENV``."""
     from livekit import LiveKit

@@ -3,12 +3,13 @@ writer) against the real SuiteCRM (shared by tests/reliability/test_crashes_live
 bench/reliability.py).
 
 First a reference: a statement of ``payers`` payments (all but one payer with an Account) is imported
-once, uninterrupted, as its own process; its wall time sets the window of the kills. Then a second
-statement of the same shape (other payers, other Accounts) is imported in rounds: each round starts
-the import as a fresh process with the same state file and kills it with SIGKILL after a seeded random
-delay inside that window (in the middle of matching, a batch's writes, its links or its Tasks); a last
-round runs to the end, as cron's next run would. SuiteCRM's DB must then hold, payment by payment,
-what the uninterrupted run left: each payment once with the same status, one Account link per matched
+once, uninterrupted, as its own process (``batch_size`` small, so the import commits in several
+batches, each followed by its links, Tasks and cursor); its wall time sets the window of the kills.
+Then per round a statement of the same shape (other payers, other Accounts) is imported as a fresh
+process and killed with SIGKILL after a seeded random delay inside that window (while it starts,
+matches, writes a batch, links or makes Tasks), then imported again to the end with the same state
+file, as cron's next run would. SuiteCRM's DB must then hold, payment by payment, what the
+uninterrupted run left: each payment once with the same status, one Account link per matched
 payment, one Task for the unmatched one — and one more import must change nothing.
 """
 
@@ -52,7 +53,8 @@ def _state(lab: LabInstance, inns: list[str]) -> list[tuple[Any, ...]]:
     return out
 
 
-def _prepare(kit: Any, lab: LabInstance, tag: str, workdir: Path, n: int) -> tuple[list[str], Path, Path]:
+def _prepare(lab: LabInstance, tag: str, workdir: Path, n: int,
+             batch_size: int) -> tuple[list[str], Path, Path]:
     from test_onec_live import config_file, payers, statement
 
     workdir.mkdir(parents=True, exist_ok=True)
@@ -66,21 +68,22 @@ def _prepare(kit: Any, lab: LabInstance, tag: str, workdir: Path, n: int) -> tup
         direct.close()
     path = workdir / "statement.txt"
     path.write_bytes(statement(tag, inns[:-1], inns[-1], random.randrange(100_000, 900_000)).encode("cp1251"))
-    return inns, path, config_file(workdir, lab, write="api")
+    return inns, path, config_file(workdir, lab, write="api", batch_size=batch_size)
 
 
 def onec_kill_rounds(kit: Any, lab: LabInstance, tag: str, workdir: Path, *, rounds: int = 3, seed: int = 18,
-                     payers: int = 4, timeout: float = 300.0) -> Outcome:
-    """The reference import, then ``rounds`` killed imports of a second statement and one to the end."""
+                     payers: int = 4, batch_size: int = 2, timeout: float = 300.0) -> Outcome:
+    """The reference import, then per round a statement of the same shape killed once at a seeded
+    moment, imported again to the end and once more (which must change nothing)."""
     from test_onec_live import counts
 
     kit.install("account_opening")
     kit.install("onec_bridge")
     rng = random.Random(seed)
-    out = Outcome("kill -9 of a 1C statement import (API writer)", expected=payers)
-    ref_inns, ref_path, ref_config = _prepare(kit, lab, tag + "r", workdir / "reference", payers)
-    inns, path, config = _prepare(kit, lab, tag + "k", workdir / "killed", payers)
-    out.detail.update(inns=ref_inns + inns)
+    out = Outcome("kill -9 of a 1C statement import (API writer)", expected=payers * (rounds + 1))
+    out.detail.update(inns=[], crashes=0, written_at_kill=[], rerun={})
+    ref_inns, ref_path, ref_config = _prepare(lab, tag + "r", workdir / "reference", payers, batch_size)
+    out.detail["inns"] += ref_inns
     t0 = time.monotonic()
     proc = _import(ref_config, ref_path, workdir)
     log, _ = proc.communicate(timeout=timeout)
@@ -89,44 +92,51 @@ def onec_kill_rounds(kit: Any, lab: LabInstance, tag: str, workdir: Path, *, rou
         out.errors.append(f"the uninterrupted import failed:\n{log[-1500:]}")
         return out
     reference = _state(lab, ref_inns)
-    kills, written_at_kill = 0, []
-    for _ in range(rounds):
+    out.detail.update(window=window, reference=reference)
+    for r in range(rounds):
+        inns, path, config = _prepare(lab, f"{tag}k{r}", workdir / f"killed-{r}", payers, batch_size)
+        out.detail["inns"] += inns
         proc = _import(config, path, workdir)
         try:
             proc.wait(timeout=rng.uniform(0.2, window))
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-            kills += 1
-            written_at_kill.append(len(_state(lab, inns)))
+            out.detail["crashes"] += 1
+            out.detail["written_at_kill"].append(len(_state(lab, inns)))
         proc.stdout.close()
-    proc = _import(config, path, workdir)
-    log, _ = proc.communicate(timeout=timeout)
-    if proc.returncode != 0:
-        out.errors.append(f"the import after the kills failed:\n{log[-1500:]}")
-    again = _import(config, path, workdir)
-    log2, _ = again.communicate(timeout=timeout)
-    if again.returncode != 0 or counts(log2).get("unchanged") != payers:
-        out.errors.append(f"one more import after the kills changed something or failed:\n{log2[-800:]}")
-    got = _state(lab, inns)
+        for attempt in ("the import after the kill", "one more import"):
+            proc = _import(config, path, workdir)
+            log, _ = proc.communicate(timeout=timeout)
+            if proc.returncode != 0:
+                out.errors.append(f"round {r}: {attempt} failed:\n{log[-1500:]}")
+        rerun = counts(log)
+        out.detail["rerun"] = rerun
+        if rerun.get("unchanged") != payers or rerun.get("tasks created"):
+            out.errors.append(f"round {r}: one more import after the kill changed something: {rerun}")
+        _compare(_state(lab, inns), reference, payers, out, f"round {r}")
+    return out
+
+
+def _compare(got: list[tuple[Any, ...]], reference: list[tuple[Any, ...]], payers: int, out: Outcome,
+             label: str) -> None:
+    """Payment by payment against the uninterrupted run: once each, same amount and status, the same
+    Account links and Tasks (fewer count as lost, more as duplicated)."""
     per_inn: dict[int, int] = {}
     for idx, *_ in got:
         per_inn[idx] = per_inn.get(idx, 0) + 1
-    out.lost = sum(1 for i in range(payers) if i not in per_inn)
-    out.duplicated = sum(c - 1 for c in per_inn.values() if c > 1)
-    # links and Tasks against the reference, payment by payment (same amounts, statuses, links, Tasks)
+    out.lost += sum(1 for i in range(payers) if i not in per_inn)
+    out.duplicated += sum(c - 1 for c in per_inn.values() if c > 1)
     ref_by = {r[0]: r for r in reference}
     for r in got:
         want = ref_by.get(r[0])
         if want is None or r[1:3] != want[1:3]:
-            out.errors.append(f"payment {r[0]}: {r[1:3]} where the uninterrupted run has "
+            out.errors.append(f"{label}: payment {r[0]}: {r[1:3]} where the uninterrupted run has "
                               f"{want and want[1:3]}")
             continue
         out.lost += max(0, want[3] - r[3]) + max(0, want[4] - r[4])
         out.duplicated += max(0, r[3] - want[3]) + max(0, r[4] - want[4])
-    out.detail.update(crashes=kills, written_at_kill=written_at_kill, window=window, reference=reference,
-                      got=got, rerun=counts(log2))
-    return out
+    out.detail.setdefault("equal", []).append(got == reference)
 
 
 def cleanup(lab: LabInstance, tag: str, out: Outcome | None) -> None:

@@ -61,3 +61,17 @@ def test_the_proxy_injects_each_kind_it_is_asked_for(live_lab):
                 assert seen == kind
             else:
                 assert seen in ("ConnectionError", "ReadTimeout", "ChunkedEncodingError"), (kind, seen)
+
+
+def test_portal_sync_through_faults_on_both_sides_lands_each_record_once(live_kit, live_lab, live_portal,
+                                                                         run_tag, tmp_path):
+    from portal_faults import cleanup as portal_cleanup
+    from portal_faults import portal_run
+
+    try:
+        out = portal_run(live_kit, live_lab, live_portal, run_tag, tmp_path, rate=0.3, seed=18, n=1)
+    finally:
+        portal_cleanup(live_lab, live_portal, run_tag)
+    assert out.errors == []
+    assert (out.lost, out.duplicated) == (0, 0)
+    assert sum(out.detail["faults"].values()) > 0
