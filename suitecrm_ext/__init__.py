@@ -45,6 +45,7 @@ from suitecrm_ext.crm.gateway import build_gateway  # noqa: E402
 from suitecrm_ext.crm.guid import new_guid  # noqa: E402
 from suitecrm_ext.crm.stock_modules import STOCK_FIELDS  # noqa: E402
 from suitecrm_ext.doctor import Check, transport_checks  # noqa: E402
+from suitecrm_ext.events.aow import AowCall  # noqa: E402
 from suitecrm_ext.events.model import Event, EventKind, FieldChange, RecordChange, WatchSpec  # noqa: E402
 from suitecrm_ext.events.poller import ChangeFeed  # noqa: E402
 from suitecrm_ext.events.signing import standard_headers as standard_webhook_headers  # noqa: E402
@@ -53,6 +54,7 @@ from suitecrm_ext.state.base import StateError, StateStore  # noqa: E402
 from suitecrm_ext.state.idmap import IdMap, IdMapConflict, IdPair  # noqa: E402
 
 __all__ = [
+    "AowCall",
     "AppContext",
     "Attachment",
     "AuthError",

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from suitecrm_ext.context import PluginContext
     from suitecrm_ext.demo import DemoScene
     from suitecrm_ext.doctor import Check
+    from suitecrm_ext.events.aow import AowCall
     from suitecrm_ext.events.model import Event, RecordChange, WatchSpec
     from suitecrm_ext.jobs_spec import JobSpec
     from suitecrm_ext.plugins import PluginRegistry
@@ -257,4 +258,24 @@ def ext_bp_scripts() -> list[Script] | None:
     May raise: no (an exception is reported as the plugin's load error). ``run`` may raise
     ``RetryLater`` (a transient failure: retried with backoff) or ``ScriptError`` (parked with its
     reason for an admin to replay); any other exception is retried, then parked.
+    """
+
+
+@hookspec
+def ext_aow_action(call: AowCall, ctx: PluginContext) -> dict[str, Any] | None:
+    """Run a SuiteCRM workflow (AOW) action a plugin's package ships (schema ``aow_actions``).
+
+    When: the push receiver got ``POST /aow`` from the action's generated PHP class, run by a SuiteCRM
+    workflow on a record (``suitecrm_ext.events.aow``). Plugins are asked by name until one answers;
+    return None for an action that is not yours (``call.action``, ``call.package``). It runs while
+    SuiteCRM waits (inside the save that triggered the workflow, for an on-save workflow): take the
+    work durably and answer; do long work later (e.g. in a job).
+
+    ``call.key`` is the workflow run of this action on this record: the same on every delivery of the
+    same run, so the implementation must be idempotent by it (never do the work twice for one key).
+
+    Returns: ``{"ok": True, ...}`` when the work is taken (SuiteCRM marks the action Complete), or
+    ``{"ok": False, "error": "..."}`` (Failed; the error is written to suitecrm.log) — a JSON object.
+
+    May raise: an exception answers 503 and the action is Failed in SuiteCRM's Processed Flows.
     """

@@ -40,6 +40,12 @@ events/http_pool.py):
     portal, whose ``$sugar_config['suitecrm_ext']['url']`` is ``http://sidecar:8765/o/portal``). The
     event carries the origin; an origin no enabled plugin watches is 404. Same signing and secret.
 
+``POST /aow``
+    A SuiteCRM workflow (AOW) action a plugin's package ships (schema ``aow_actions``) runs on a
+    record; the body and its key are described in events/aow.py. The enabled plugins implementing
+    ``ext_aow_action`` are asked; the answer is theirs (``{"ok": true, ...}``: the action is
+    Complete in SuiteCRM), 404 when no enabled plugin handles the action, 503 when the plugin failed.
+
 ``GET /health``
     ``{"ok": true, "stats": {"accepted": {...}, "refused": {...}, "refused_total": n}}`` when the
     state store answers (503 otherwise). Unsigned; reveals counts only.
@@ -73,6 +79,7 @@ from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from suitecrm_ext.events.aow import NoHandler
 from suitecrm_ext.events.http_pool import BoundedHTTPServer, PushStats
 from suitecrm_ext.events.model import Event, EventKind, make_key, state_digest
 from suitecrm_ext.events.push_body import BadRequest, change_from_push, event_from_push, load_json
@@ -95,7 +102,7 @@ log = logging.getLogger("suitecrm_ext.events.push")
 NONCE_NS = "push.nonce"
 MESSAGE_NS = "push.msgid"
 _MIN_SECRET = 16
-_ENDPOINTS = ("/events", "/validate")
+_ENDPOINTS = ("/events", "/validate", "/aow")
 #: ``/o/<origin>/events``: an event from a second CRM (see WatchSpec.origin)
 _ORIGIN_PATH = re.compile(r"^/o/([A-Za-z][A-Za-z0-9_.-]{0,63})/events$")
 
@@ -182,6 +189,7 @@ class PushServer:
         self._secrets = [self.settings.secret.get_secret_value(),
                          *(s.get_secret_value() for s in self.settings.previous_secrets)]
         self.app = app
+        self.registry = registry
         self.store = store if store is not None else app.state
         self.clock = clock
         self.on_queued = on_queued
@@ -293,6 +301,17 @@ class PushServer:
                                                             ttl_seconds=self._ttl):
             raise Replayed(f"{ID_HEADER}: this message id was already used (replayed request)")
         return self.validator.validate(change).as_dict()
+
+    def aow_action(self, body: bytes, message_id: str | None = None) -> dict[str, Any]:
+        """Parse a /aow body and hand it to the plugin that runs the action (events/aow.py); a
+        ``message_id`` used before raises Replayed, no plugin for it raises NoHandler."""
+        from suitecrm_ext.events.aow import aow_call_from_push, run_aow_action
+
+        call = aow_call_from_push(load_json(body))
+        if message_id is not None and not self.store.kv_add(MESSAGE_NS, message_id, "aow",
+                                                            ttl_seconds=self._ttl):
+            raise Replayed(f"{ID_HEADER}: this message id was already used (replayed request)")
+        return run_aow_action(self.app, self.registry, call)
 
     def answer_headers(self, body: bytes, message_id: str | None) -> dict[str, str]:
         """Standard Webhooks headers signing an answer for the request's id (a new id when it had none)."""
@@ -426,8 +445,13 @@ def _make_handler(server: PushServer) -> type[BaseHTTPRequestHandler]:
                         stats.refused("replayed")  # acknowledged (a resend must stop), not processed
                         self._send(200, answer)
                         return
+                elif self.path == "/aow":
+                    answer = server.aow_action(body, mid)
                 else:
                     answer = server.validate(body, mid)
+            except NoHandler as exc:
+                self._send(404, {"ok": False, "error": str(exc)})
+                return
             except BadRequest as exc:
                 self._send(400, {"error": str(exc)}, refused="malformed")
                 return

@@ -6,7 +6,8 @@ The layout follows what SuiteCRM 7's Module Builder exports (``MBPackage::build`
 - ``manifest.php``: ``$manifest`` (name, version, acceptable_sugar_versions 6.5.x — SuiteCRM 7 reports
   ``$sugar_version`` 6.5.x —, type ``module``, is_uninstallable, the ``dependencies`` on the packages the
   schema requires, …) and ``$installdefs`` (id, beans,
-  copy, language, relationships, layoutdefs, vardefs, custom_fields, logic_hooks);
+  copy, language, relationships, layoutdefs, vardefs, custom_fields, logic_hooks; ``aow_actions`` when
+  the schema ships workflow actions);
 - ``SugarModules/modules/<Module>/``: bean class, vardefs.php, Menu.php, language/, metadata/;
 - ``SugarModules/relationships/``: ``relationships/<rel>MetaData.php``, ``vardefs/<rel>_<Module>.php``,
   ``layoutdefs/<rel>_<Module>.php``;
@@ -177,6 +178,7 @@ class _Builder:
         self.idefs["vardefs"] = rel_vardefs
         self.idefs["layoutdefs"] = rel_layouts
         self.logic_hooks()
+        self.aow_actions()
         self.languages()
         self.files["manifest.php"] = self.manifest()
         return Package(schema=self.s, files=self.files, installdefs=self.idefs, published=self.published)
@@ -629,17 +631,20 @@ class _Builder:
 
     # -- logic hooks --
 
+    def _need_sidecar_url(self, what: str) -> None:
+        """PackageError unless the sidecar's URL (baked into the generated PHP) was given."""
+        if not self.sidecar_url:
+            raise PackageError(
+                f"plugin {self.s.plugin} {what}: give the sidecar's URL as SuiteCRM reaches it "
+                "(package build --sidecar-url URL, or events.push.public_url in the config)"
+            )
+
     def logic_hooks(self) -> None:
         """The push/validation hooks: PHP from the events generator (``suitecrm_ext.events.logic_hook``)."""
         if not self.s.logic_hooks:
             return
         mods = ", ".join(h.module for h in self.s.logic_hooks)
-        if not self.sidecar_url:
-            raise PackageError(
-                f"plugin {self.s.plugin} asks for logic hooks on {mods} ({self.s.source}: logic_hooks): "
-                "give the sidecar's URL as SuiteCRM reaches it (package build --sidecar-url URL, "
-                "or events.push.public_url in the config)"
-            )
+        self._need_sidecar_url(f"asks for logic hooks on {mods} ({self.s.source}: logic_hooks)")
         from suitecrm_ext.events.logic_hook import HOOK_CLASS, HOOK_FILE, render_logic_hook
 
         try:
@@ -669,6 +674,30 @@ class _Builder:
         for entry in bundle.installdefs:
             desc = f"suitecrm-ext {pid}: {entry['hook']} -> sidecar"
             self.idefs["logic_hooks"].append({**entry, "file": target, "class": cls, "description": desc})
+
+    # -- AOW workflow actions --
+
+    def aow_actions(self) -> None:
+        """Workflow actions (``suitecrm_ext.packaging.aow``): each class into AOW's custom actions folder,
+        one ``Ext/Actions`` file appending the names to the editor's list, their labels on AOW_Actions."""
+        if not self.s.aow_actions:
+            return
+        names = ", ".join(a.name for a in self.s.aow_actions)
+        self._need_sidecar_url(f"ships the workflow action(s) {names} ({self.s.source}: aow_actions)")
+        from suitecrm_ext.packaging.aow import ACTION_DIR, aow_action_class, aow_list_extension
+
+        pid = self.s.package.id
+        for a in self.s.aow_actions:
+            src = f"SugarModules/aow_actions/{a.class_name}.php"
+            self.files[src] = aow_action_class(a, pid, self.sidecar_url)
+            self.idefs["copy"].append({"from": f"<basepath>/{src}", "to": f"{ACTION_DIR}/{a.class_name}.php"})
+            self._label("AOW_Actions", a.label_key, a.label)
+            for q in a.params:
+                self._label("AOW_Actions", a.param_label_key(q), q.label)
+        # ModuleInstaller::installExt copies it to custom/Extension/modules/AOW_Actions/Ext/Actions/<id>.php
+        ext = f"SugarModules/aow_actions/Ext/{pid}.php"
+        self.files[ext] = aow_list_extension(self.s.aow_actions)
+        self.idefs["aow_actions"] = [{"from": f"<basepath>/{ext}", "to_module": "AOW_Actions"}]
 
     # -- languages --
 
@@ -835,4 +864,6 @@ def describe(pkg: Package) -> list[str]:
     for h in s.logic_hooks:
         kinds = [k for k in ("push", "validate") if getattr(h, k)]
         lines.append(f"  logic hooks on {h.module}: {', '.join(kinds)}")
+    for a in s.aow_actions:
+        lines.append(f"  workflow action {a.name} ({a.label.en_us}): {', '.join(q.name for q in a.params)}")
     return lines

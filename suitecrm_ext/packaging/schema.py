@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from suitecrm_ext.packaging.aow import AowAction, parse_aow_actions
 from suitecrm_ext.packaging.requires import InstalledPlugins, SchemaCatalog, loading
 from suitecrm_ext.packaging.stock import STOCK_MODULES
 
@@ -301,6 +302,8 @@ class Schema:
     custom_fields: Mapping[str, tuple[Field, ...]] = field(default_factory=dict)
     dropdowns: tuple[Dropdown, ...] = ()
     logic_hooks: tuple[LogicHook, ...] = ()
+    #: AOW workflow actions the package adds (``aow_actions``; suitecrm_ext/packaging/aow.py)
+    aow_actions: tuple[AowAction, ...] = ()
     #: the validated schemas of the packages this one requires (``requires:``), installed first
     requires: tuple[Schema, ...] = ()
 
@@ -328,6 +331,7 @@ class Schema:
         """True when the schema adds nothing to SuiteCRM."""
         return not (
             self.modules or self.relationships or self.custom_fields or self.dropdowns or self.logic_hooks
+            or self.aow_actions
         )
 
     def table_of(self, module: str) -> str:
@@ -598,6 +602,7 @@ class _Validator:
                 "custom_fields",
                 "dropdowns",
                 "logic_hooks",
+                "aow_actions",
                 "scheduler_jobs",
             ),
             ("package",),
@@ -628,6 +633,7 @@ class _Validator:
             for fi, f in enumerate(fields):
                 self.check_enum_default(("custom_fields", mod, fi), f, dd_by_name)
         hooks = self.logic_hooks(top.get("logic_hooks"), known)
+        aow_actions = parse_aow_actions(self, top.get("aow_actions"), dd_names)
         jobs = self.seq(("scheduler_jobs",), top.get("scheduler_jobs"))
         if jobs:
             self.err(
@@ -647,6 +653,7 @@ class _Validator:
             custom_fields=custom,
             dropdowns=tuple(dropdowns),
             logic_hooks=tuple(hooks),
+            aow_actions=tuple(aow_actions),
             requires=tuple(self.required),
         )
 

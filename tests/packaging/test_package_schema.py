@@ -203,7 +203,7 @@ def test_dict_schemas_are_validated_too():
         load_schema({"package": {"id": "x", "name": "n", "version": "1"}, "modulez": []}, "p")
     assert exc.value.problems == [
         "plugin p, <dict>: modulez: unknown key; expected one of package, requires, modules, "
-        "relationships, custom_fields, dropdowns, logic_hooks, scheduler_jobs"
+        "relationships, custom_fields, dropdowns, logic_hooks, aow_actions, scheduler_jobs"
     ]
 
 
