@@ -202,8 +202,11 @@ class Engine(SchedulingMixin, AdminMixin):
         record_id: str,
         *,
         trigger_key: str = "cli",
+        advance: bool = True,
     ) -> Run | None:
-        """A one-step run of one script on one record (``bp run``), under ``run_id``."""
+        """A one-step run of one script on one record (``bp run``, the AOW action), under ``run_id``;
+        a second start under the same id starts nothing. ``advance=False``: only stored (the
+        ``bp-advance`` job runs it)."""
         if self.runs.get(run_id) is None:
             now = self.clock()
             run = Run(
@@ -218,9 +221,9 @@ class Engine(SchedulingMixin, AdminMixin):
                 title=f"BP-script {script}",
                 adhoc={"script": script, "settings": dict(settings)},
             )
-            if self.runs.add(run):
+            if self.runs.add(run) and advance:  # else SuiteCRM waits: the first pass writes its bp_Runs
                 self._mirror(run)
-        return self.advance(run_id)
+        return self.advance(run_id) if advance else self.runs.get(run_id)
 
     def _title(self, p: ProcessDef, values: Mapping[str, Any] | None) -> str:
         name = str((values or {}).get("name") or "").strip()

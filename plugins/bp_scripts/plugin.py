@@ -9,11 +9,13 @@ docs/plugins/bp_scripts.md.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 from pydantic import BaseModel
 
 from suitecrm_ext import (
+    AowCall,
     AuthError,
     Check,
     Event,
@@ -80,6 +82,14 @@ def _advance(ctx: PluginContext) -> str:
         f"started={counts['started']}, advanced={counts['advanced']}, scanned={counts['scanned']}, "
         f"sms_checked={sms['checked']}"
     )
+
+
+@hookimpl
+def ext_aow_action(call: AowCall, ctx: PluginContext) -> dict[str, Any] | None:
+    """SuiteCRM's workflow action "Run BP-script": store the run once per workflow run (aow.py)."""
+    from .aow import take
+
+    return take(call, ctx)
 
 
 @hookimpl
