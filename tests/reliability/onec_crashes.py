@@ -6,8 +6,9 @@ First a reference: a statement of ``payers`` payments (all but one payer with an
 once, uninterrupted, as its own process (``batch_size`` small, so the import commits in several
 batches, each followed by its links, Tasks and cursor); its wall time sets the window of the kills.
 Then per round a statement of the same shape (other payers, other Accounts) is imported as a fresh
-process and killed with SIGKILL after a seeded random delay inside that window (while it starts,
-matches, writes a batch, links or makes Tasks), then imported again to the end with the same state
+process and killed with SIGKILL after a seeded random delay inside that window, from shortly before
+the reference stored its first payment to its end (while it matches, writes a batch, links or makes
+Tasks; not mostly in Python's start-up), then imported again to the end with the same state
 file, as cron's next run would. SuiteCRM's DB must then hold, payment by payment, what the
 uninterrupted run left: each payment once with the same status, one Account link per matched
 payment, one Task for the unmatched one — and one more import must change nothing.
@@ -53,6 +54,12 @@ def _state(lab: LabInstance, inns: list[str]) -> list[tuple[Any, ...]]:
     return out
 
 
+def _count(lab: LabInstance, inns: list[str]) -> int:
+    marks = ", ".join(["%s"] * len(inns))
+    return db_rows(lab, f"SELECT COUNT(*) FROM onec_payments WHERE deleted = 0 AND payer_inn IN ({marks})",
+                   tuple(inns))[0][0]
+
+
 def _prepare(lab: LabInstance, tag: str, workdir: Path, n: int,
              batch_size: int) -> tuple[list[str], Path, Path]:
     from test_onec_live import config_file, payers, statement
@@ -86,24 +93,34 @@ def onec_kill_rounds(kit: Any, lab: LabInstance, tag: str, workdir: Path, *, rou
     out.detail["inns"] += ref_inns
     t0 = time.monotonic()
     proc = _import(ref_config, ref_path, workdir)
+    first = last = None  # when the first and the last payment were stored (seconds after the start)
+    while proc.poll() is None and time.monotonic() - t0 < timeout:
+        stored = _count(lab, ref_inns)
+        now = time.monotonic() - t0
+        first = first if first is not None or not stored else now
+        last = last if last is not None or stored < payers else now
+        time.sleep(0.05)
     log, _ = proc.communicate(timeout=timeout)
     window = time.monotonic() - t0
+    # the kills fall between shortly before the first write and the end (Python's start-up and the
+    # login before it would take most kills otherwise)
+    low = max(0.2, (first if first is not None else 0.2) - 0.3)
     if proc.returncode != 0:
         out.errors.append(f"the uninterrupted import failed:\n{log[-1500:]}")
         return out
     reference = _state(lab, ref_inns)
-    out.detail.update(window=window, reference=reference)
+    out.detail.update(window=window, reference=reference, first_write=first, last_write=last)
     for r in range(rounds):
         inns, path, config = _prepare(lab, f"{tag}k{r}", workdir / f"killed-{r}", payers, batch_size)
         out.detail["inns"] += inns
         proc = _import(config, path, workdir)
         try:
-            proc.wait(timeout=rng.uniform(0.2, window))
+            proc.wait(timeout=rng.uniform(low, window))
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
             out.detail["crashes"] += 1
-            out.detail["written_at_kill"].append(len(_state(lab, inns)))
+            out.detail["written_at_kill"].append(_count(lab, inns))
         proc.stdout.close()
         for attempt in ("the import after the kill", "one more import"):
             proc = _import(config, path, workdir)
