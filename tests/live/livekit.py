@@ -43,6 +43,8 @@ from suitecrm_ext.lab import LabInstance
 
 #: the push secret the live layer writes into config_override.php and gives every receiver
 PUSH_SECRET = "suitecrm-ext-live-push-secret-0123456789"
+#: how long the live packages' hooks wait for /validate (the sidecar's budget + its answer)
+VALIDATE_TIMEOUT_MS = 9000
 PUSH_PORT_VAR = "SUITECRM_EXT_LIVE_PUSH_PORT"
 #: packages a plugin needs at run time although its schema does not say ``requires`` (yet)
 RUNTIME_NEEDS = {"account_opening": ("workflow",), "routing": ("workflow",)}
@@ -106,7 +108,10 @@ class LiveKit:
         from suitecrm_ext.testing import load_plugin_schema
 
         schema = load_plugin_schema(plugin)
-        return build_package(schema, out_dir or (self.workdir / "packages"), sidecar_url=self.push_url)
+        # the hook waits up to 9 s for /validate, so a sidecar given a larger budget (read_via: api, as
+        # the collegial walk-through runs) is heard; a sidecar with the default 2 s answers within it
+        return build_package(schema, out_dir or (self.workdir / "packages"), sidecar_url=self.push_url,
+                             validate_timeout_ms=VALIDATE_TIMEOUT_MS)
 
     def install(self, plugin: str) -> Any:
         """Install ``plugin``'s package (package scan on) once per session, after the packages its
