@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pymysql
+import pytest
 import requests
 
 from suitecrm_ext import Cond, new_guid, standard_webhook_headers
@@ -82,6 +83,8 @@ def _processed(conn, wid: str) -> list[tuple]:
         return list(cur.fetchall())
 
 
+@pytest.mark.live_unsettled("on a freshly provisioned instance SuiteCRM's workflow never processes the "
+                            "record (passes on an instance set up by hand earlier)")
 def test_a_suitecrm_workflow_runs_a_bp_script(live_kit, live_lab, live_crm, run_tag):
     live_kit.install("bp_scripts")
     root = live_lab.root
