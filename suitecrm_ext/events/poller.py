@@ -25,11 +25,13 @@ How a row becomes an event:
 - **same second**: a row whose ``date_modified`` equals the snapshot's (or is older: two concurrent
   saves of one record committed in the other order) yields another *updated* event only when a
   *watched* value differs (watched: the fields named by the module's WatchSpecs; when a spec names no
-  fields, every field). Its key is the normal key plus ``~n``, ``n`` counting the record's
-  follow-ups (kept in its snapshot), so it collides neither with the first change of that second nor
-  with another follow-up. A row re-seen with identical watched values yields nothing. The snapshot
-  keeps the latest ``date_modified`` seen, so a save stamped later again after such a late commit
-  is compared against that second too.
+  fields, every field). Its key is the normal key, which holds the watched state and so equals the
+  push's key for that save; only where that could collide with an event already reported — the
+  same state earlier in that second (the snapshot keeps the second's state digests, ``ds``), a late
+  commit, no field named, a snapshot without ``ds`` — it gets ``~n``, ``n`` counting the record's
+  follow-ups (kept in its snapshot): delivered twice at worst, never lost. A row re-seen with
+  identical watched values yields nothing. The snapshot keeps the latest ``date_modified`` seen, so
+  a save stamped later again after such a late commit is compared against that second too.
 - an update in which no watched field changed is not queued when every spec of the module names
   fields (nobody would receive it); the snapshot still advances.
 
@@ -380,6 +382,9 @@ class ChangeFeed:
 
         follow_up = False
         seq = int(snap.get("n", 0)) if snap is not None else 0
+        #: state digests of the updates keyed in the snapshot's second (None: a snapshot from before
+        #: they were kept, so any follow-up gets its ~n)
+        in_second: list[str] | None = [] if snap is None else snap.get("ds")
         if snap is not None:
             snap_dm = parse_iso_utc(snap.get("dm", ""), "snapshot dm")
             unchanged = snap.get("h") == fp and bool(snap.get("del")) == bool(rec.deleted)
@@ -393,8 +398,12 @@ class ChangeFeed:
                 new_snap["n"] = seq
                 # keep the latest stamp seen: a later save in that second is a follow-up too
                 new_snap["dm"] = snap["dm"]
-            elif seq:
-                new_snap["n"] = seq
+            else:
+                in_second = []
+                if seq:
+                    new_snap["n"] = seq
+        if in_second is not None:
+            new_snap["ds"] = in_second
         if rec.deleted:
             if snap is not None and snap.get("del"):
                 return None, new_snap  # deletion already reported; other columns may have moved
@@ -419,8 +428,19 @@ class ChangeFeed:
             if not changes and not watch.whole:
                 return None, new_snap  # no watched field changed: nobody wants this update
         ev = event(EventKind.UPDATED, changes)
-        key = make_key(ev, state_digest(rec.values, watch.fields) if watch.fields else "")
-        return dataclasses.replace(ev, key=f"{key}~{seq}" if follow_up else key), new_snap
+        digest = state_digest(rec.values, watch.fields) if watch.fields else ""
+        key = make_key(ev, digest)
+        if follow_up:
+            # another change in a second already reported: with the watched state in the key it is keyed
+            # as the push of that save keys it, unless that state was already reported in the second
+            # (A -> B -> A) or the save was stamped in an earlier second (a late commit), whose states
+            # are not kept; then the key gets ~n, a key of its own
+            late = snap is not None and dm < parse_iso_utc(snap.get("dm", ""), "snapshot dm")
+            if not digest or late or in_second is None or digest in in_second:
+                key = f"{key}~{seq}"
+        if digest and in_second is not None and new_snap["dm"] == iso_utc(dm):
+            new_snap["ds"] = [*in_second, digest]
+        return dataclasses.replace(ev, key=key), new_snap
 
 
 def _decode_snap(value: Any) -> Any:

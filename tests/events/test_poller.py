@@ -155,12 +155,46 @@ def test_same_second_second_change_emitted_only_if_watched_value_differs(crm, st
     assert created.time == updated.time
     assert updated.kind is EventKind.UPDATED
     assert updated.changes["industry"].before == "Banking"
+    # keyed as the push of that save keys it (the watched state tells it from the first change)
     normal = make_key(updated, state_digest(updated.values, ("name", "industry")))
-    assert updated.key != created.key and updated.key == normal + "~1"
+    assert updated.key != created.key and updated.key == normal
     # a third change in the same second is another event with its own key
     crm.save("Accounts", {"id": aid, "industry": "Retail"})
     assert f.poll_once() == 1
     assert len({e.key for e in queued(store)}) == 3
+
+
+def test_a_same_second_change_back_to_a_state_already_reported_gets_a_key_of_its_own(crm, store, clock):
+    """A -> B -> A within one second, each polled: the third state's plain key is the first's, so it
+    gets ~n (the push of that save is then a duplicate of the first; delivered, never lost)."""
+    f = feed(crm, store, clock)
+    aid = crm.save("Accounts", {"name": "Acme", "industry": "A"})
+    f.poll_once()
+    clock.tick()
+    for industry in ("B", "A", "B"):
+        crm.save("Accounts", {"id": aid, "industry": industry})
+        assert f.poll_once() == 1
+    updates = [e for e in queued(store) if e.kind is EventKind.UPDATED]
+    assert [e.values["industry"] for e in updates] == ["B", "A", "B"]
+    plain = [make_key(e, state_digest(e.values, ("name", "industry"))) for e in updates]
+    assert updates[0].key == plain[0] and updates[1].key == plain[1]  # first time in the second
+    assert updates[2].key == plain[2] + "~2"  # B again in that second (its second follow-up)
+    assert len({e.key for e in updates}) == 3
+
+
+def test_a_snapshot_from_before_the_states_were_kept_gives_every_follow_up_its_own_key(crm, store, clock):
+    """Snapshots written by an earlier version hold no state digests: a same-second change is keyed
+    with ~n as it was then (never a key an earlier event of that second might hold)."""
+    f = feed(crm, store, clock)
+    aid = crm.save("Accounts", {"name": "Acme", "industry": "A"})
+    f.poll_once()
+    key = next(k for k in store.kv_keys(SNAPSHOT_NS, prefix="", limit=10) if k.endswith(aid))
+    old = store.kv_get(SNAPSHOT_NS, key)
+    store.kv_set(SNAPSHOT_NS, key, {k: v for k, v in old.items() if k != "ds"})
+    crm.save("Accounts", {"id": aid, "industry": "B"})  # same second
+    assert f.poll_once() == 1
+    [update] = [e for e in queued(store) if e.kind is EventKind.UPDATED]
+    assert update.key == make_key(update, state_digest(update.values, ("name", "industry"))) + "~1"
 
 
 def test_late_commit_with_older_date_modified_is_not_missed(crm, store, clock):

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from suitecrm_ext import WatchSpec, hookimpl
 from suitecrm_ext.events.poller import ChangeFeed
 
@@ -40,8 +38,6 @@ def _events_of(server, doc_id):
     return sorted(q.event.key for q in server.store.recent_events(limit=2000) if q.event.record_id == doc_id)
 
 
-@pytest.mark.live_unsettled("in CI's whole live session the poll adds an event for the record (passes alone; "
-                            "the key rule is covered by tests/events/test_poller.py and test_push.py)")
 def test_two_api_saves_in_one_second_are_two_events_and_the_poll_adds_none(live_kit, live_lab, run_tag):
     live_kit.install("collegial_actions")
     gw = live_lab.gateway("rest")
