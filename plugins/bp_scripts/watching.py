@@ -29,5 +29,7 @@ def watch_specs(s: Settings) -> list[WatchSpec]:
     specs = [
         WatchSpec(m, () if m in anything else tuple(sorted(f)), kinds) for m, f in sorted(fields.items())
     ]
-    specs.append(WatchSpec("Tasks", ("status",), frozenset({EventKind.UPDATED, EventKind.DELETED})))
+    # a creation too: the change feed first sees a Task made and completed between two polls (or while the
+    # sidecar was down) as created, already completed
+    specs.append(WatchSpec("Tasks", ("status",), kinds))
     return specs

@@ -204,3 +204,44 @@ def test_the_run_reaches_the_records_subpanel_even_when_suitecrm_was_busy_at_fir
     crm.pump(engine)
     [run] = RunStore(engine.state).of_record("AOS_Invoices", invoice)
     assert failed and [r.id for r in crm.related("AOS_Invoices", invoice, "bp_runs_aos_invoices")] == [run.id]
+
+
+def test_polling_only_a_task_completed_before_the_feed_first_saw_it_moves_the_run_on(shop, smsc, tmp_path):
+    """No logic hook pushes the Tasks (the package hooks none): the change feed is the only way the sidecar
+    hears of them. A Task the process made and a person completed before the next poll is first seen by
+    the feed already completed, as a *creation*; the run must move on all the same (it did not: the
+    plugin watched only updates of Tasks, and the run waited for its recheck)."""
+    from suitecrm_ext.events.dispatcher import Dispatcher
+    from suitecrm_ext.events.poller import ChangeFeed
+    from suitecrm_ext.state.sqlite import SQLiteStore
+
+    crm, engine, clock, invoice, *_ = shop
+    crm.muted = True  # nothing pushed: the feed reads SuiteCRM's rows
+    app, registry = bp_app(crm, tmp_path / "feed", processes=[str(PROCESSES / "order_delivery.yaml")],
+                           settings=smsc_settings(smsc.url))
+    routing = Dispatcher(app, registry, worker_id="t")
+    store = SQLiteStore(tmp_path / "feed.sqlite3")
+    specs = [s for ss in routing.specs.values() for s in ss]
+    feed = ChangeFeed(crm, store, specs, overlap_seconds=60,
+                      clock=lambda: dt.datetime.fromtimestamp(clock.t, dt.timezone.utc))
+    handled: set[str] = set()
+
+    def poll() -> None:
+        feed.poll_once()
+        for queued in reversed(store.recent_events(limit=1000)):
+            if queued.event.key not in handled and "bp_scripts" in routing.route(queued.event):
+                handled.add(queued.event.key)
+                engine.on_event(queued.event)
+
+    try:
+        poll()
+        crm.save("AOS_Invoices", {"id": invoice, "status": "Paid"})
+        poll()
+        [task] = [t for t in crm.records("Tasks") if t.get("parent_id") == invoice]
+        crm.save("Tasks", {"id": task.id, "status": "Completed"})  # before the feed polled the Task once
+        poll()
+        [run] = RunStore(engine.state).of_record("AOS_Invoices", invoice)
+        assert run.current.name == "assembled" and run.status == "waiting", run.log_lines()
+    finally:
+        store.close()
+        app.close()
