@@ -9,7 +9,6 @@ missing instance fails instead. Tests make their own records (names carry a per-
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -21,19 +20,9 @@ LIVE_STOCK_ENV_VAR = "SUITECRM_EXT_LIVE_STOCK_ENV"
 HERE = Path(__file__).parent
 
 
-#: live tests that pass alone but fail in CI's whole live session or on a freshly provisioned instance,
-#: cause not found yet (closing note of 2026-12-02): skipped with their reason unless this is set
-UNSETTLED_VAR = "SUITECRM_EXT_LIVE_UNSETTLED"
-
-
 def pytest_collection_modifyitems(config, items):
     rerun = config.pluginmanager.hasplugin("rerunfailures")
-    run_unsettled = os.environ.get(UNSETTLED_VAR, "") not in ("", "0")
     for item in items:
-        unsettled = item.get_closest_marker("live_unsettled")
-        if unsettled and not run_unsettled:
-            item.add_marker(pytest.mark.skip(reason=f"unsettled live test ({UNSETTLED_VAR}=1 runs it): "
-                                                    + unsettled.args[0]))
         if HERE in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.live)
             if rerun and not item.get_closest_marker("flaky"):
