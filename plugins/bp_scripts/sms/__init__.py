@@ -1,4 +1,5 @@
-"""SMS providers behind one adapter interface (base.py); SMS.ru (smsru.py) and SMSC (smsc.py) ship."""
+"""SMS providers behind one adapter interface (base.py); SMS.ru (smsru.py) and SMSC (smsc.py) ship, sharing
+the JSON request/answer code (answers.py)."""
 
 from .base import (
     DeliveryStatus,

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .answers import JsonFormProvider, as_int
 from .base import (
     DeliveryStatus,
-    SmsProvider,
     SmsReceipt,
     SmsRefused,
     SmsUnavailable,
@@ -48,7 +48,7 @@ STATUS = {
 }
 
 
-class Smsc(SmsProvider):
+class Smsc(JsonFormProvider):
     """The SMSC adapter."""
 
     kind = "smsc"
@@ -65,28 +65,13 @@ class Smsc(SmsProvider):
             out["psw"] = s.password.get_secret_value() if s.password else ""
         return out
 
-    def _json(self, resp, *, sending: bool) -> dict[str, Any]:
-        if resp.status_code >= 500:
-            if sending:
-                raise SmsUncertain(f"smsc: HTTP {resp.status_code} after the request")
-            raise SmsUnavailable(f"smsc: HTTP {resp.status_code}")
-        try:
-            data = resp.json()
-        except ValueError:
-            raise (SmsUncertain if sending else SmsUnavailable)(
-                f"smsc: not a JSON answer (HTTP {resp.status_code})"
-            ) from None
-        if not isinstance(data, dict):
-            raise (SmsUncertain if sending else SmsUnavailable)("smsc: unexpected answer")
-        return data
-
     def send(self, phone: str, text: str, *, client_id: int) -> SmsReceipt:
         data = {**self._auth(), "phones": phone, "mes": text, "id": client_id}
         if self.settings.sender:
             data["sender"] = self.settings.sender
-        answer = self._json(self._post("/sys/send.php", data, sending=True), sending=True)
+        answer = self._ask("/sys/send.php", data, sending=True)
         if "error_code" in answer or "error" in answer:
-            code = _int(answer.get("error_code"))
+            code = as_int(answer.get("error_code"))
             reason = f"smsc: {code} {answer.get('error', '')}".strip()
             if code == DUPLICATE:
                 raise SmsUncertain(reason)
@@ -99,13 +84,10 @@ class Smsc(SmsProvider):
 
     def status(self, phone: str, provider_id: str = "", client_id: int = 0) -> DeliveryStatus:
         mid = provider_id or str(client_id)
-        answer = self._json(
-            self._post("/sys/status.php", {**self._auth(), "phone": phone, "id": mid}, sending=False),
-            sending=False,
-        )
+        answer = self._ask("/sys/status.php", {**self._auth(), "phone": phone, "id": mid}, sending=False)
         if "error_code" in answer or "error" in answer:
             raise SmsUnavailable(f"smsc: {answer.get('error_code')} {answer.get('error', '')}")
-        code = _int(answer.get("status"))
+        code = as_int(answer.get("status"))
         detail = str(answer.get("last_date", ""))
         if answer.get("err"):
             detail = f"{detail} err {answer['err']}".strip()
@@ -121,17 +103,10 @@ class Smsc(SmsProvider):
         return SmsReceipt(str(client_id), st.state, st.detail)
 
     def check(self) -> str:
-        answer = self._json(self._post("/sys/balance.php", self._auth(), sending=False), sending=False)
+        answer = self._ask("/sys/balance.php", self._auth(), sending=False)
         if "error_code" in answer or "error" in answer:
             raise SmsRefused(f"smsc: {answer.get('error_code')} {answer.get('error', '')}")
         return f"balance {answer.get('balance')}"
-
-
-def _int(v: Any) -> int:
-    try:
-        return int(v)
-    except (TypeError, ValueError):
-        return 0
 
 
 register_provider_kind("smsc", Smsc)

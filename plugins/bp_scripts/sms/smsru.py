@@ -25,9 +25,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from .answers import JsonFormProvider, as_int
 from .base import (
     DeliveryStatus,
-    SmsProvider,
     SmsReceipt,
     SmsRefused,
     SmsUnavailable,
@@ -53,7 +53,7 @@ STATUS = {
 }
 
 
-class SmsRu(SmsProvider):
+class SmsRu(JsonFormProvider):
     """The SMS.ru adapter."""
 
     kind = "smsru"
@@ -63,30 +63,15 @@ class SmsRu(SmsProvider):
         key = self.settings.api_id.get_secret_value() if self.settings.api_id else ""
         return {"api_id": key, "json": 1}
 
-    def _json(self, resp, *, sending: bool) -> dict[str, Any]:
-        if resp.status_code >= 500:
-            if sending:
-                raise SmsUncertain(f"smsru: HTTP {resp.status_code} after the request")
-            raise SmsUnavailable(f"smsru: HTTP {resp.status_code}")
-        try:
-            data = resp.json()
-        except ValueError:
-            if sending:
-                raise SmsUncertain(f"smsru: not a JSON answer (HTTP {resp.status_code})") from None
-            raise SmsUnavailable(f"smsru: not a JSON answer (HTTP {resp.status_code})") from None
-        if not isinstance(data, dict):
-            raise (SmsUncertain if sending else SmsUnavailable)("smsru: unexpected answer")
-        return data
-
     def send(self, phone: str, text: str, *, client_id: int) -> SmsReceipt:
         data = {**self._auth(), "to": phone, "msg": text}
         if self.settings.sender:
             data["from"] = self.settings.sender
         if self.settings.test:
             data["test"] = 1
-        answer = self._json(self._post("/sms/send", data, sending=True), sending=True)
+        answer = self._ask("/sms/send", data, sending=True)
         if answer.get("status") != "OK":
-            code = _int(answer.get("status_code"))
+            code = as_int(answer.get("status_code"))
             reason = f"smsru: {code} {answer.get('status_text', '')}".strip()
             # a request refused as a whole was not sent: transient codes are retried
             raise (SmsUnavailable if code in TRANSIENT else SmsRefused)(reason)
@@ -94,7 +79,7 @@ class SmsRu(SmsProvider):
         if not isinstance(item, dict):
             raise SmsUncertain(f"smsru: the answer has no result for {phone}")
         if item.get("status") != "OK":
-            code = _int(item.get("status_code"))
+            code = as_int(item.get("status_code"))
             raise SmsRefused(f"smsru: {code} {item.get('status_text', '')}".strip())
         return SmsReceipt(
             str(item.get("sms_id", "")), "queued", f"balance {answer.get('balance', '')}".strip()
@@ -103,27 +88,18 @@ class SmsRu(SmsProvider):
     def status(self, phone: str, provider_id: str = "", client_id: int = 0) -> DeliveryStatus:
         if not provider_id:
             return DeliveryStatus("unknown", detail="no SMS.ru id")
-        answer = self._json(
-            self._post("/sms/status", {**self._auth(), "sms_id": provider_id}, sending=False), sending=False
-        )
+        answer = self._ask("/sms/status", {**self._auth(), "sms_id": provider_id}, sending=False)
         if answer.get("status") != "OK":
             raise SmsUnavailable(f"smsru: {answer.get('status_code')} {answer.get('status_text', '')}")
         item = (answer.get("sms") or {}).get(provider_id) or {}
-        code = _int(item.get("status_code"))
+        code = as_int(item.get("status_code"))
         return DeliveryStatus(STATUS.get(code, "unknown"), str(code), str(item.get("status_text", "")))
 
     def check(self) -> str:
-        answer = self._json(self._post("/my/balance", self._auth(), sending=False), sending=False)
+        answer = self._ask("/my/balance", self._auth(), sending=False)
         if answer.get("status") != "OK":
             raise SmsRefused(f"smsru: {answer.get('status_code')} {answer.get('status_text', '')}")
         return f"balance {answer.get('balance')}"
-
-
-def _int(v: Any) -> int:
-    try:
-        return int(v)
-    except (TypeError, ValueError):
-        return 0
 
 
 register_provider_kind("smsru", SmsRu)
