@@ -21,6 +21,7 @@ ENTRY_POINT_GROUP = "suitecrm_ext.plugins"
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
 from suitecrm_ext.config import ConfigError, SuiteCRMSettings, load_yaml_model  # noqa: E402
+from suitecrm_ext.config_files import YamlFile, load_yaml_files  # noqa: E402
 from suitecrm_ext.context import AppContext, PluginContext  # noqa: E402
 from suitecrm_ext.crm.base import (  # noqa: E402
     CRM,
@@ -89,11 +90,13 @@ __all__ = [
     "ValidationError",
     "ValidationRefused",
     "WatchSpec",
+    "YamlFile",
     "__version__",
     "all_of",
     "any_of",
     "build_gateway",
     "hookimpl",
+    "load_yaml_files",
     "load_yaml_model",
     "new_guid",
     "standard_webhook_headers",

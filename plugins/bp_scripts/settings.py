@@ -22,7 +22,6 @@ is reported with its own file, line and key. Relative paths are taken from the w
 
 from __future__ import annotations
 
-import glob
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -39,7 +38,7 @@ from pydantic import (
     model_validator,
 )
 
-from suitecrm_ext import STOCK_FIELDS, ConfigError, load_yaml_model
+from suitecrm_ext import STOCK_FIELDS, ConfigError, load_yaml_files
 
 from .catalogue import Catalogue, collect
 from .processes import CheckContext, ProcessDef, ProcessFile, RetryPolicy, interval_seconds
@@ -129,7 +128,7 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    #: YAML files of processes (``processes: [...]``); glob patterns allowed
+    #: YAML files of processes (``processes: [...]``): files, folders or glob patterns
     process_files: list[str] = Field(default_factory=list)
     sms: SmsSettings = Field(default_factory=SmsSettings)
     webhooks: dict[str, WebhookSettings] = Field(default_factory=dict)
@@ -176,25 +175,20 @@ class Settings(BaseModel):
         problems: list[str] = []
         processes: list[ProcessDef] = []
         seen: dict[str, str] = {}
-        for pattern in self.process_files:
-            paths = sorted(glob.glob(pattern)) if any(c in pattern for c in "*?[") else [pattern]
-            if not paths:
-                problems.append(f"{pattern}: no process file matches (plugins.bp_scripts.process_files)")
-            for path in paths:
-                if not Path(path).is_file():
-                    problems.append(f"{path}: no such process file (plugins.bp_scripts.process_files)")
+        files = load_yaml_files(
+            self.process_files,
+            ProcessFile,
+            what="process file",
+            setting="plugins.bp_scripts.process_files",
+            context={"bp": ctx},
+        )
+        for f in files:
+            for p in f.model.processes:  # type: ignore[attr-defined]
+                if p.name in seen:
+                    problems.append(f"{f.path}: process {p.name!r} is defined in {seen[p.name]} too")
                     continue
-                try:
-                    loaded = load_yaml_model(path, ProcessFile, context={"bp": ctx})
-                except ConfigError as exc:
-                    problems.extend(exc.problems)
-                    continue
-                for p in loaded.processes:  # type: ignore[attr-defined]
-                    if p.name in seen:
-                        problems.append(f"{path}: process {p.name!r} is defined in {seen[p.name]} too")
-                        continue
-                    seen[p.name] = path
-                    processes.append(p)
+                seen[p.name] = f.path
+                processes.append(p)
         if problems:
             raise ConfigError(problems)
         self._processes = processes

@@ -15,14 +15,12 @@ Relative paths are taken from the working directory, as ``state.path`` is.
 
 from __future__ import annotations
 
-import glob
 import re
-from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from plugins.routing.routes import Route, RouteFile
-from suitecrm_ext import ConfigError, load_yaml_model
+from suitecrm_ext import ConfigError, load_yaml_files
 from suitecrm_ext.workflow import AssigneeSpec
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,49}$")
@@ -60,7 +58,7 @@ class Settings(BaseModel):
 
     #: routes given inline (routes.py has the format)
     routes: list[Route] = Field(default_factory=list)
-    #: YAML files of routes (``routes: [...]``), glob patterns allowed, e.g. config/routes/*.yaml
+    #: YAML files of routes (``routes: [...]``): files, folders or glob patterns, e.g. config/routes/*.yaml
     route_files: list[str] = Field(default_factory=list)
     #: ACL roles from the lowest to the highest, for ``escalate: {to: next_role}``
     role_hierarchy: list[str] = Field(default_factory=list)
@@ -103,23 +101,12 @@ class Settings(BaseModel):
     @model_validator(mode="after")
     def _load(self) -> Settings:
         routes = list(self.routes)
-        problems: list[str] = []
-        for pattern in self.route_files:
-            paths = sorted(glob.glob(pattern)) if any(c in pattern for c in "*?[") else [pattern]
-            if not paths:
-                problems.append(f"{pattern}: no route file matches")
-            for path in paths:
-                if not Path(path).is_file():
-                    problems.append(f"{path}: no such route file")
-                    continue
-                try:
-                    loaded = load_yaml_model(path, RouteFile)
-                except ConfigError as exc:
-                    problems.extend(exc.problems)
-                    continue
-                routes.extend(loaded.routes)  # type: ignore[attr-defined]
-        if problems:
-            raise ValueError("route_files:\n  " + "\n  ".join(problems))
+        try:
+            files = load_yaml_files(self.route_files, RouteFile, what="route file")
+        except ConfigError as exc:
+            raise ValueError("route_files:\n  " + "\n  ".join(exc.problems)) from None
+        for f in files:
+            routes.extend(f.model.routes)  # type: ignore[attr-defined]
         seen: set[str] = set()
         for r in routes:
             if r.name in seen:
