@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+from plugins.routing.basics import log
 from plugins.routing.records import DECIDED, OPEN, WAITING, StepRec, step_record_id
 from plugins.routing.routes import (
     REWORK_DECISIONS,
@@ -25,7 +26,8 @@ from suitecrm_ext import Cond, all_of
 from suitecrm_ext.workflow import ALWAYS, Facts, User, notice_key
 
 if TYPE_CHECKING:
-    from plugins.routing.engine import RouteEngine, _Moving
+    from plugins.routing.engine import RouteEngine
+    from plugins.routing.moving import _Moving
 
 
 class Activator:
@@ -280,8 +282,6 @@ class Activator:
             comment=f"{what} names no active user; set plugins.routing.fallback_assignee "
             "or fix the assignee, then the next change of the record continues",
         )
-        from plugins.routing.engine import log
-
         log.warning("routing: run %s: step %s has nobody to assign (%s)", run.id, step.name, what)
 
     # --- automatic assignment -------------------------------------------------------------------

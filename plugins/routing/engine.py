@@ -7,8 +7,9 @@ by a lock in the state store (a lease that outlives no crash).
 
 - :meth:`RouteEngine.on_event` — a change of a routed record (trigger, cancel_when, complete_when, the
   polling-only veto), of a step record (a decision) or of a related record (complete_on);
-- :meth:`RouteEngine.advance` — evaluate the current activation (quorum.py) and open the next one
+- :meth:`RouteEngine.advance` (moving.py) — evaluate the current activation (quorum.py) and open the next one
   (activation.py), or end the run;
+- decisions.py — who may decide a step, counting a decision or taking it back;
 - escalation.py — the job: reminders and escalations at the breach.
 """
 
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import logging
 import os
 import socket
 import uuid
@@ -24,77 +24,22 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from plugins.routing.activation import Activator
+from plugins.routing.basics import REWORK, RouteBusy, log, text, utcnow
+from plugins.routing.decisions import DecisionTaking
+from plugins.routing.moving import MAX_MOVES, RunMoving
 from plugins.routing.notify import Notify
-from plugins.routing.quorum import Outcome, evaluate
-from plugins.routing.records import (
-    APPROVED,
-    CANCELLED,
-    CLOSED,
-    DECIDED,
-    OPEN,
-    REJECTED,
-    RUNNING,
-    WAITING,
-    WITHDRAWN,
-    RouteStore,
-    Run,
-    StepRec,
-    group_by_seq,
-    run_id,
-    seat_decisions,
-)
-from plugins.routing.routes import (
-    APPROVAL_DECISIONS,
-    REWORK_DECISIONS,
-    Completion,
-    Route,
-    Step,
-    condition_fields,
-    route_fields,
-    spec_fields,
-)
+from plugins.routing.records import CANCELLED, OPEN, RUNNING, RouteStore, Run, run_id
+from plugins.routing.routes import Route, Step, condition_fields, route_fields, spec_fields
 from plugins.routing.settings import Settings
 from suitecrm_ext import CRM, Event, EventKind, NotFound, Record, ValidationError
 from suitecrm_ext.workflow import AssigneeContext, Facts, User, Workflow, notice_key
 
-log = logging.getLogger("suitecrm_ext.plugins.routing")
 
-REWORK = "rework"
-MAX_MOVES = 200  # activations one advance may open (assign and task steps may complete at once)
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+class RouteEngine(DecisionTaking, RunMoving):
+    """The routing plugin's behaviour over one CRM, state store and the core workflow services.
 
-
-class RouteBusy(RuntimeError):
-    """Another worker is moving this run right now; the event is retried later."""
-
-
-def utcnow() -> dt.datetime:
-    """Now, aware UTC, whole seconds (SuiteCRM keeps seconds)."""
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-
-
-def text(v: Any) -> str:
-    """A field value as the text a snapshot keeps."""
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return "1" if v else "0"
-    if isinstance(v, dt.datetime):
-        return v.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(v, dt.date):
-        return v.isoformat()
-    s = str(v).strip()
-    # decimals come back as "15.00" from SuiteCRM and 15 from a test: one run per value, not per spelling
-    try:
-        if s and s.replace(".", "", 1).lstrip("-").isdigit() and "." in s:
-            s = s.rstrip("0").rstrip(".") or "0"
-    except ValueError:  # pragma: no cover
-        pass
-    return s
-
-
-class RouteEngine:
-    """The routing plugin's behaviour over one CRM, state store and the core workflow services."""
+    Events, lookups and locks are here; taking decisions is decisions.py, moving runs on moving.py.
+    """
 
     def __init__(
         self,
@@ -356,360 +301,6 @@ class RouteEngine:
                             self.complete_task(rec, actor, event.time, f"{event.module} {event.record_id}")
                 self.advance(run)
 
-    # --- decisions ------------------------------------------------------------------------------
-
-    def on_step_event(self, event: Event) -> None:
-        """A step record changed: a decision to take, or an assignee changed by an admin."""
-        rec = self.store.step(event.record_id)
-        if rec is None or not rec.run_id:
-            return
-        if "assigned_user_id" in event.changes and rec.status == OPEN and event.kind is EventKind.UPDATED:
-            run = self.store.run(rec.run_id)
-            route = self.routes.get(rec.route)
-            step = self.step_def(route, rec.step) if route else None
-            if run and route and step:
-                self.activator.tell_opened(rec, route, step)
-        if not rec.decision:
-            return
-        if rec.status == DECIDED:
-            self.take_decision(rec, "", event.time)  # counted already: finish what a crash left undone
-            return
-        # a decision counts for the user whose change set it: an event that did not set this very value
-        # (the change feed's first sight of a record, a later edit) says nothing about who decided
-        change = event.changes.get("decision")
-        if event.kind is EventKind.UPDATED and change is not None and str(change.after or "") == rec.decision:
-            self.take_decision(rec, event.user_id or "", event.time)
-
-    def why_not(self, rec: StepRec, actor: str, decision: str, comment: str) -> tuple[str | None, str]:
-        """Why ``actor`` may not set ``decision`` on ``rec`` (None when they may), and for whom they act."""
-        route = self.routes.get(rec.route)
-        step = self.step_def(route, rec.step) if route else None
-        if route is None or step is None:
-            return f"the route {rec.route!r} (step {rec.step!r}) is no longer configured", ""
-        if rec.status != OPEN:
-            return f"the step is {rec.status}, not open", ""
-        if step.kind != "approval":
-            return f"this step is done when {self.activator.done_when(step)}; it takes no decision", ""
-        allowed = (
-            REWORK_DECISIONS
-            if rec.step == REWORK
-            else tuple(d for d in step.decisions if d in APPROVAL_DECISIONS)
-        )
-        if decision not in allowed:
-            return f"{decision!r} is not a decision of this step; choose one of {', '.join(allowed)}", ""
-        if decision in step.comment_required and not comment.strip():
-            return f"a {decision.replace('_', ' ')} decision needs a comment", ""
-        ent = self.wf.deputies.entitlement(
-            self.s.deputy_kind, rec.assignee_id, actor, self.now().date(), name=self.user_name
-        )
-        if not ent.allowed:
-            return ent.reason, ""
-        return None, ent.on_behalf_of or ""
-
-    def take_decision(self, rec: StepRec, actor: str, at: dt.datetime) -> None:
-        """Count a decision set on a step record (checked again: never trusted), then move the run on."""
-        with self.lock(f"routing:run:{rec.run_id}"):
-            fresh = self.store.step(rec.id)
-            if fresh is None or not fresh.decision:
-                return
-            rec = fresh
-            route = self.routes.get(rec.route)
-            if rec.status != DECIDED:
-                reason, behalf = self.why_not(rec, actor, rec.decision, rec.comment)
-                if reason is not None:
-                    self.uncount(rec, actor, reason)
-                    return
-                rec = self.store.update_step(
-                    rec,
-                    status=DECIDED,
-                    decided_by_id=actor,
-                    on_behalf_of_id=behalf,
-                    decided_at=at.replace(microsecond=0),
-                )
-            self.wf.decisions.record(
-                rec.module,
-                rec.record_id,
-                key=notice_key("decision", rec.id),
-                actor_id=rec.decided_by_id,
-                on_behalf_of=rec.on_behalf_of_id,
-                flow=rec.route,
-                transition=rec.step,
-                from_status=rec.step,
-                decision=rec.decision,
-                comment=rec.comment,
-                at=rec.decided_at,
-            )
-            self.notify.close_task(rec)
-            run = self.store.run(rec.run_id)
-        if run is not None and route is not None:
-            self.advance(run, actor=rec.decided_by_id)
-
-    def uncount(self, rec: StepRec, actor: str, reason: str) -> None:
-        """Clear a decision that may not count, and say why on the record (a Note)."""
-        route = self.routes.get(rec.route)
-        label = route.text(self.wf.settings.language) if route else rec.route
-        step = self.step_def(route, rec.step) if route else None
-        self.notify.note(
-            notice_key("uncount", rec.id, rec.decision, actor, str(rec.date_modified)),
-            rec.module,
-            rec.record_id,
-            "not_counted",
-            decision=rec.decision,
-            step=step.text(self.wf.settings.language) if step else rec.step,
-            route=label,
-            actor=self.user_name(actor),
-            reason=reason,
-        )
-        self.store.update_step(rec, decision="")
-        log.info("routing: decision %r on step %s by %s not counted: %s", rec.decision, rec.id, actor, reason)
-
-    def complete_task(self, rec: StepRec, actor: str, at: dt.datetime, source: str) -> StepRec:
-        """A task step was done (its condition holds, or the related change came). A crash after the
-        status write is repaired by the event of that write (take_decision on a decided record)."""
-        if rec.status != DECIDED:
-            rec = self.store.update_step(
-                rec,
-                status=DECIDED,
-                decision="done",
-                decided_by_id=actor,
-                decided_at=at.replace(microsecond=0),
-                comment=source[:255],
-            )
-        self.wf.decisions.record(
-            rec.module,
-            rec.record_id,
-            key=notice_key("decision", rec.id),
-            actor_id=actor,
-            flow=rec.route,
-            transition=rec.step,
-            from_status=rec.step,
-            decision="done",
-            comment=source,
-            at=rec.decided_at,
-        )
-        self.notify.close_task(rec)
-        return rec
-
-    # --- moving runs ----------------------------------------------------------------------------
-
-    def advance(self, run: Run, *, facts: Facts | None = None, actor: str = "") -> Run:
-        """Evaluate the run's current activation and open what comes next, until something waits."""
-        route = self.routes.get(run.route)
-        if route is None:
-            log.warning("routing: run %s follows route %r, which is no longer configured", run.id, run.route)
-            return run
-        with self.lock(f"routing:run:{run.id}"):
-            ctx = _Moving(self, run, route, facts)
-            for _ in range(MAX_MOVES):
-                run = self.store.run(run.id) or run
-                if run.finished:
-                    return run
-                ctx.run = run
-                groups = group_by_seq(self.store.steps_of(run.id))
-                ctx.groups = groups
-                if not groups:
-                    first = self.next_step(route, -1, ctx.facts)
-                    if first is None:
-                        self.finish(run, route, APPROVED, reason="no step applies")
-                        continue
-                    if not self.activator.activate(ctx, first, 1, previous_actor=""):
-                        return run
-                    continue
-                seq = max(groups)
-                group = groups[seq]
-                head = group[0]
-                step = self.step_def(route, head.step)
-                if step is None:
-                    log.warning(
-                        "routing: run %s is at step %r, which route %s no longer has",
-                        run.id,
-                        head.step,
-                        route.name,
-                    )
-                    return run
-                if step.kind == "task" and step.complete_when is not None and any(r.is_open for r in group):
-                    if step.complete_when.holds(ctx.facts):
-                        for r in group:
-                            if r.is_open:
-                                self.complete_task(
-                                    r, actor or ctx.facts.actor, self.now(), f"{step.complete_when.text}"
-                                )
-                        continue
-                outcome = evaluate(head.mode, Completion.from_text(head.completion), seat_decisions(group))
-                if not outcome.complete:
-                    if head.mode == "sequential" and outcome.next_seat is not None:
-                        self.activator.open_seat(ctx, step, group, outcome.next_seat)
-                    return run
-                self.close_group(group)
-                if not self.move_on(ctx, step, seq, group, outcome):
-                    return run
-            log.error(
-                "routing: run %s moved %d times in one go; stopping (check the route)", run.id, MAX_MOVES
-            )
-            return run
-
-    def move_on(self, ctx: _Moving, step: Step, seq: int, group: list[StepRec], outcome: Outcome) -> bool:
-        """What follows a decided activation; False when nothing more can happen now."""
-        run, route = ctx.run, ctx.route
-        last = self.last_decided(group)
-        previous_actor = (last.on_behalf_of_id or last.decided_by_id) if last else ""
-        actor = last.decided_by_id if last else ""
-        comment = last.comment if last else ""
-        state = outcome.state
-        nxt: Step | None = None
-        if state == "approved":
-            nxt = self.next_step(route, route.index(step.name), ctx.facts)
-            if nxt is None:
-                self.log_outcome(run, route, step, seq, outcome, APPROVED, actor)
-                self.finish(run, route, APPROVED, actor=actor, comment=comment)
-                return True
-        elif state == "rejected":
-            self.log_outcome(run, route, step, seq, outcome, REJECTED, actor)
-            self.finish(run, route, REJECTED, actor=actor, comment=comment)
-            return True
-        elif state == "withdrawn":
-            self.log_outcome(run, route, step, seq, outcome, WITHDRAWN, actor)
-            self.finish(run, route, WITHDRAWN, actor=actor, comment=comment)
-            return True
-        elif state == "resubmitted":
-            nxt = self.next_step(route, -1, ctx.facts)
-            if nxt is None:
-                self.finish(run, route, APPROVED, actor=actor, reason="no step applies")
-                return True
-        elif state == "returned":
-            nxt = (
-                self.previous_step(route, step, seq, ctx.groups) if outcome.return_to == "previous" else None
-            )
-            if nxt is None:
-                nxt = self.activator.rework_step(route)
-        assert nxt is not None
-        self.log_outcome(run, route, step, seq, outcome, nxt.name, actor)
-        return self.activator.activate(ctx, nxt, seq + 1, previous_actor=previous_actor)
-
-    def next_step(self, route: Route, after: int, facts: Facts) -> Step | None:
-        """The first step after position ``after`` whose ``when`` holds."""
-        for step in route.steps[after + 1 :]:
-            if step.when.holds(facts):
-                return step
-        return None
-
-    def previous_step(
-        self, route: Route, step: Step, seq: int, groups: Mapping[int, list[StepRec]]
-    ) -> Step | None:
-        """The step that ran last before ``step`` in this run, earlier in the route (None: return to the
-        initiator — also from the first step)."""
-        here = route.index(step.name)
-        for earlier in sorted((s for s in groups if s < seq), reverse=True):
-            name = groups[earlier][0].step
-            if 0 <= route.index(name) < here:
-                return route.step(name)
-        return None
-
-    def last_decided(self, group: list[StepRec]) -> StepRec | None:
-        """The decision that completed an activation (the latest counted one)."""
-        counted = [r for r in group if r.counted]
-        return max(counted, key=lambda r: (r.decided_at or _EPOCH, r.id)) if counted else None
-
-    def close_group(self, group: list[StepRec]) -> None:
-        """An activation is decided: its open and waiting records close, their Tasks too."""
-        for r in group:
-            if r.status in (OPEN, WAITING):
-                self.notify.close_task(r)  # first: the status is what a retry looks at
-                self.store.update_step(r, status=CLOSED)
-
-    def log_outcome(
-        self, run: Run, route: Route, step: Step, seq: int, outcome: Outcome, to: str, actor: str
-    ) -> None:
-        """Keep an activation's outcome in the decision log."""
-        counts = f"{outcome.approvals} approved, {outcome.rejections} rejected, {outcome.pending} pending"
-        self.wf.decisions.record(
-            run.module,
-            run.record_id,
-            key=notice_key("outcome", run.id, str(seq)),
-            actor_id=actor,
-            flow=route.name,
-            transition=step.name,
-            from_status=step.name,
-            to_status=to,
-            decision=outcome.state,
-            comment=counts,
-        )
-
-    def finish(
-        self,
-        run: Run,
-        route: Route,
-        status: str,
-        *,
-        actor: str = "",
-        comment: str = "",
-        reason: str = "",
-        effects: bool = True,
-    ) -> Run:
-        """End a run: the route's effects, open records closed, the log, the initiator told; the status last
-        (so a crash before it repeats the rest)."""
-        with self.lock(f"routing:run:{run.id}"):
-            fresh = self.store.run(run.id) or run
-            if fresh.finished:
-                return fresh
-            action = (
-                route.on_approved if status == APPROVED else route.on_rejected if status == REJECTED else None
-            )
-            if effects and action is not None and action.set:
-                self.set_values(run.module, run.record_id, action.set)
-            for r in self.store.steps_of(run.id):
-                if r.status in (OPEN, WAITING):
-                    self.notify.close_task(r)
-                    self.store.update_step(r, status=CLOSED)
-            self.wf.decisions.record(
-                run.module,
-                run.record_id,
-                key=notice_key("finish", run.id),
-                actor_id=actor,
-                flow=route.name,
-                transition="finish",
-                from_status=RUNNING,
-                to_status=status,
-                decision=status,
-                comment=reason or comment,
-            )
-            name = run.name.split(": ", 1)[-1] if run.name else run.record_id
-            self.notify.finished(
-                run.id,
-                run.initiator_id,
-                module=run.module,
-                record_id=run.record_id,
-                record_name=name,
-                route_label=route.text(self.wf.settings.language),
-                outcome=status,
-                actor=self.user_name(actor) if actor else "",
-                comment=comment or reason,
-            )
-            log.info(
-                "routing: run %s (%s on %s %s) %s%s",
-                run.id,
-                route.name,
-                run.module,
-                run.record_id,
-                status,
-                f": {reason}" if reason else "",
-            )
-            return self.store.update_run(fresh, status=status, finished_at=self.now(), current_step="")
-
-    def set_values(self, module: str, record_id: str, values: Mapping[str, Any]) -> None:
-        """Write values on a routed record (only those that differ; the API runs SuiteCRM's logic)."""
-        known = self.known_fields(module)
-        names = [k for k in values if k in known]
-        missing = [k for k in values if k not in known]
-        if missing:
-            log.warning("routing: %s has no field(s) %s; not set", module, ", ".join(missing))
-        if not names:
-            return
-        current = self.crm.get(module, record_id, names)
-        diff = {k: values[k] for k in names if text(current.get(k)) != text(values[k])}
-        if diff:
-            self.crm.save(module, {"id": record_id, **diff})
-
     # --- helpers for explain and the job --------------------------------------------------------
 
     def assignee_context(self, run: Run, facts: Facts, previous_actor: str) -> AssigneeContext:
@@ -721,29 +312,14 @@ class RouteEngine:
         return [u for u in (self.wf.access.user(i) for i in ids) if u.active]
 
 
-class _Moving:
-    """What one :meth:`RouteEngine.advance` carries between steps: the run, the route, the record's facts
-    (read once, updated by assign steps)."""
 
-    def __init__(self, engine: RouteEngine, run: Run, route: Route, facts: Facts | None):
-        self.engine = engine
-        self.run = run
-        self.route = route
-        self._facts = facts
-        self.groups: dict[int, list[StepRec]] = {}
-
-    @property
-    def facts(self) -> Facts:
-        if self._facts is None:
-            self._facts = self.engine.facts_of(self.run)
-        return self._facts
-
-    def update(self, values: Mapping[str, Any]) -> None:
-        """The record's values after an assign step wrote them."""
-        f = self.facts
-        self._facts = Facts(
-            {**f.after, **values}, f.before, actor=f.actor, module=f.module, record_id=f.record_id
-        )
-
-
-__all__ = ["REWORK", "RouteBusy", "RouteEngine", "spec_fields", "text"]
+__all__ = [
+    "MAX_MOVES",
+    "REWORK",
+    "RouteBusy",
+    "RouteEngine",
+    "log",
+    "spec_fields",
+    "text",
+    "utcnow",
+]

@@ -1,8 +1,8 @@
 """Declarative record routing: steps, approvals, deadlines, escalation.
 
 Hook implementations of the routing plugin. They are thin: the route format is routes.py, the engine
-engine.py (activation.py, quorum.py), the checks before save validation.py, the job escalation.py, the
-commands cli.py. See docs/plugins/routing.md.
+engine.py (decisions.py, moving.py, activation.py, quorum.py), the checks before save validation.py,
+the job escalation.py, the commands cli.py. See docs/plugins/routing.md.
 """
 
 from __future__ import annotations
