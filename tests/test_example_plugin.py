@@ -36,6 +36,34 @@ def test_greets_each_new_account_once_even_when_the_event_repeats(hello, fake_cr
     assert [n["name"] for n in notes] == ["Hi, Initech!"]
 
 
+class Killed(BaseException):
+    """The sidecar killed right after a write (nothing in the hook may catch it)."""
+
+
+def test_killed_right_after_the_note_the_retry_adds_no_second_one(hello, fake_crm):
+    reg, app = hello
+    acc = fake_crm.save("Accounts", {"name": "Initech"})
+    now = dt.datetime.now(dt.timezone.utc)
+    ev = Event("Accounts", acc, EventKind.CREATED, now, values={"name": "Initech"})
+    create = fake_crm.create
+
+    def create_then_die(*args, **kwargs):
+        create(*args, **kwargs)
+        raise Killed
+
+    fake_crm.create = create_then_die
+    with pytest.raises(Killed):
+        reg.call_one("hello", "ext_on_record_change", event=ev, ctx=app.for_plugin("hello"))
+    fake_crm.create = create
+    reg.call_one("hello", "ext_on_record_change", event=ev, ctx=app.for_plugin("hello"))  # the restart
+    assert [n["name"] for n in fake_crm.find("Notes", {"parent_id": acc})] == ["Hi, Initech!"]
+    # a user deleted the greeting; the event comes once more: it stays deleted, and nothing fails
+    (note,) = fake_crm.find("Notes", {"parent_id": acc})
+    fake_crm.delete("Notes", note.id)
+    reg.call_one("hello", "ext_on_record_change", event=ev, ctx=app.for_plugin("hello"))
+    assert list(fake_crm.find("Notes", {"parent_id": acc})) == []
+
+
 def test_vetoes_the_forbidden_name(hello):
     reg, app = hello
     ctx = app.for_plugin("hello")

@@ -327,7 +327,7 @@ def test_plugin_new_writes_a_skeleton_whose_own_test_passes(tmp_path):
     out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project,
                          capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "3 passed" in out.stdout
+    assert "5 passed" in out.stdout
     for style in (["--isolated"], ["--config", str(ROOT / "pyproject.toml")]):  # ruff's defaults, and ours
         lint = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", *style, "."], cwd=project,
                               capture_output=True, text=True)

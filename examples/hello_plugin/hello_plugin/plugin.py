@@ -6,12 +6,16 @@ validation rule, a job, a CLI command and a doctor check.
 
 from __future__ import annotations
 
+import uuid
+
 import click
 from pydantic import BaseModel, ConfigDict
 
-from suitecrm_ext import Check, Event, EventKind, JobSpec, RecordChange, WatchSpec, hookimpl
+from suitecrm_ext import Check, Event, EventKind, JobSpec, NotFound, RecordChange, WatchSpec, hookimpl
 
 __version__ = "0.1.0"
+#: the namespace of the greeting Notes' ids (create-with-id: REST and SOAP can, V8 cannot)
+NOTE_IDS = uuid.uuid5(uuid.NAMESPACE_URL, "suitecrm-ext:hello:greeting")
 
 
 class Settings(BaseModel):
@@ -36,20 +40,21 @@ def ext_watch(settings):
 
 @hookimpl
 def ext_on_record_change(event: Event, ctx):
-    """Add one Note per new Account; the Note id is derived from the event key, so a repeat is harmless."""
-    note_id = ctx.state.kv_get("hello", event.key) if ctx.state else None
-    if note_id:
-        return
+    """Add one Note per new Account. Its id is derived from the Account's, so a repeated event, or a
+    retry after the sidecar was killed mid-way, updates that Note instead of adding a second one."""
     name = event.values.get("name", "")
-    note_id = ctx.crm.save(
-        "Notes",
-        {
-            "name": f"{ctx.settings.greeting}, {name}!",
-            "parent_type": "Accounts",
-            "parent_id": event.record_id,
-        },
-    )
-    ctx.state.kv_set("hello", event.key, note_id)
+    try:
+        ctx.crm.create(
+            "Notes",
+            {
+                "name": f"{ctx.settings.greeting}, {name}!",
+                "parent_type": "Accounts",
+                "parent_id": event.record_id,
+            },
+            id=str(uuid.uuid5(NOTE_IDS, event.record_id)),
+        )
+    except NotFound:
+        pass  # made by an earlier attempt and deleted since by a user: leave it deleted
 
 
 @hookimpl
