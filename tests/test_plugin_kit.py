@@ -264,11 +264,11 @@ def test_the_pytest_plugin_defines_fixtures_only_none_autouse():
     fixtures = [obj for _, obj in inspect.getmembers(kit) if hasattr(obj, "_pytestfixturefunction")
                 or type(obj).__name__ == "FixtureFunctionDefinition"]
     assert fixtures, "no fixtures found"
-    source = Path(kit.__file__).read_text()
-    tree = ast.parse(source)
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "fixture":
-            assert not any(k.arg == "autouse" for k in node.keywords), ast.unparse(node)
+    for path in Path(kit.__file__).parent.glob("*.py"):  # the kit's package, every module
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "fixture":
+                assert not any(k.arg == "autouse" for k in node.keywords), (path.name, ast.unparse(node))
     hooks = [n for n in dir(kit) if n.startswith("pytest_")]
     assert hooks == []
 
@@ -300,6 +300,45 @@ def test_make_change_takes_before_from_the_crm(fake_crm):
     change = make_change("Accounts", acc, after={"name": "Initrode"}, crm=fake_crm, user_id="u1")
     assert change.before["name"] == "Initech" and change.changed == {"name"} and not change.is_new
     assert make_change("Accounts", after={"name": "X"}).is_new
+
+
+def test_smtp_server_fixture_receives_what_the_mailer_sends(smtp_server, make_config):
+    from suitecrm_ext.mail import Mailer, MailError
+
+    config = make_config(smtp=smtp_server.settings(sender="crm@example.test"))
+    mailer = Mailer(config.settings.smtp)
+    mailer.send(["Alice@Example.test", "bob@example.test"], "Review needed", "Please review.")
+    [mail] = smtp_server.to("alice@example.test")  # the envelope's recipients, case aside
+    assert mail["Subject"] == "Review needed" and mail["From"] == "crm@example.test"
+    assert smtp_server.to("bob@example.test") == [mail] and smtp_server.to("carol@example.test") == []
+    [got] = smtp_server.received
+    assert got.mail_from == "crm@example.test" and got.message is mail
+    smtp_server.refuse = 1  # a transient refusal: the sender sees it, nothing is kept
+    with pytest.raises(MailError, match="451"):
+        mailer.send(["alice@example.test"], "Again", "x")
+    mailer.send(["alice@example.test"], "Again", "x")
+    assert [m["Subject"] for m in smtp_server.messages] == ["Review needed", "Again"]
+    smtp_server.clear()
+    assert smtp_server.messages == []
+
+
+def test_smtp_server_starts_on_a_reserved_port_and_stops_after_the_block():
+    import smtplib
+
+    port = kit.free_port()
+    with kit.smtp_server(port=port) as server:
+        assert server.port == port
+        with smtplib.SMTP(server.host, port, timeout=10) as client:
+            client.sendmail("a@example.test", ["b@example.test"], b"Subject: hi\r\n\r\nbody\r\n")
+    assert server.to("b@example.test")[0]["Subject"] == "hi"
+    with pytest.raises(OSError):  # stopped: nobody listens any more
+        smtplib.SMTP(server.host, port, timeout=5)
+
+
+def test_the_kit_imports_aiosmtpd_only_when_a_server_starts():
+    code = "import sys, suitecrm_ext.testing; print('aiosmtpd' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_live_fixtures_are_documented_in_the_kit():

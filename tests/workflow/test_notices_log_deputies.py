@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import socket
-from email import message_from_bytes, policy
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from suitecrm_ext.config import SmtpSettings, StateSettings
 from suitecrm_ext.mail import Mailer
@@ -21,30 +18,6 @@ from suitecrm_ext.workflow import (
     TemplateError,
     Templates,
 )
-
-
-class Sink:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        self.messages.append(
-            (list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=policy.default))
-        )
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    sink = Sink()
-    c = Controller(sink, hostname="127.0.0.1", port=port)
-    c.start()
-    c.sink = sink
-    yield c
-    c.stop()
 
 
 @pytest.fixture
@@ -68,12 +41,12 @@ TEMPLATES = {
 }
 
 
-def test_tasks_and_mail_per_role_member_once(org, state, smtp):
+def test_tasks_and_mail_per_role_member_once(org, state, smtp_server):
     crm, ids = org
     access = AccessModel(crm)
     tpl = Templates(TEMPLATES)
     n = Notifier(
-        crm, state, Mailer(SmtpSettings(host="127.0.0.1", port=smtp.port)), marker="ao", state_ns="ao"
+        crm, state, Mailer(SmtpSettings(host="127.0.0.1", port=smtp_server.port)), marker="ao", state_ns="ao"
     )
     members = access.role_users("Security officer")
 
@@ -94,9 +67,9 @@ def test_tasks_and_mail_per_role_member_once(org, state, smtp):
     tasks = crm.records("Tasks")
     assert len(tasks) == 2 and {t.get("assigned_user_id") for t in tasks} == {"u-sec1", "u-sec2"}
     assert tasks[0].get("name") == "Заявка №17 ждёт проверки"
-    assert len(smtp.sink.messages) == 2
-    rcpts, msg = smtp.sink.messages[0]
-    assert rcpts[0].endswith("@bank.test") and "Проверьте заявку №17" in msg.get_content()
+    assert len(smtp_server.messages) == 2
+    first = smtp_server.received[0]
+    assert first.rcpt_tos[0].endswith("@bank.test") and "Проверьте заявку №17" in first.message.get_content()
 
 
 def test_task_found_in_suitecrm_after_a_crash_before_the_state_write(org, tmp_path, state):

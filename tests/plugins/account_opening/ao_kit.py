@@ -9,9 +9,7 @@ installed: validate before save (a refusal changes nothing), then push the chang
 from __future__ import annotations
 
 import datetime as dt
-import socket
 from dataclasses import dataclass, field
-from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ from suitecrm_ext.testing import (
     build_app,
     build_config,
     build_registry,
+    free_port,
     install_workflow,
     load_plugin_schema,
     register_schema,
@@ -77,28 +76,6 @@ HOLDER = {
     "ao_passport_issued_by_c": "ОВД Тверского района",
     "ao_passport_issued_on_c": "2015-06-01",
 }
-
-
-class Sink:
-    """aiosmtpd handler keeping every message."""
-
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
-        msg = message_from_bytes(envelope.content, policy=policy.default)
-        self.messages.append((list(envelope.rcpt_tos), msg))
-        return "250 OK"
-
-    def to(self, address: str) -> list[Any]:
-        """Messages delivered to ``address``."""
-        return [m for rcpts, m in self.messages if address in rcpts]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Refused(Exception):

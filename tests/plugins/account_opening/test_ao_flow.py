@@ -34,7 +34,7 @@ def test_only_a_personal_manager_or_an_admin_creates_an_application(bank):
         bank.application("u-mgr", north, account_number="40702810000010000001")
 
 
-def test_the_happy_path_with_decisions_tasks_emails_and_the_account_number(bank, smtp):
+def test_the_happy_path_with_decisions_tasks_emails_and_the_account_number(bank, smtp_server):
     north = bank.client("Romashka")
     app = bank.application("u-mgr", north, name="Settlement account for Romashka", assigned_user_id="u-mgr")
 
@@ -47,11 +47,11 @@ def test_the_happy_path_with_decisions_tasks_emails_and_the_account_number(bank,
     )
     assert "waits for the security review" in task.get("description")
     assert bank.tasks_for("u-sec-s") == []
-    [mail] = smtp.sink.to("sec@bank.test")
+    [mail] = smtp_server.to("sec@bank.test")
     assert mail["Subject"] == "Security review: Settlement account for Romashka"
     assert task.get("date_due") is not None  # due in 8 working hours
     assert "INN 7707083893" in mail.get_content()
-    assert smtp.sink.to("sec-s@bank.test") == []
+    assert smtp_server.to("sec-s@bank.test") == []
 
     bank.move("u-sec", app, "security_approved")
     [task] = bank.tasks_for("u-open")
@@ -63,7 +63,7 @@ def test_the_happy_path_with_decisions_tasks_emails_and_the_account_number(bank,
     number = rec.get("account_number")
     assert number.startswith("40702810") and number[9:13] == "0001" and check_account(number, BIK) is None
     assert rec.get("opened_on") is not None
-    [done] = smtp.sink.to("mgr@bank.test")
+    [done] = smtp_server.to("mgr@bank.test")
     assert (
         done["Subject"].endswith("Account opened: Settlement account for Romashka")
         and number in done.get_content()
@@ -250,10 +250,10 @@ def test_nobody_to_tell_leaves_a_note(bank):
     assert "no active user is the role Security officer in the record's groups" in note.get("description")
 
 
-def test_polling_only_reverts_a_forbidden_change_with_a_note(tmp_path, smtp):
+def test_polling_only_reverts_a_forbidden_change_with_a_note(tmp_path, smtp_server):
     from ao_kit import make_bank
 
-    bank = make_bank(tmp_path, smtp.port, polling_only=True)
+    bank = make_bank(tmp_path, smtp_server.port, polling_only=True)
     bank.no_validation = True
     app = bank.application("u-mgr", bank.client("Romashka"))
     bank.move("u-sec", app, "security_review")  # the wrong role: nothing stops the save ...

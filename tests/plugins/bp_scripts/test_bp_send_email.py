@@ -5,46 +5,17 @@ record with the documents as its Notes, and nothing is sent twice or without its
 from __future__ import annotations
 
 import io
-import socket
 import textwrap
-from email import message_from_bytes, policy
 
 import docx
 import pypdf
 import pytest
-from aiosmtpd.controller import Controller
 
 from plugins.bp_scripts.runs import RunStore
 from plugins.bp_scripts.service import engine_for
 from suitecrm_ext import ConfigError
 
 from .kit import Clock, bp_app, evented_crm
-
-
-class Sink:
-    def __init__(self):
-        self.messages = []
-        self.refuse = 0
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        if self.refuse:
-            self.refuse -= 1
-            return "451 try again later"
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    sink = Sink()
-    c = Controller(sink, hostname="127.0.0.1", port=port)
-    c.start()
-    c.sink = sink
-    yield c
-    c.stop()
 
 
 def docx_template(path, lines):
@@ -95,7 +66,7 @@ def docs(tmp_path):
     return folder
 
 
-def make(tmp_path, docs, smtp, attachments=GOOD):
+def make(tmp_path, docs, smtp_server, attachments=GOOD):
     clock = Clock()
     crm = evented_crm(clock)
     contact = crm.save("Contacts", {"first_name": "Анна", "last_name": "Клиентова",
@@ -105,19 +76,21 @@ def make(tmp_path, docs, smtp, attachments=GOOD):
     path = tmp_path / "mail.yaml"
     path.write_text(PROCESS % attachments, encoding="utf-8")
     app, _ = bp_app(crm, tmp_path, processes=[str(path)], settings={"documents_dir": str(docs)},
-                    smtp={"host": "127.0.0.1", "port": smtp.port, "sender": "shop@example.com"})
+                    smtp=smtp_server.settings(sender="shop@example.com"))
     engine = engine_for(app.for_plugin("bp_scripts"), clock=clock)
     crm.pump(engine)
     return crm, engine, clock, invoice
 
 
-def test_the_email_carries_the_generated_docx_and_pdf_and_is_archived_on_the_record(tmp_path, docs, smtp):
-    crm, engine, clock, invoice = make(tmp_path, docs, smtp)
+def test_the_email_carries_the_generated_docx_and_pdf_and_is_archived_on_the_record(
+    tmp_path, docs, smtp_server
+):
+    crm, engine, clock, invoice = make(tmp_path, docs, smtp_server)
     crm.save("AOS_Invoices", {"id": invoice, "status": "Unpaid"})
     crm.pump(engine)
     [run] = RunStore(engine.state).of_record("AOS_Invoices", invoice)
     assert run.status == "done", run.log_lines()
-    [msg] = smtp.sink.messages
+    [msg] = smtp_server.messages
     assert msg["To"] == "anna@example.com" and msg["From"] == "shop@example.com"
     assert msg["Subject"] == "Счёт №1042"
     assert "Здравствуйте, Анна!" in msg.get_body(("plain",)).get_content()
@@ -139,8 +112,8 @@ def test_the_email_carries_the_generated_docx_and_pdf_and_is_archived_on_the_rec
     assert stored["invoice-1042.docx"] == files["invoice-1042.docx"]
 
 
-def test_a_step_run_again_after_a_crash_sends_the_same_message_and_archives_once(tmp_path, docs, smtp):
-    crm, engine, clock, invoice = make(tmp_path, docs, smtp)
+def test_a_step_run_again_after_a_crash_sends_the_same_message_and_archives_once(tmp_path, docs, smtp_server):
+    crm, engine, clock, invoice = make(tmp_path, docs, smtp_server)
     crm.save("AOS_Invoices", {"id": invoice, "status": "Unpaid"})
     events = list(crm.queue)
     crm.pump(engine)
@@ -153,14 +126,14 @@ def test_a_step_run_again_after_a_crash_sends_the_same_message_and_archives_once
     for ev in events * 2:
         engine.on_event(ev)
     engine.advance(run.id)
-    assert len(smtp.sink.messages) == 1  # SMTP's "accepted" was noted: not sent again
+    assert len(smtp_server.messages) == 1  # SMTP's "accepted" was noted: not sent again
     assert len([e for e in crm.records("Emails") if e.get("parent_id") == invoice]) == 1
     assert RunStore(engine.state).get(run.id).status == "done"
 
 
-def test_smtp_refusing_is_retried_and_nothing_is_sent_without_its_attachments(tmp_path, docs, smtp):
-    crm, engine, clock, invoice = make(tmp_path, docs, smtp)
-    smtp.sink.refuse = 1
+def test_smtp_refusing_is_retried_and_nothing_is_sent_without_its_attachments(tmp_path, docs, smtp_server):
+    crm, engine, clock, invoice = make(tmp_path, docs, smtp_server)
+    smtp_server.refuse = 1
     crm.save("AOS_Invoices", {"id": invoice, "status": "Unpaid"})
     crm.pump(engine)
     [run] = RunStore(engine.state).of_record("AOS_Invoices", invoice)
@@ -169,20 +142,20 @@ def test_smtp_refusing_is_retried_and_nothing_is_sent_without_its_attachments(tm
     assert email.get("status") == "draft"  # archived before sending, not yet sent
     clock.advance(120)
     engine.tick()
-    [msg] = smtp.sink.messages
+    [msg] = smtp_server.messages
     assert len(list(msg.iter_attachments())) == 2
     assert crm.get("Emails", email.id).get("status") == "sent"
     assert RunStore(engine.state).get(run.id).status == "done"
 
 
-def test_a_document_that_fails_on_this_record_parks_the_step_and_sends_nothing(tmp_path, docs, smtp):
-    crm, engine, clock, invoice = make(tmp_path, docs, smtp,
-                                       attachments=GOOD + "\n            - {template: hole.html}")
+def test_a_document_that_fails_on_this_record_parks_the_step_and_sends_nothing(tmp_path, docs, smtp_server):
+    crm, engine, clock, invoice = make(tmp_path, docs, smtp_server,
+                                        attachments=GOOD + "\n            - {template: hole.html}")
     crm.save("AOS_Invoices", {"id": invoice, "status": "Unpaid"})
     crm.pump(engine)
     [run] = RunStore(engine.state).of_record("AOS_Invoices", invoice)
     assert run.status == "parked" and "hole.html" in run.error and "is not a date" in run.error
-    assert smtp.sink.messages == []
+    assert smtp_server.messages == []
     assert [e for e in crm.records("Emails") if e.get("parent_id") == invoice] == []
 
 
@@ -191,9 +164,10 @@ def test_a_document_that_fails_on_this_record_parks_the_step_and_sends_nothing(t
     ("{template: broken.html}", "broken.html: line 1"),
     ("{template: ../mail.yaml}", "no document template '../mail.yaml'"),
 ])
-def test_config_check_refuses_a_bad_document_template_with_file_and_line(tmp_path, docs, smtp, attachment,
-                                                                         expected):
+def test_config_check_refuses_a_bad_document_template_with_file_and_line(
+    tmp_path, docs, smtp_server, attachment, expected
+):
     with pytest.raises(ConfigError) as err:
-        make(tmp_path, docs, smtp, attachments=f"            - {attachment}")
+        make(tmp_path, docs, smtp_server, attachments=f"            - {attachment}")
     text = "\n".join(err.value.problems)
     assert "mail.yaml:15" in text and expected in text, text

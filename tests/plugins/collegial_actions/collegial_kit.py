@@ -8,9 +8,7 @@ then push the change event after the save."""
 from __future__ import annotations
 
 import datetime as dt
-import socket
 from dataclasses import dataclass, field
-from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from suitecrm_ext.testing import (
     build_app,
     build_config,
     build_registry,
+    free_port,
     install_workflow,
     load_plugin_schema,
     register_schema,
@@ -47,28 +46,6 @@ def install_schema(crm: FakeCRM) -> None:
     schema.yaml in a FakeCRM."""
     install_workflow(crm)
     register_schema(crm, load_plugin_schema(plugin_module))
-
-
-class Sink:
-    """aiosmtpd handler keeping every message."""
-
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
-        msg = message_from_bytes(envelope.content, policy=policy.default)
-        self.messages.append((list(envelope.rcpt_tos), msg))
-        return "250 OK"
-
-    def to(self, address: str) -> list[Any]:
-        """Messages delivered to ``address``."""
-        return [m for rcpts, m in self.messages if address in rcpts]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

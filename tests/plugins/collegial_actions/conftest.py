@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from aiosmtpd.controller import Controller
-from collegial_kit import Desk, Sink, free_port, make_desk
+from collegial_kit import Desk, make_desk
 
 
 @pytest.fixture
-def smtp():
-    """A real SMTP server on loopback; ``.handler.messages`` holds what it received."""
-    sink = Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    controller.sink = sink
-    yield controller
-    controller.stop()
-
-
-@pytest.fixture
-def desk(tmp_path, smtp) -> Desk:
-    """The plugin over a FakeCRM with its schema and demo users, mailing to the ``smtp`` server."""
-    d = make_desk(tmp_path, smtp.port)
+def desk(tmp_path, smtp_server) -> Desk:
+    """The plugin over a FakeCRM with its schema and demo users, mailing to ``smtp_server``."""
+    d = make_desk(tmp_path, smtp_server.port)
     yield d
     d.ctx.app.close()

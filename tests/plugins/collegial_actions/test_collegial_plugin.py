@@ -120,17 +120,17 @@ def test_unknown_acting_user_is_refused(desk):
 # --- at-least-once delivery: notices once --------------------------------------------------------
 
 
-def test_same_event_twice_gives_one_task_and_one_mail(desk, smtp):
+def test_same_event_twice_gives_one_task_and_one_mail(desk, smtp_server):
     doc, _ = planned(desk)
     desk.move("u-author", doc, "Voting")
     stage_event = desk.events[-1]
     desk.deliver(stage_event)
     desk.deliver(stage_event)
     assert len(desk.tasks_for("u-voter1")) == 1
-    assert len(smtp.sink.to("voter1@example.test")) == 1
+    assert len(smtp_server.to("voter1@example.test")) == 1
 
 
-def test_task_survives_a_lost_state_write(desk, smtp):
+def test_task_survives_a_lost_state_write(desk, smtp_server):
     """A crash after the Task save but before the state write: the retry finds the Task in SuiteCRM."""
     doc, _ = planned(desk)
     desk.move("u-author", doc, "Voting")
@@ -166,8 +166,8 @@ def test_notifications_can_be_switched_off(tmp_path):
 # --- polling only: revert with a note --------------------------------------------------------------
 
 
-def test_polling_only_reverts_a_forbidden_status_change_with_a_note(tmp_path, smtp):
-    desk = make_desk(tmp_path, smtp.port, polling_only=True)
+def test_polling_only_reverts_a_forbidden_status_change_with_a_note(tmp_path, smtp_server):
+    desk = make_desk(tmp_path, smtp_server.port, polling_only=True)
     doc, _ = planned(desk)
     # SuiteCRM saved it without asking (no validation hook): the poller reports the change
     desk.crm.user_id = "u-author"
@@ -264,7 +264,7 @@ def run_cli(desk, *args):
             logger.setLevel(level)
 
 
-def test_cli_status_shows_actions_deputy_and_blocker(desk, smtp):
+def test_cli_status_shows_actions_deputy_and_blocker(desk, smtp_server):
     doc, ids = planned(desk)
     desk.move("u-author", doc, "Voting")
     desk.act("u-voter1", ids["voting"], "for")
@@ -313,11 +313,11 @@ def test_bad_settings_are_reported_with_the_key(section, needle):
     assert needle in str(err.value)
 
 
-def test_a_configured_process_governs_its_document_type(tmp_path, smtp):
+def test_a_configured_process_governs_its_document_type(tmp_path, smtp_server):
     board = {"label": "Board", "minimum": {"voting": 2, "acknowledgement": 1},
              "stages": [{"status": "Preparation"}, {"status": "Voting", "kind": "voting", "gate": "positive"},
                         {"status": "Acknowledgement", "kind": "acknowledgement"}, {"status": "Archived"}]}
-    desk = make_desk(tmp_path, smtp.port, processes={"board": board},
+    desk = make_desk(tmp_path, smtp_server.port, processes={"board": board},
                      document_types={"flexible": "flexible", "board_decision": "board"})
     doc = desk.save("u-author", "Documents", {"document_name": "Decision", "ca_doc_type_c": "board_decision",
                                               "ca_status_c": "Preparation"})
@@ -353,8 +353,8 @@ def test_actions_on_other_modules_are_only_checked_for_who_acts(desk):
     assert desk.crm.get("ca_CollegialActions", aid).get("acted_by_id") == "u-approver"
 
 
-def test_polling_only_reverts_an_outcome_set_by_someone_not_entitled(tmp_path, smtp):
-    desk = make_desk(tmp_path, smtp.port, polling_only=True)
+def test_polling_only_reverts_an_outcome_set_by_someone_not_entitled(tmp_path, smtp_server):
+    desk = make_desk(tmp_path, smtp_server.port, polling_only=True)
     doc, ids = planned(desk)
     desk.move("u-author", doc, "Voting")
     vote = ids["voting"]
@@ -392,10 +392,8 @@ def test_through_the_dispatcher_a_mail_outage_is_retried_without_duplicates(tmp_
     server is up the assignee gets exactly one Task and one e-mail."""
     import time
 
-    from aiosmtpd.controller import Controller
-    from collegial_kit import Sink, free_port
-
     from suitecrm_ext.events.dispatcher import Dispatcher
+    from suitecrm_ext.testing import free_port, smtp_server
 
     port = free_port()
     desk = make_desk(tmp_path, port, events={"retry_base_seconds": 0.001, "max_attempts": 5})
@@ -410,19 +408,14 @@ def test_through_the_dispatcher_a_mail_outage_is_retried_without_duplicates(tmp_
     assert (stats.handled, stats.failed) == (0, 1)
     assert len(desk.tasks_for("u-reader")) == 1  # the Task was made before the mail failed
 
-    sink = Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with smtp_server(port=port) as server:
         for _ in range(100):  # the retry is due after a few milliseconds
             stats = dispatcher.drain()
             if stats.handled:
                 break
             time.sleep(0.01)
         assert stats.handled == 1
-    finally:
-        controller.stop()
-    assert len(sink.to("reader@example.test")) == 1
+    assert len(server.to("reader@example.test")) == 1
     assert len(desk.tasks_for("u-reader")) == 1
     desk.ctx.app.close()
 

@@ -22,7 +22,7 @@ def refusal(fn, *args) -> str:
     return str(err.value)
 
 
-def test_classic_document_from_preparation_to_archived(desk, smtp):
+def test_classic_document_from_preparation_to_archived(desk, smtp_server):
     doc = desk.document("u-author", "Supply contract 17", "classic")
     assert desk.status(doc) == "Preparation"
     v1 = desk.action("u-author", doc, "voting", "u-voter1")
@@ -48,7 +48,7 @@ def test_classic_document_from_preparation_to_archived(desk, smtp):
         [task] = desk.tasks_for(voter)
         assert task.get("parent_type") == "Documents" and task.get("parent_id") == doc
         assert task.get("name") == "Voting: Supply contract 17"
-        [mail] = smtp.sink.to(MAIL.format(voter[2:]))
+        [mail] = smtp_server.to(MAIL.format(voter[2:]))
         assert mail["Subject"] == "[SuiteCRM] Voting: Supply contract 17"
         assert "\"Supply contract 17\" is now in Voting" in mail.get_content()
     assert desk.tasks_for("u-approver") == []  # not their stage yet
@@ -71,7 +71,7 @@ def test_classic_document_from_preparation_to_archived(desk, smtp):
     # every vote is in: the document's owner is told the stage is complete
     [owner_task] = desk.tasks_for("u-author")
     assert owner_task.get("name") == "Voting complete: Supply contract 17"
-    [owner_mail] = smtp.sink.to(MAIL.format("author"))
+    [owner_mail] = smtp_server.to(MAIL.format("author"))
     assert "can move on to Approval" in owner_mail.get_content()
 
     # Voting needs completion only: an 'against' vote does not block
@@ -95,7 +95,7 @@ def test_classic_document_from_preparation_to_archived(desk, smtp):
     desk.move("u-author", doc, "Signing")
     [deputy_task] = desk.tasks_for("u-deputy")
     assert deputy_task.get("name") == "Signing: Supply contract 17 (for Semyon Signerov)"
-    [deputy_mail] = smtp.sink.to(MAIL.format("deputy"))
+    [deputy_mail] = smtp_server.to(MAIL.format("deputy"))
     assert deputy_mail["Subject"] == "[SuiteCRM] Signing: Supply contract 17 (for Semyon Signerov)"
     assert "you are Semyon Signerov's deputy for signing" in deputy_mail.get_content()
     # the deputy signs; acted_by records the deputy, the assignee stays
@@ -113,7 +113,7 @@ def test_classic_document_from_preparation_to_archived(desk, smtp):
     assert "no actions can be added" in refusal(desk.action, "u-author", doc, "acknowledgement", "u-voter1")
 
 
-def test_flexible_document_with_only_an_acknowledgement(desk, smtp):
+def test_flexible_document_with_only_an_acknowledgement(desk, smtp_server):
     long_name = "Memo on the use of meeting rooms during the winter holidays of 2026"
     doc = desk.document("u-author", long_name, "flexible")
     msg = refusal(desk.move, "u-author", doc, "Voting")
@@ -121,7 +121,7 @@ def test_flexible_document_with_only_an_acknowledgement(desk, smtp):
     ak = desk.action("u-author", doc, "acknowledgement", "u-reader")
     # empty stages are passed through
     desk.move("u-author", doc, "Acknowledgement")
-    [mail] = smtp.sink.to(MAIL.format("reader"))
+    [mail] = smtp_server.to(MAIL.format("reader"))
     assert mail["Subject"] == f"[SuiteCRM] Acknowledgement: {long_name}"
     [task] = desk.tasks_for("u-reader")  # tasks.name is varchar(50); SuiteCRM trims names on save
     assert task.get("name") == f"Acknowledgement: {long_name}"[:50].rstrip()
@@ -130,7 +130,7 @@ def test_flexible_document_with_only_an_acknowledgement(desk, smtp):
     assert desk.status(doc) == "Archived"
 
 
-def test_simplified_document(desk, smtp):
+def test_simplified_document(desk, smtp_server):
     doc = desk.document("u-author", "Order 5", "simplified")
     desk.action("u-author", doc, "acknowledgement", "u-reader")
     assert "at least 1 signing action" in refusal(desk.move, "u-author", doc, "Signing")

@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from aiosmtpd.controller import Controller
-from portal_kit import Sidecar, Sink, free_port
+from portal_kit import Sidecar
 
 
 @pytest.fixture
-def smtp():
-    """A real SMTP server on loopback; ``.sink.messages`` holds what it received."""
-    sink = Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    controller.sink = sink
-    yield controller
-    controller.stop()
-
-
-@pytest.fixture
-def make_sidecar(tmp_path, smtp):
+def make_sidecar(tmp_path, smtp_server):
     """Factory: ``make_sidecar(**plugin_settings)`` -> a Sidecar between two FakeCRMs."""
     made = []
 
     def factory(others=None, **settings):
-        sc = Sidecar(tmp_path / f"s{len(made)}", smtp.sink, smtp.port, settings, others or {})
+        sc = Sidecar(tmp_path / f"s{len(made)}", smtp_server, smtp_server.port, settings, others or {})
         made.append(sc)
         return sc
 

@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import socket
-import threading
 from dataclasses import dataclass, field
-from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -33,6 +30,7 @@ from suitecrm_ext.events.dispatcher import Dispatcher
 from suitecrm_ext.state.sqlite import SQLiteStore
 from suitecrm_ext.testing import (
     FakeCRM,
+    SmtpServer,
     build_app,
     build_config,
     build_registry,
@@ -51,25 +49,6 @@ CASE_UPDATE_FIELDS = [
     FieldInfo("contact_id", "id", "Contact"),
     FieldInfo("internal", "bool", "Internal Update"),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Sink:
-    """An aiosmtpd handler keeping every message."""
-
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
-        with self.lock:
-            self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
 
 
 class Clock:
@@ -111,7 +90,8 @@ class Sidecar:
     """The plugin between two FakeCRMs (see the module docstring)."""
 
     tmp: Path
-    sink: Sink
+    #: the test's SMTP server (``smtp_server`` fixture), shared by the sidecars of a test
+    sink: SmtpServer
     smtp_port: int
     settings: dict[str, Any] = field(default_factory=dict)
     #: more plugins in the same sidecar (name -> plugin object), e.g. one that listens like routing does
@@ -312,4 +292,4 @@ class Sidecar:
         self.store.close()
 
 
-__all__ = ["ORIGIN", "Sidecar", "Sink", "free_port"]
+__all__ = ["ORIGIN", "Sidecar"]

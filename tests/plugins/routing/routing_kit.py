@@ -11,10 +11,8 @@ SuiteCRM 7.14.6 reports for them; a controllable clock shared by the CRM and the
 from __future__ import annotations
 
 import datetime as dt
-import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,6 +28,7 @@ from suitecrm_ext.testing import (
     build_app,
     build_config,
     build_registry,
+    free_port,
     install_workflow,
     load_plugin_schema,
     register_schema,
@@ -206,28 +205,6 @@ class HookedCRM(FakeCRM):
 
     def create(self, module: str, values: Mapping[str, Any], *, id: str) -> str:
         return self._hooked(module, id, values, lambda: super(HookedCRM, self).create(module, values, id=id))
-
-
-class Sink:
-    """aiosmtpd handler keeping every message."""
-
-    def __init__(self) -> None:
-        self.messages: list[Any] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
-        msg = message_from_bytes(envelope.content, policy=policy.default)
-        self.messages.append((list(envelope.rcpt_tos), msg))
-        return "250 OK"
-
-    def to(self, address: str) -> list[Any]:
-        """Messages delivered to ``address``."""
-        return [m for rcpts, m in self.messages if address in rcpts]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

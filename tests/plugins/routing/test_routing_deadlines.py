@@ -97,7 +97,7 @@ def test_a_deadline_from_the_run_start_and_a_deadline_chosen_by_the_records_valu
     assert due_of(o, small) == msk(2025, 12, 2, 15, 0)
 
 
-def test_the_reminder_comes_before_the_deadline_in_working_time_once(office_factory, smtp):
+def test_the_reminder_comes_before_the_deadline_in_working_time_once(office_factory, smtp_server):
     o = office_factory(
         routes=[route({"name": "a", "assignee": {"user": "max"}, "deadline": "4h", "remind_before": "1h"})],
         start=msk(2025, 12, 5, 16, 0).astimezone(dt.timezone.utc),
@@ -110,7 +110,7 @@ def test_the_reminder_comes_before_the_deadline_in_working_time_once(office_fact
     o.at(msk(2025, 12, 8, 10, 1))
     assert o.escalate().reminded == 1
     assert o.escalate().reminded == 0
-    assert len([m for m in smtp.sink.to("max@example.test") if "Reminder" in m["Subject"]]) == 1
+    assert len([m for m in smtp_server.to("max@example.test") if "Reminder" in m["Subject"]]) == 1
     assert o.crm.get("rt_RouteSteps", step.id).get("reminded") is True
 
 

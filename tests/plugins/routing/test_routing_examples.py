@@ -34,7 +34,9 @@ def deal(o, discount: str, stage: str = "Prospecting") -> str:
 # --- discount approval -------------------------------------------------------------------------------
 
 
-def test_a_discount_above_the_threshold_goes_to_the_sales_managers_and_vetoes_the_next_stage(sales, smtp):
+def test_a_discount_above_the_threshold_goes_to_the_sales_managers_and_vetoes_the_next_stage(
+    sales, smtp_server
+):
     opp = deal(sales, "15")
     steps = sales.open_steps(opp)
     assert {s.get("assigned_user_id") for s in steps} == {"u-mgr1", "u-mgr2"}
@@ -44,7 +46,7 @@ def test_a_discount_above_the_threshold_goes_to_the_sales_managers_and_vetoes_th
         (task,) = sales.tasks_for(user, "Not Started")
         assert task.get("parent_type") == "Opportunities" and task.get("parent_id") == opp
         assert near(task.get("date_due"), dt.datetime(2025, 12, 2, 9, 0, tzinfo=MSK))
-    assert len(smtp.sink.to("max@example.test")) == 1
+    assert len(smtp_server.to("max@example.test")) == 1
     with pytest.raises(Refused) as refused:
         sales.save("u-seller", "Opportunities", {"id": opp, "sales_stage": "Qualification"})
     assert (
@@ -63,7 +65,7 @@ def test_a_discount_above_the_threshold_goes_to_the_sales_managers_and_vetoes_th
     assert sales.crm.get("Opportunities", opp).get("sales_stage") == "Qualification"
     assert any(
         "Discount approval" in m["Subject"] and "approved" in m["Subject"]
-        for m in smtp.sink.to("sally@example.test")
+        for m in smtp_server.to("sally@example.test")
     )
 
 
@@ -225,13 +227,13 @@ def test_a_case_answered_during_triage_skips_the_wait_and_a_rejected_triage_clos
     assert support.run_status(spam) == "rejected"
 
 
-def test_no_answer_within_the_sla_escalates_to_the_assignees_manager_once(support, smtp):
+def test_no_answer_within_the_sla_escalates_to_the_assignees_manager_once(support, smtp_server):
     case = portal_case(support, "P1")
     support.decide("u-disp", support.open_for(case, "u-disp").id, "approve")
     support.at(dt.datetime(2025, 12, 1, 13, 10, tzinfo=MSK))
     report = support.escalate()
     assert report.reminded == 1 and report.escalated == 0
-    assert any("Reminder" in m["Subject"] for m in smtp.sink.to("semyon@example.test"))
+    assert any("Reminder" in m["Subject"] for m in smtp_server.to("semyon@example.test"))
     support.at(dt.datetime(2025, 12, 1, 14, 0, 5, tzinfo=MSK))
     report = support.escalate()
     assert report.escalated == 1, report.summary()

@@ -86,7 +86,7 @@ class _Server:
 
 
 def test_a_killed_escalation_pass_run_again_escalates_each_breach_exactly_once(
-    office_factory, smtp, tmp_path
+    office_factory, smtp_server, tmp_path
 ):
     o = office_factory(routes=ROUTES, lock_seconds=2)
     team = [
@@ -124,7 +124,7 @@ def test_a_killed_escalation_pass_run_again_escalates_each_breach_exactly_once(
                     "rest": {"username": "sidecar", "password": PASSWORD},
                 },
                 "state": {"backend": "sqlite", "path": str(tmp_path / "job-state.sqlite3")},
-                "smtp": {"host": "127.0.0.1", "port": smtp.port, "sender": "crm@example.test"},
+                "smtp": smtp_server.settings(sender="crm@example.test"),
                 "plugins": {
                     "routing": {
                         "service_user": "sidecar",

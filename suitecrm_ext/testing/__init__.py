@@ -17,6 +17,10 @@ Fixtures:
   :class:`~suitecrm_ext.lab.LabInstance` (``.suitecrm_section()``, ``.transport("v8")``, ``.gateway()``);
   ``live_crm`` → its gateway over REST v4_1. Both skip the test when the variable is not set (and fail
   it when ``$SUITECRM_EXT_LIVE_REQUIRED=1``).
+- ``smtp_server`` → a real SMTP server on loopback (aiosmtpd) for one test, a
+  :class:`~suitecrm_ext.testing.smtp.SmtpServer`: ``.host``/``.port``, ``.settings()`` (the config's
+  ``smtp`` section), ``.messages``, ``.to(address)``, ``.refuse = n`` (answer 451 to the next n).
+  Without pytest: ``with smtp_server() as server: ...`` (aiosmtpd comes with the ``[test]`` extra).
 
 Builders (plain functions, also without pytest):
 
@@ -61,6 +65,7 @@ from suitecrm_ext.lab import (
     read_lab_env,
 )
 from suitecrm_ext.plugins import PluginRegistry
+from suitecrm_ext.testing.smtp import ReceivedMail, SmtpServer, free_port, smtp_server
 
 DEFAULT_SUITECRM = {"url": "http://suitecrm.test", "write_via": "rest"}
 
@@ -184,6 +189,13 @@ def make_app():
     return build_app
 
 
+@pytest.fixture(name="smtp_server")
+def smtp_server_fixture():
+    """A real SMTP server on loopback for the test (``.port``, ``.settings()``, ``.messages``, ``.to()``)."""
+    with smtp_server() as server:
+        yield server
+
+
 def require_live_instance(var: str = LIVE_ENV_VAR) -> LabInstance:
     """The live instance named by ``var``; skips the calling test when it is not set (fails under
     ``$SUITECRM_EXT_LIVE_REQUIRED=1``), fails it when the env file is broken."""
@@ -234,7 +246,7 @@ def install_workflow(crm: FakeCRM) -> None:
 # modules/fields/links to a FakeCRM, ``create_plugin_tables(conn, schema)`` creates its MariaDB tables.
 
 __all__ = [
-    "FakeCRM", "LabInstance", "build_app", "build_config", "build_registry", "create_plugin_tables",
-    "install_workflow", "load_plugin_schema", "make_change", "make_event", "read_lab_env", "register_schema",
-    "require_live_instance",
+    "FakeCRM", "LabInstance", "ReceivedMail", "SmtpServer", "build_app", "build_config", "build_registry",
+    "create_plugin_tables", "free_port", "install_workflow", "load_plugin_schema", "make_change",
+    "make_event", "read_lab_env", "register_schema", "require_live_instance", "smtp_server",
 ]
