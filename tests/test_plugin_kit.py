@@ -4,6 +4,7 @@ the event builders, the pytest plugin (fixtures only), and `plugin new` whose sk
 from __future__ import annotations
 
 import ast
+import datetime as dt
 import inspect
 import json
 import logging
@@ -18,7 +19,7 @@ from click.testing import CliRunner
 from test_plugins import SHIPPED, install_entry_points
 
 import suitecrm_ext.testing as kit
-from suitecrm_ext import EventKind, FieldChange
+from suitecrm_ext import EventKind, FieldChange, WatchSpec, hookimpl
 from suitecrm_ext.cli import cli
 from suitecrm_ext.plugins import DEFAULT_PLUGINS, PluginRegistry, trace_repr
 from suitecrm_ext.testing import make_change, make_event
@@ -339,6 +340,79 @@ def test_the_kit_imports_aiosmtpd_only_when_a_server_starts():
     code = "import sys, suitecrm_ext.testing; print('aiosmtpd' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+class _Guard:
+    """A plugin for the world tests: refuses Accounts named ACME, notes every Account it hears of."""
+
+    @hookimpl
+    def ext_watch(self, settings):
+        return [WatchSpec("Accounts")]
+
+    @hookimpl
+    def ext_validate_record_change(self, change, ctx):
+        return "no ACME here" if change.after.get("name") == "ACME" else None
+
+    @hookimpl
+    def ext_on_record_change(self, event, ctx):
+        ctx.crm.save("Notes", {"name": f"{event.kind.value} {event.values.get('name')}",
+                               "parent_type": event.module, "parent_id": event.record_id})
+
+
+def test_world_validates_saves_and_delivers_what_the_plugin_watches(tmp_path, smtp_server):
+    crm = kit.FakeCRM()
+    world = kit.build_world({"guard": _Guard(), "workflow": "suitecrm_ext.workflow.plugin"}, crm=crm,
+                            state_dir=tmp_path, smtp=smtp_server.settings())
+    assert world.plugin == "guard" and world.ctx.name == "guard"
+    assert world.config.settings.smtp.port == smtp_server.port
+    assert world.config.settings.state.path == str(tmp_path / "state.sqlite3")
+    refused = world.change_of("u1", "Accounts", {"name": "ACME"})
+    assert refused.is_new and world.validate(refused) == "no ACME here"
+    assert world.validate(refused, plugins=["workflow"]) is None
+    change = world.change_of("u1", "Accounts", {"name": "Initech"})
+    assert world.validate(change) is None
+    acc = crm.save("Accounts", change.after)
+    when = dt.datetime(2026, 3, 10, 9, 0, tzinfo=dt.timezone.utc)
+    assert world.deliver(world.saved_event(change, acc, when))
+    rename = world.change_of("u2", "Accounts", {"id": acc, "name": "Initrode"})
+    assert rename.before["name"] == "Initech" and not rename.is_new
+    crm.save("Accounts", {"id": acc, "name": "Initrode"})
+    ev = world.saved_event(rename, acc, when)
+    assert ev.kind is EventKind.UPDATED and ev.changes == {"name": FieldChange("Initech", "Initrode")}
+    assert ev.user_id == "u2" and ev.source == "push"
+    world.deliver(ev)
+    note = kit.make_event("Notes", kind="created", values={"name": "x"})
+    assert not world.deliver(note)  # not watched: not delivered
+    assert [e.kind for e in world.delivered] == [EventKind.CREATED, EventKind.UPDATED]
+    assert sorted(n.get("name") for n in crm.find("Notes", {"parent_id": acc})) == [
+        "created Initech", "updated Initrode"]
+    world.close()
+
+
+def test_world_settings_are_validated_by_the_plugins_schemas(tmp_path):
+    from suitecrm_ext import ConfigError
+
+    with pytest.raises(ConfigError, match="calendar"):
+        kit.build_world({"workflow": "suitecrm_ext.workflow.plugin"}, crm=kit.FakeCRM(),
+                        settings={"workflow": {"calendar": "nonsense"}})
+
+
+def test_install_plugin_schema_brings_the_packages_it_requires_and_add_user_its_roles_and_groups():
+    from suitecrm_ext.workflow import AccessModel
+
+    crm = kit.FakeCRM()
+    schema = kit.install_plugin_schema(crm, "account_opening")
+    assert "ao_Applications" in crm.modules() and "sx_Decisions" in crm.modules()  # requires: workflow
+    assert schema.plugin == "account_opening" and schema.logic_hooks
+    kit.add_user(crm, "u-boss", "boss", "Bella", "Boss")
+    kit.add_user(crm, "u-rep", "rep", "Roman", "Rep", manager_id="u-boss", roles=["Sales rep"],
+                 groups=["North", "South"], email="roman@corp.test")
+    access = AccessModel(crm)
+    rep = access.user("u-rep")
+    assert rep.active and rep.reports_to_id == "u-boss" and rep.email == "roman@corp.test"
+    assert access.user("u-boss").email == "boss@example.test"
+    assert access.has_role("u-rep", "sales rep") and not access.has_role("u-boss", "Sales rep")
+    assert sorted(g.name for g in access.user_groups("u-rep")) == ["North", "South"]
 
 
 def test_live_fixtures_are_documented_in_the_kit():

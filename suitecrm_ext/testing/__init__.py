@@ -30,6 +30,17 @@ Builders (plain functions, also without pytest):
   :class:`~suitecrm_ext.RecordChange` as ``ext_validate_record_change`` gets it before a save (with
   ``crm``, ``before`` is the stored record, like SuiteCRM's ``fetched_row``).
 
+A plugin's world (testing/world.py; what plugin test kits build on):
+
+- ``install_plugin_schema(fake_crm, plugin)`` → its package's modules, fields and links (and those of
+  the packages it requires) on a FakeCRM, as ``package install`` gives SuiteCRM;
+- ``add_user(crm, id, login, first, last, manager_id=..., roles=[...], groups=[...])`` → an active user
+  in ACL roles and security groups;
+- ``build_world({"mine": plugin, "workflow": ...}, crm=..., state_dir=tmp_path, settings={...},
+  smtp=smtp_server.settings())`` → a :class:`~suitecrm_ext.testing.world.PluginWorld` (config,
+  registry, app, ``ctx`` of the first plugin) with ``change_of(user, module, values)``,
+  ``validate(change)``, ``saved_event(change, id, time)``, ``deliver(event)``, ``close()``.
+
 Example::
 
     from suitecrm_ext.testing import make_event
@@ -43,17 +54,12 @@ Example::
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 from collections.abc import Mapping
-from types import ModuleType
 from typing import Any
 
 import pytest
-import yaml
 
-from suitecrm_ext.config import Config, load_config_text
-from suitecrm_ext.context import AppContext
 from suitecrm_ext.events.model import Event, EventKind, FieldChange, RecordChange
 from suitecrm_ext.lab import (
     LIVE_ENV_VAR,
@@ -64,41 +70,9 @@ from suitecrm_ext.lab import (
     live_required,
     read_lab_env,
 )
-from suitecrm_ext.plugins import PluginRegistry
-from suitecrm_ext.testing.smtp import ReceivedMail, SmtpServer, free_port, smtp_server
-
-DEFAULT_SUITECRM = {"url": "http://suitecrm.test", "write_via": "rest"}
-
-
-def build_config(plugins: Mapping[str, Any] | None = None, **sections: Any) -> Config:
-    """A validated Config from Python data (``suitecrm`` defaults to a fake URL)."""
-    data: dict[str, Any] = {"suitecrm": copy.deepcopy(DEFAULT_SUITECRM)}
-    data.update(copy.deepcopy(sections))
-    if plugins:
-        data["plugins"] = copy.deepcopy(dict(plugins))
-    return load_config_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
-
-
-def build_registry(
-    plugins: Mapping[str, ModuleType | Any | str], config: Config | None = None
-) -> PluginRegistry:
-    """A registry with exactly ``plugins``; validates their config sections (raises ConfigError)."""
-    config = config or build_config()
-    enabled = {n: config.plugin_enabled(n) for n in plugins}
-    reg = PluginRegistry.from_plugins(plugins, enabled=enabled)
-    config.validate_plugin_sections(reg.settings_schemas())
-    reg.config = config
-    return reg
-
-
-def build_app(
-    registry: PluginRegistry, config: Config | None = None, crm: Any = None, **kw: Any
-) -> AppContext:
-    """An AppContext over ``registry`` with a FakeCRM (or the given CRM)."""
-    config = config or getattr(registry, "config", None) or build_config()
-    if crm is None:
-        crm = FakeCRM()
-    return AppContext(config, crm=crm, plugin_manager=registry, **kw)
+from suitecrm_ext.testing.builders import DEFAULT_SUITECRM, build_app, build_config, build_registry
+from suitecrm_ext.testing.smtp import ReceivedMail, SmtpServer, free_port, smtp_server, smtp_settings
+from suitecrm_ext.testing.world import PluginWorld, add_user, build_world, install_plugin_schema
 
 
 def make_event(
@@ -246,7 +220,8 @@ def install_workflow(crm: FakeCRM) -> None:
 # modules/fields/links to a FakeCRM, ``create_plugin_tables(conn, schema)`` creates its MariaDB tables.
 
 __all__ = [
-    "FakeCRM", "LabInstance", "ReceivedMail", "SmtpServer", "build_app", "build_config", "build_registry",
-    "create_plugin_tables", "free_port", "install_workflow", "load_plugin_schema", "make_change",
-    "make_event", "read_lab_env", "register_schema", "require_live_instance", "smtp_server",
+    "DEFAULT_SUITECRM", "FakeCRM", "LabInstance", "PluginWorld", "ReceivedMail", "SmtpServer", "add_user",
+    "build_app", "build_config", "build_registry", "build_world", "create_plugin_tables", "free_port",
+    "install_plugin_schema", "install_workflow", "load_plugin_schema", "make_change", "make_event",
+    "read_lab_env", "register_schema", "require_live_instance", "smtp_server", "smtp_settings",
 ]

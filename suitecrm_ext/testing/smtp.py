@@ -73,7 +73,7 @@ class SmtpServer:
     def settings(self, sender: str = "crm@example.test", **extra: Any) -> dict[str, Any]:
         """The config's ``smtp`` section for this server (plain, no TLS, no login): pass it as
         ``build_config(smtp=server.settings())``; ``extra`` adds or overrides keys."""
-        return {"host": self.host, "port": self.port, "sender": sender, **extra}
+        return smtp_settings(self.port, host=self.host, sender=sender, **extra)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
         """aiosmtpd's handler hook: keep the message (or refuse it while ``refuse`` counts down)."""
@@ -94,6 +94,14 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+def smtp_settings(
+    port: int | None = None, *, host: str = "127.0.0.1", sender: str = "crm@example.test", **extra: Any
+) -> dict[str, Any]:
+    """The config's ``smtp`` section for a server on ``host:port``; ``port`` None is a free port nobody
+    listens on (mail fails there, as with the mail server down)."""
+    return {"host": host, "port": port or free_port(host), "sender": sender, **extra}
 
 
 @contextmanager
