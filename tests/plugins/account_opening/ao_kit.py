@@ -9,22 +9,20 @@ installed: validate before save (a refusal changes nothing), then push the chang
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import plugins.account_opening.plugin as plugin_module
 import suitecrm_ext.workflow.plugin as workflow_plugin
-from suitecrm_ext import Event, EventKind, FieldChange, RecordChange
+from suitecrm_ext import Event, EventKind
 from suitecrm_ext.testing import (
     FakeCRM,
-    build_app,
-    build_config,
-    build_registry,
-    free_port,
-    install_workflow,
-    load_plugin_schema,
-    register_schema,
+    PluginWorld,
+    add_user,
+    build_world,
+    install_plugin_schema,
+    smtp_settings,
 )
 from suitecrm_ext.workflow import AccessModel
 
@@ -86,61 +84,47 @@ class Refused(Exception):
 class Bank:
     """Saves records as a SuiteCRM user would, with the plugin's validate + push logic hooks installed."""
 
-    crm: FakeCRM
-    registry: Any
-    ctx: Any
+    world: PluginWorld
     clock: list
     ids: dict
-    events: list = field(default_factory=list)
     #: True: no validation hook (polling-only); saves always go through, events still arrive
     no_validation: bool = False
+
+    @property
+    def crm(self) -> FakeCRM:
+        return self.world.crm
+
+    @property
+    def registry(self) -> Any:
+        return self.world.registry
+
+    @property
+    def ctx(self) -> Any:
+        return self.world.ctx
+
+    @property
+    def events(self) -> list[Event]:
+        """The events delivered to the plugin."""
+        return self.world.delivered
 
     # --- saving as a user --------------------------------------------------------------------------
 
     def validate(self, user: str, module: str, values: dict[str, Any]) -> str | None:
         """What the validation endpoint answers for this save (None: allowed)."""
-        rid = values.get("id")
-        before = dict(self.crm.get(module, rid).values) if rid else {}
-        after = {k: v for k, v in values.items() if k != "id"}
-        change = RecordChange(module, rid, before, after, user_id=user)
-        for name in (PLUGIN, "workflow"):  # as the endpoint: every plugin is asked
-            message = self.registry.call_one(
-                name, "ext_validate_record_change", change=change, ctx=self.ctx.app.for_plugin(name)
-            )
-            if message:
-                return message
-        return None
+        return self.world.validate(self.world.change_of(user, module, values))  # every plugin is asked
 
     def save(self, user: str, module: str, values: dict[str, Any]) -> str:
         """Save as ``user``; returns the id, or raises Refused with the message the user would see."""
+        change = self.world.change_of(user, module, values)
         if not self.no_validation:
-            message = self.validate(user, module, values)
+            message = self.world.validate(change)
             if message:
                 raise Refused(message)
-        rid = values.get("id")
-        before = dict(self.crm.get(module, rid).values) if rid else {}
-        after = {k: v for k, v in values.items() if k != "id"}
         self.crm.user_id = user
         self.tick()
         new_id = self.crm.save(module, values)
         self.crm.user_id = "1"
-        changes = {
-            k: FieldChange(before.get(k) if rid else None, v)
-            for k, v in after.items()
-            if not rid or str(before.get(k) or "") != str(v or "")
-        }
-        self.deliver(
-            Event(
-                module,
-                new_id,
-                EventKind.UPDATED if rid else EventKind.CREATED,
-                self.now(),
-                "push",
-                changes,
-                after,
-                user_id=user,
-            )
-        )
+        self.deliver(self.world.saved_event(change, new_id, self.now()))
         return new_id
 
     def relate(self, user: str, module: str, rid: str, link: str, other: str) -> None:
@@ -163,10 +147,7 @@ class Bank:
 
     def deliver(self, ev: Event) -> None:
         """Hand an event to the plugin, as the dispatcher does (only if its watch specs match)."""
-        specs = self.registry.call_one(PLUGIN, "ext_watch", settings=self.ctx.settings)
-        if any(s.matches(ev) for s in specs):
-            self.events.append(ev)
-            self.registry.call_one(PLUGIN, "ext_on_record_change", event=ev, ctx=self.ctx)
+        self.world.deliver(ev)
 
     def now(self) -> dt.datetime:
         return self.clock[0]
@@ -242,8 +223,7 @@ def make_bank(tmp_path: Path, smtp_port: int | None, **settings: Any) -> Bank:
     start = dt.datetime(2026, 3, 10, 9, 0, tzinfo=dt.timezone.utc)
     clock = [start]
     crm = FakeCRM(clock=lambda: clock[0])
-    install_workflow(crm)
-    register_schema(crm, load_plugin_schema(plugin_module))
+    install_plugin_schema(crm, plugin_module)  # and the core package it requires
     ids: dict[str, str] = {}
     access = AccessModel(crm)
     for group in ("Branch North", "Branch South"):
@@ -251,29 +231,17 @@ def make_bank(tmp_path: Path, smtp_port: int | None, **settings: Any) -> Bank:
     for key, name in ROLES.items():
         ids[key] = access.ensure_role(name).id
     for uid, (first, last, role, groups) in STAFF.items():
-        crm.insert(
-            "Users",
-            {
-                "id": uid,
-                "user_name": uid[2:],
-                "first_name": first,
-                "last_name": last,
-                "email1": f"{uid[2:]}@bank.test",
-                "status": "Active",
-            },
-        )
-        if role:
-            access.add_user_to_role(ROLES[role], uid)
-        for g in groups:
-            access.add_user_to_group(g, uid)
-    config = build_config(
-        plugins={
+        login = uid[2:]
+        add_user(crm, uid, login, first, last, email=f"{login}@bank.test",
+                 roles=[ROLES[role]] if role else [], groups=groups)
+    world = build_world(
+        {PLUGIN: plugin_module, "workflow": workflow_plugin},
+        crm=crm,
+        state_dir=tmp_path,
+        settings={
             PLUGIN: {"bank": {"bik": BIK, "branch": "0001"}, **settings},
             "workflow": {"decision_links": {}},
         },
-        smtp={"host": "127.0.0.1", "port": smtp_port or free_port(), "sender": "crm@bank.test"},
-        state={"backend": "sqlite", "path": str(tmp_path / "state.sqlite3")},
+        smtp=smtp_settings(smtp_port, sender="crm@bank.test"),
     )
-    registry = build_registry({PLUGIN: plugin_module, "workflow": workflow_plugin}, config=config)
-    app = build_app(registry, config=config, crm=crm)
-    return Bank(crm, registry, app.for_plugin(PLUGIN), clock, ids)
+    return Bank(world, clock, ids)

@@ -14,16 +14,14 @@ from typing import Any
 
 import plugins.collegial_actions.plugin as plugin_module
 import suitecrm_ext.workflow.plugin as workflow_plugin
-from suitecrm_ext import Event, EventKind, FieldChange, RecordChange
+from suitecrm_ext import Event
 from suitecrm_ext.testing import (
     FakeCRM,
-    build_app,
-    build_config,
-    build_registry,
-    free_port,
-    install_workflow,
-    load_plugin_schema,
-    register_schema,
+    PluginWorld,
+    add_user,
+    build_world,
+    install_plugin_schema,
+    smtp_settings,
 )
 
 PLUGIN = "collegial_actions"
@@ -41,46 +39,43 @@ USERS = {
 }
 
 
-def install_schema(crm: FakeCRM) -> None:
-    """Register the core package (deputies) and the plugin's modules/fields/links from its real
-    schema.yaml in a FakeCRM."""
-    install_workflow(crm)
-    register_schema(crm, load_plugin_schema(plugin_module))
-
-
 @dataclass
 class Desk:
     """Saves records as a SuiteCRM user would, with the plugin's validate + push logic hooks installed."""
 
-    crm: FakeCRM
-    registry: Any
-    ctx: Any
+    world: PluginWorld
     clock: list
-    events: list = field(default_factory=list)
     #: False: events are kept in ``pending`` (for a test that queues them for the real dispatcher)
     direct: bool = True
     pending: list = field(default_factory=list)
 
+    @property
+    def crm(self) -> FakeCRM:
+        return self.world.crm
+
+    @property
+    def registry(self) -> Any:
+        return self.world.registry
+
+    @property
+    def ctx(self) -> Any:
+        return self.world.ctx
+
+    @property
+    def events(self) -> list[Event]:
+        """The events delivered to the plugin."""
+        return self.world.delivered
+
     def save(self, user: str, module: str, values: dict[str, Any]) -> str:
         """Save as ``user``; returns the id, or raises Refused with the message the user would see."""
-        rid = values.get("id")
-        before = {}
-        if rid:  # SuiteCRM's fetched_row: every stored field
-            before = dict(self.crm.get(module, rid).values)
-        after = {k: v for k, v in values.items() if k != "id"}
-        change = RecordChange(module, rid, before, after, user_id=user)
-        for name in (PLUGIN, "workflow"):  # as the validation endpoint: every plugin is asked
-            message = self.registry.call_one(name, "ext_validate_record_change", change=change,
-                                             ctx=self.ctx.app.for_plugin(name))
-            if message:
-                raise Refused(message)
+        change = self.world.change_of(user, module, values)
+        message = self.world.validate(change)  # as the validation endpoint: every plugin is asked
+        if message:
+            raise Refused(message)
         self.crm.user_id = user
         self.tick()
         new_id = self.crm.save(module, values)
-        changes = {k: FieldChange(before.get(k) if rid else None, v) for k, v in after.items()
-                   if not rid or str(before.get(k) or "") != str(v or "")}
-        ev = Event(module, new_id, EventKind.UPDATED if rid else EventKind.CREATED, self.now(), "push",
-                   changes, after, user_id=user)
+        ev = self.world.saved_event(change, new_id, self.now())
         if self.direct:
             self.deliver(ev)
         else:
@@ -90,10 +85,7 @@ class Desk:
 
     def deliver(self, ev: Event) -> None:
         """Hand an event to the plugin, as the dispatcher does (only if its watch specs match)."""
-        specs = self.registry.call_one(PLUGIN, "ext_watch", settings=self.ctx.settings)
-        if any(s.matches(ev) for s in specs):
-            self.events.append(ev)
-            self.registry.call_one(PLUGIN, "ext_on_record_change", event=ev, ctx=self.ctx)
+        self.world.deliver(ev)
 
     def now(self) -> dt.datetime:
         return self.clock[0]
@@ -131,16 +123,15 @@ def make_desk(tmp_path: Path, smtp_port: int | None, events: dict | None = None,
     start = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     clock = [start]
     crm = FakeCRM(clock=lambda: clock[0])
-    install_schema(crm)
+    install_plugin_schema(crm, plugin_module)  # and the core package (deputies) it requires
     for uid, (first, last) in USERS.items():
-        crm.insert("Users", {"id": uid, "user_name": uid[2:], "first_name": first, "last_name": last,
-                             "email1": f"{uid[2:]}@example.test", "status": "Active"})
-    config = build_config(
-        plugins={PLUGIN: settings},
-        smtp={"host": "127.0.0.1", "port": smtp_port or free_port(), "sender": "crm@example.test"},
-        state={"backend": "sqlite", "path": str(tmp_path / "state.sqlite3")},
+        add_user(crm, uid, uid[2:], first, last)
+    world = build_world(
+        {PLUGIN: plugin_module, "workflow": workflow_plugin},
+        crm=crm,
+        state_dir=tmp_path,
+        settings={PLUGIN: settings},
+        smtp=smtp_settings(smtp_port),
         **({"events": events} if events else {}),
     )
-    registry = build_registry({PLUGIN: plugin_module, "workflow": workflow_plugin}, config=config)
-    app = build_app(registry, config=config, crm=crm)
-    return Desk(crm, registry, app.for_plugin(PLUGIN), clock)
+    return Desk(world, clock)

@@ -25,15 +25,12 @@ from plugins.routing.plugin import engine_for
 from suitecrm_ext import Event, EventKind, FieldChange, FieldInfo, NotFound, RecordChange
 from suitecrm_ext.testing import (
     FakeCRM,
-    build_app,
-    build_config,
-    build_registry,
-    free_port,
-    install_workflow,
+    add_user,
+    build_world,
+    install_plugin_schema,
     load_plugin_schema,
-    register_schema,
+    smtp_settings,
 )
-from suitecrm_ext.workflow import AccessModel
 from suitecrm_ext.workflow import plugin as workflow_plugin
 
 PLUGIN = "routing"
@@ -344,35 +341,13 @@ def make_crm(clock: list) -> HookedCRM:
     for module, (table, fields) in EXTRA_MODULES.items():
         crm.add_module(module, fields, table=table)
         crm.add_link(module, "SecurityGroups", "SecurityGroups", table, one_to_many=False)
-    install_workflow(crm)
-    schema = load_plugin_schema(plugin_module)
-    register_schema(crm, schema)
-    for m in schema.modules:  # template security_groups: the module's SecurityGroups link, as in SuiteCRM
-        if m.template == "security_groups" and "SecurityGroups" not in crm.links(m.name):
-            crm.add_link(m.name, "SecurityGroups", "SecurityGroups", m.table, one_to_many=False)
+    install_plugin_schema(crm, plugin_module)  # and the core package it requires
     crm.add_fields(
         "Cases", [F("sxt_portal_case_c", "bool", "From the client portal", source="custom_fields")]
     )
-    for uid, (first, last, login, manager, _) in USERS.items():
-        crm.insert(
-            "Users",
-            {
-                "id": uid,
-                "user_name": login,
-                "first_name": first,
-                "last_name": last,
-                "email1": f"{login}@example.test",
-                "status": "Active",
-                "reports_to_id": manager,
-            },
-        )
-    access = AccessModel(crm)
-    for uid, (*_, roles) in USERS.items():
-        for role in roles:
-            access.ensure_role(role)
-            access.add_user_to_role(role, uid)
-    access.ensure_group("Product support")
-    access.add_user_to_group("Product support", "u-sup2")
+    for uid, (first, last, login, manager, roles) in USERS.items():
+        groups = ["Product support"] if uid == "u-sup2" else []
+        add_user(crm, uid, login, first, last, manager_id=manager, roles=roles, groups=groups)
     return crm
 
 
@@ -396,14 +371,14 @@ def make_office(
         section["routes"] = routes
     if route_files is not None:
         section["route_files"] = route_files
-    config = build_config(
-        plugins={PLUGIN: section, "workflow": workflow or {}},
-        smtp={"host": "127.0.0.1", "port": smtp_port or free_port(), "sender": "crm@example.test"},
-        state={"backend": "sqlite", "path": str(tmp_path / "state.sqlite3")},
+    world = build_world(
+        {PLUGIN: plugin_module, "workflow": workflow_plugin},
+        crm=crm,
+        state_dir=tmp_path,
+        settings={PLUGIN: section, "workflow": workflow or {}},
+        smtp=smtp_settings(smtp_port),
     )
-    registry = build_registry({PLUGIN: plugin_module, "workflow": workflow_plugin}, config=config)
-    app = build_app(registry, config=config, crm=crm)
-    ctx = app.for_plugin(PLUGIN)
+    registry, ctx = world.registry, world.ctx
     office = Office(crm, registry, ctx, clock)
     hooks = load_plugin_schema(plugin_module).logic_hooks
     crm.validated = {h.module for h in hooks if h.validate}
