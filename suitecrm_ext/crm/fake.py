@@ -38,9 +38,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from suitecrm_ext.crm.base import (
@@ -50,118 +48,28 @@ from suitecrm_ext.crm.base import (
     FieldInfo,
     Filter,
     NotFound,
-    PermissionDenied,
     Record,
     ValidationError,
     Where,
     from_crm,
+    iter_conditions,
     normalize_where,
-    parse_datetime,
-    to_crm,
 )
-from suitecrm_ext.crm.fake_acl import UserView
+from suitecrm_ext.crm.fake_links import FakeRelationships
+from suitecrm_ext.crm.fake_match import match_cond, sort_key, store_value
+from suitecrm_ext.crm.fake_model import BASIC_FIELDS, STOCK_LINKS, LinkEnd, StoredModule
+from suitecrm_ext.crm.fake_registry import FakeRegistry
 from suitecrm_ext.crm.guid import new_guid
+from suitecrm_ext.crm.order import parse_order
 from suitecrm_ext.crm.stock_modules import STOCK_DEFAULTS, STOCK_FIELDS, STOCK_TABLES
 from suitecrm_ext.crm.text import refuse_unstorable, stored_text
-
-#: Field types whose values are text (for ``is_null`` matching "" and case-insensitive comparison).
-_NUMERIC_OR_TIME = {"datetime", "datetimecombo", "date", "bool", "int", "float", "decimal", "currency"}
-
-#: Fields every module has, added by :meth:`FakeCRM.add_module` when missing (SuiteCRM's "basic" template).
-BASIC_FIELDS: tuple[FieldInfo, ...] = (
-    FieldInfo("id", "id", "ID", required=True),
-    FieldInfo("name", "name", "Name", length=255),
-    FieldInfo("date_entered", "datetime", "Date Created"),
-    FieldInfo("date_modified", "datetime", "Date Modified"),
-    FieldInfo("modified_user_id", "assigned_user_name", "Modified By"),
-    FieldInfo("created_by", "assigned_user_name", "Created By"),
-    FieldInfo("description", "text", "Description"),
-    FieldInfo("deleted", "bool", "Deleted"),
-    FieldInfo("assigned_user_id", "relate", "Assigned User"),
-)
-
-#: Fields the fake stamps itself on every write; :meth:`FakeCRM.add_fields` cannot redefine them.
-_STAMPED_FIELDS = frozenset({"id", "deleted", "date_entered", "date_modified", "created_by",
-                             "modified_user_id"})
-
-#: Stock links: (module, link, other module, other link, one_to_many, id field on the "many" side).
-#: ``one_to_many`` means each record of the other module has at most one partner through this link.
-STOCK_LINKS: tuple[tuple[str, str, str, str, bool, str | None], ...] = (
-    ("Accounts", "contacts", "Contacts", "accounts", False, None),
-    ("Accounts", "cases", "Cases", "accounts", True, "account_id"),
-    ("Accounts", "members", "Accounts", "member_of", True, "parent_id"),
-    ("Accounts", "documents", "Documents", "accounts", False, None),
-    ("Accounts", "tasks", "Tasks", "accounts", True, None),
-    ("Accounts", "notes", "Notes", "accounts", True, None),
-    ("Accounts", "emails", "Emails", "accounts", False, None),
-    ("Accounts", "SecurityGroups", "SecurityGroups", "accounts", False, None),
-    ("Contacts", "cases", "Cases", "contacts", False, None),
-    ("Contacts", "documents", "Documents", "contacts", False, None),
-    ("Contacts", "tasks", "Tasks", "contacts", True, "contact_id"),
-    ("Contacts", "notes", "Notes", "contacts", True, "contact_id"),
-    ("Contacts", "emails", "Emails", "contacts", False, None),
-    ("Contacts", "SecurityGroups", "SecurityGroups", "contacts", False, None),
-    ("Cases", "documents", "Documents", "cases", False, None),
-    ("Cases", "tasks", "Tasks", "cases", True, None),
-    ("Cases", "notes", "Notes", "cases", True, None),
-    ("Cases", "emails", "Emails", "cases", False, None),
-    ("Cases", "SecurityGroups", "SecurityGroups", "cases", False, None),
-    ("Documents", "SecurityGroups", "SecurityGroups", "documents", False, None),
-    ("Notes", "SecurityGroups", "SecurityGroups", "notes", False, None),
-    ("Tasks", "notes", "Notes", "tasks", True, None),
-    ("Users", "SecurityGroups", "SecurityGroups", "users", False, None),
-    ("Users", "aclroles", "ACLRoles", "users", False, None),
-    ("SecurityGroups", "aclroles", "ACLRoles", "SecurityGroups", False, None),
-    ("Users", "reportees", "Users", "reports_to_link", True, "reports_to_id"),
-    ("Accounts", "opportunities", "Opportunities", "accounts", True, "account_id"),
-    ("Contacts", "opportunities", "Opportunities", "contacts", False, None),
-    ("Opportunities", "tasks", "Tasks", "opportunities", True, None),
-    ("Opportunities", "notes", "Notes", "opportunities", True, None),
-    ("Opportunities", "emails", "Emails", "opportunities", False, None),
-    ("Accounts", "aos_invoices", "AOS_Invoices", "accounts", True, "billing_account_id"),
-    ("Contacts", "aos_invoices", "AOS_Invoices", "contacts", True, "billing_contact_id"),
-    ("Opportunities", "SecurityGroups", "SecurityGroups", "opportunities", False, None),
-    ("AOS_Invoices", "SecurityGroups", "SecurityGroups", "aos_invoices", False, None),
-    ("AOS_Products", "SecurityGroups", "SecurityGroups", "aos_products", False, None),
-)
-
-
-@dataclass
-class _Module:
-    name: str
-    table: str
-    fields: dict[str, FieldInfo]
-    defaults: dict[str, Any] = field(default_factory=dict)
-    rows: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> values (incl. deleted)
-
-
-@dataclass
-class _Relationship:
-    """Rows of one relationship between ``lhs`` and ``rhs`` records; value = deleted flag."""
-
-    name: str
-    lhs_module: str
-    rhs_module: str
-    one_to_many: bool
-    rhs_id_field: str | None
-    rows: dict[tuple[str, str], bool] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class _LinkEnd:
-    rel: _Relationship
-    is_lhs: bool  # this module is the relationship's lhs side
-
-    @property
-    def other_module(self) -> str:
-        return self.rel.rhs_module if self.is_lhs else self.rel.lhs_module
 
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-class FakeCRM(CRM):
+class FakeCRM(FakeRegistry, FakeRelationships, CRM):
     """In-memory SuiteCRM with the stock modules (see the module docstring for the semantics).
 
     ``modules``: None for every stock module (Accounts, Contacts, Cases, Documents, Tasks, Users, Notes,
@@ -192,8 +100,8 @@ class FakeCRM(CRM):
         self.calls: list[tuple[Any, ...]] = []
         self._denied: dict[str, set[str]] = {}
         self._acl_rights: dict[str, dict[tuple[str, str], int]] = {}  # role id -> (module, action) -> level
-        self._modules: dict[str, _Module] = {}
-        self._links: dict[str, dict[str, _LinkEnd]] = {}
+        self._modules: dict[str, StoredModule] = {}
+        self._links: dict[str, dict[str, LinkEnd]] = {}
         self._files: dict[str, bytes] = {}  # Note id -> attachment content (upload/<id> in SuiteCRM)
         wanted = set(STOCK_FIELDS) if modules is None else set(modules)
         unknown = wanted - set(STOCK_FIELDS)
@@ -217,170 +125,6 @@ class FakeCRM(CRM):
                 "modified_user_id": "1",
             }
 
-    # --- registry -------------------------------------------------------------------------
-
-    def add_module(
-        self,
-        name: str,
-        fields: Mapping[str, FieldInfo] | Sequence[FieldInfo],
-        table: str | None = None,
-        defaults: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Declare a module (e.g. a plugin's custom module). Missing basic fields (id, dates...) are added.
-
-        ``fields`` is a list of FieldInfo or a dict name → FieldInfo. ``table`` defaults to the lower-cased
-        module name, as SuiteCRM's Module Builder does. ``defaults``: values a new record gets when the
-        create does not set them (vardef ``default``).
-        """
-        infos = list(fields.values()) if isinstance(fields, Mapping) else list(fields)
-        by_name: dict[str, FieldInfo] = {}
-        for info in infos:
-            if not isinstance(info, FieldInfo):
-                raise TypeError(f"fields of module {name} must be FieldInfo, got {type(info).__name__}")
-            by_name[info.name] = info
-        for basic in BASIC_FIELDS:
-            by_name.setdefault(basic.name, basic)
-        unknown = [k for k in (defaults or {}) if k not in by_name]
-        if unknown:
-            raise ValueError(f"defaults of module {name} name unknown fields: {', '.join(unknown)}")
-        self._modules[name] = _Module(name=name, table=table or name.lower(), fields=by_name,
-                                      defaults={k: _store_value(by_name[k].type, v)
-                                                for k, v in (defaults or {}).items()})
-        self._links.setdefault(name, {})
-
-    def add_fields(
-        self,
-        module: str,
-        fields: Mapping[str, FieldInfo] | Sequence[FieldInfo],
-        defaults: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Add fields to a module this fake already has (e.g. a plugin's custom fields on Accounts).
-
-        ``fields`` is a list of FieldInfo or a dict name → FieldInfo, as for :meth:`add_module`. Records and
-        links are kept: records stored before read a new field as empty ("", None or False by type), as
-        SuiteCRM rows created before a custom field existed do. A field the module already has is
-        redefined (a package re-install changing an enum's options); the fields the fake stamps itself
-        (id, deleted, date_entered, date_modified, created_by, modified_user_id) cannot be. ``defaults``:
-        values new records get when the create does not set them, for fields given here.
-
-        Raises NotFound for an unknown module, TypeError / ValueError naming the bad field; on any error
-        nothing changes.
-        """
-        mod = self._module(module)
-        infos = list(fields.values()) if isinstance(fields, Mapping) else list(fields)
-        by_name: dict[str, FieldInfo] = {}
-        for info in infos:
-            if not isinstance(info, FieldInfo):
-                raise TypeError(f"fields added to module {module} must be FieldInfo, "
-                                f"got {type(info).__name__} {info!r}")
-            by_name[info.name] = info
-        stamped = sorted(set(by_name) & _STAMPED_FIELDS)
-        if stamped:
-            raise ValueError(f"module {module}: cannot redefine {', '.join(stamped)} (set by the CRM itself)")
-        unknown = [k for k in (defaults or {}) if k not in by_name]
-        if unknown:
-            raise ValueError(f"defaults for module {module} name fields not being added: "
-                             f"{', '.join(unknown)}")
-        stored_defaults: dict[str, Any] = {}
-        for name, value in (defaults or {}).items():
-            try:
-                stored_defaults[name] = _store_value(by_name[name].type, value)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"default of {module}.{name}: {exc}") from None
-        for name, info in by_name.items():
-            if name not in mod.fields:
-                empty = from_crm(info.type, "")
-                for row in mod.rows.values():
-                    row.setdefault(name, empty)
-            mod.fields[name] = info
-        mod.defaults.update(stored_defaults)
-
-    def add_link(
-        self,
-        module: str,
-        link: str,
-        other_module: str,
-        other_link: str | None = None,
-        *,
-        one_to_many: bool = False,
-        id_field: str | None = None,
-        relationship: str | None = None,
-    ) -> None:
-        """Declare a relationship reachable as ``module.link`` (and ``other_module.other_link`` if given).
-
-        ``one_to_many=True``: a record of ``other_module`` has at most one partner in ``module`` (relating it
-        to another one replaces the old row, as SuiteCRM does); ``id_field`` then names the field on the
-        ``other_module`` record that holds the partner's id (e.g. Cases ``account_id``), kept in step.
-        """
-        for m in (module, other_module):
-            self._module(m)
-        if id_field is not None and id_field not in self._modules[other_module].fields:
-            raise ValueError(f"{other_module} has no field {id_field!r} for link {module}.{link}")
-        rel = _Relationship(
-            name=relationship or f"{module.lower()}_{link.lower()}",
-            lhs_module=module, rhs_module=other_module, one_to_many=one_to_many, rhs_id_field=id_field,
-        )
-        self._links[module][link] = _LinkEnd(rel, True)
-        if other_link:
-            self._links[other_module][other_link] = _LinkEnd(rel, False)
-
-    ACL_OPERATIONS = ("read", "save", "delete", "relate")
-
-    def deny(self, module: str, *operations: str) -> None:
-        """Make the acting user lack ACL rights on ``module``: PermissionDenied for those operations.
-
-        ``operations``: "read" (get/find/count/related), "save" (save/save_many/insert), "delete",
-        "relate" (relate/unrelate); none given = all of them. Undo with :meth:`allow`.
-        """
-        ops = set(operations or self.ACL_OPERATIONS)
-        unknown = ops - set(self.ACL_OPERATIONS)
-        if unknown:
-            raise ValueError(f"unknown ACL operations: {', '.join(sorted(unknown))}")
-        self._module(module)
-        self._denied.setdefault(module, set()).update(ops)
-
-    def allow(self, module: str, *operations: str) -> None:
-        """Give back rights taken by :meth:`deny` (all of them when no operation is named)."""
-        self._denied.get(module, set()).difference_update(operations or self.ACL_OPERATIONS)
-
-    def _acl(self, module: str, operation: str) -> None:
-        if operation in self._denied.get(module, ()):
-            raise PermissionDenied(f"user {self.user_id} may not {operation} {module} records",
-                                   transport=self.name, module=module)
-
-    def acl_role_rights(self, role_id: str) -> dict[tuple[str, str], int]:
-        """A role's rights as Admin → Role Management stores them: (module, action) → level (see fake_acl)."""
-        self._live_row(self._module("ACLRoles"), role_id)
-        return dict(self._acl_rights.get(role_id, {}))
-
-    def set_acl_role_rights(self, role_id: str, rights: Mapping[tuple[str, str], int]) -> None:
-        """Set some of a role's rights ((module, action) → ACL level: 90, 80, 75, -99, 89, -98, 0)."""
-        self._live_row(self._module("ACLRoles"), role_id)
-        self._acl_rights.setdefault(role_id, {}).update(rights)
-
-    def as_user(self, user_id: str) -> UserView:
-        """This CRM as ``user_id``'s own API session sees it: SuiteCRM's role rights and security groups
-        decide what it may list, view, edit and delete (see ``suitecrm_ext.crm.fake_acl``)."""
-        return UserView(self, user_id)
-
-    def links(self, module: str) -> dict[str, str]:
-        """Link names of a module → the module on the other side."""
-        self._module(module)
-        return {name: end.other_module for name, end in self._links[module].items()}
-
-    def table(self, module: str) -> str:
-        """The DB table name of a module."""
-        return self._module(module).table
-
-    def exists(self, module: str, id: str, *, include_deleted: bool = False) -> bool:
-        """True when a record with this id is stored (and live, unless ``include_deleted``). Not logged."""
-        row = self._module(module).rows.get(id)
-        return row is not None and (include_deleted or not row["deleted"])
-
-    def records(self, module: str) -> list[Record]:
-        """Every stored record of a module, deleted ones included (a test helper; not logged in calls)."""
-        mod = self._module(module)
-        return [self._record(mod, row, None) for row in mod.rows.values()]
 
     # --- the interface -------------------------------------------------------------------
 
@@ -549,76 +293,6 @@ class FakeCRM(CRM):
         self._live_row(mod, id)
         self._soft_delete(mod, id)
 
-    def _soft_delete(self, mod: _Module, id: str) -> None:
-        row = mod.rows[id]
-        row["deleted"] = True
-        row["date_modified"] = self._now()
-        row["modified_user_id"] = self.user_id
-        for end in self._links[mod.name].values():
-            for key in list(end.rel.rows):
-                if key[0 if end.is_lhs else 1] == id:
-                    self._drop_row(end.rel, key)
-
-    def relate(self, module: str, id: str, link: str, other_ids: Sequence[str]) -> None:
-        """Add relationship rows; relating twice is harmless. NotFound for a missing record on either side."""
-        other_ids = self._ids(other_ids)
-        self.calls.append(("relate", module, id, link, tuple(other_ids)))
-        end = self._link(module, link)
-        self._acl(module, "relate")
-        self._live_row(self._module(module), id)
-        other = self._module(end.other_module)
-        for oid in other_ids:
-            self._live_row(other, oid)
-        for oid in other_ids:
-            lhs, rhs = (id, oid) if end.is_lhs else (oid, id)
-            rel = end.rel
-            if rel.one_to_many:
-                # the rhs record has one partner: replace an existing row to another lhs record
-                for key, deleted in list(rel.rows.items()):
-                    if key[1] == rhs and key[0] != lhs and not deleted:
-                        self._drop_row(rel, key)
-            rel.rows[(lhs, rhs)] = False
-            if rel.rhs_id_field:
-                self._modules[rel.rhs_module].rows[rhs][rel.rhs_id_field] = lhs
-
-    def unrelate(self, module: str, id: str, link: str, other_ids: Sequence[str]) -> None:
-        """Soft-delete relationship rows; unrelating what is not related is harmless."""
-        other_ids = self._ids(other_ids)
-        self.calls.append(("unrelate", module, id, link, tuple(other_ids)))
-        end = self._link(module, link)
-        self._acl(module, "relate")
-        self._live_row(self._module(module), id)
-        for oid in other_ids:
-            key = (id, oid) if end.is_lhs else (oid, id)
-            if key in end.rel.rows:
-                self._drop_row(end.rel, key)
-
-    def related(
-        self, module: str, id: str, link: str, fields: Sequence[str] | None = None
-    ) -> Iterator[Record]:
-        """Live records related through ``link`` (deleted records and removed rows are left out)."""
-        self.calls.append(("related", module, id, link))
-        end = self._link(module, link)
-        self._acl(module, "read")
-        self._live_row(self._module(module), id)
-        other = self._modules[end.other_module]
-        self._check_fields(other, fields, "fields")
-        out = []
-        for (lhs, rhs), deleted in end.rel.rows.items():
-            if deleted:
-                continue
-            if end.is_lhs and lhs == id:
-                oid = rhs
-            elif not end.is_lhs and rhs == id:
-                oid = lhs
-            else:
-                continue
-            row = other.rows.get(oid)
-            if row is not None and not row["deleted"]:
-                out.append(self._record(other, row, fields))
-        out.sort(key=lambda r: r.id)
-        return iter(out)
-
     def fields(self, module: str) -> dict[str, FieldInfo]:
         """Field metadata of a module."""
         self.calls.append(("fields", module))
@@ -640,46 +314,24 @@ class FakeCRM(CRM):
         now = now.replace(tzinfo=dt.timezone.utc) if now.tzinfo is None else now.astimezone(dt.timezone.utc)
         return now.replace(microsecond=0)
 
-    def _module(self, module: str) -> _Module:
+    def _module(self, module: str) -> StoredModule:
         try:
             return self._modules[module]
         except (KeyError, TypeError):
             raise NotFound(f"module {module!r} does not exist", transport=self.name, module=module) from None
 
-    def _link(self, module: str, link: str) -> _LinkEnd:
-        self._module(module)
-        end = self._links[module].get(link)
-        if end is None:
-            known = ", ".join(sorted(self._links[module])) or "none"
-            raise ValidationError(f"{module} has no link {link!r} (links: {known})", fields=[link],
-                                  transport=self.name, module=module)
-        return end
-
-    def _live_row(self, mod: _Module, id: str) -> dict[str, Any]:
+    def _live_row(self, mod: StoredModule, id: str) -> dict[str, Any]:
         row = mod.rows.get(id) if isinstance(id, str) else None
         if row is None or row["deleted"]:
             raise NotFound(f"{mod.name} record {id!r} does not exist or is deleted", transport=self.name,
                            module=mod.name)
         return row
 
-    @staticmethod
-    def _ids(other_ids: Sequence[str]) -> list[str]:
-        if isinstance(other_ids, str):
-            return [other_ids]
-        return list(other_ids)
-
-    def _drop_row(self, rel: _Relationship, key: tuple[str, str]) -> None:
-        rel.rows[key] = True
-        if rel.rhs_id_field:
-            row = self._modules[rel.rhs_module].rows.get(key[1])
-            if row is not None and row.get(rel.rhs_id_field) == key[0]:
-                row[rel.rhs_id_field] = ""
-
     def _blank(self, module: str) -> dict[str, Any]:
         mod = self._modules[module]
         return {n: from_crm(f.type, "") for n, f in mod.fields.items()} | copy.deepcopy(mod.defaults)
 
-    def _check_fields(self, mod: _Module, names: Sequence[str] | None, what: str) -> None:
+    def _check_fields(self, mod: StoredModule, names: Sequence[str] | None, what: str) -> None:
         if names is None:
             return
         if isinstance(names, str):
@@ -691,12 +343,12 @@ class FakeCRM(CRM):
                 fields=unknown, transport=self.name, module=mod.name,
             )
 
-    def _check_where(self, mod: _Module, where: Where) -> Filter | None:
+    def _check_where(self, mod: StoredModule, where: Where) -> Filter | None:
         flt = normalize_where(where)
         if flt is None:
             return None
         bad, non_db, bad_values = [], [], []
-        for cond in _conditions(flt):
+        for cond in iter_conditions(flt):
             info = mod.fields.get(cond.field)
             if info is None:
                 bad.append(cond.field)
@@ -705,7 +357,7 @@ class FakeCRM(CRM):
             elif cond.op not in ("like", "is_null", "not_null"):
                 for v in (cond.value if cond.op == "in" else [cond.value]):
                     try:
-                        _store_value(info.type, v)
+                        store_value(info.type, v)
                     except (TypeError, ValueError):
                         bad_values.append(f"{cond.field} {cond.op} {v!r}")
         if bad:
@@ -721,7 +373,7 @@ class FakeCRM(CRM):
                 fields=[b.split(" ", 1)[0] for b in bad_values], transport=self.name, module=mod.name)
         return flt
 
-    def _order_keys(self, mod: _Module, order: Sequence[str] | str | None) -> list[tuple[str, bool]]:
+    def _order_keys(self, mod: StoredModule, order: Sequence[str] | str | None) -> list[tuple[str, bool]]:
         keys = parse_order(order)
         names = [n for n, _ in keys]
         self._check_fields(mod, names, "order")
@@ -738,18 +390,18 @@ class FakeCRM(CRM):
                 if (include_deleted or not r["deleted"]) and self._match(mod, r, flt)]
         for name, desc in reversed(keys):
             ftype = mod.fields[name].type
-            rows.sort(key=lambda r, n=name, t=ftype: _sort_key(t, r.get(n)), reverse=desc)
+            rows.sort(key=lambda r, n=name, t=ftype: sort_key(t, r.get(n)), reverse=desc)
         return rows
 
-    def _match(self, mod: _Module, row: Mapping[str, Any], flt: Filter | Cond | None) -> bool:
+    def _match(self, mod: StoredModule, row: Mapping[str, Any], flt: Filter | Cond | None) -> bool:
         if flt is None:
             return True
         if isinstance(flt, Cond):
-            return _match_cond(mod.fields[flt.field].type, row.get(flt.field), flt)
+            return match_cond(mod.fields[flt.field].type, row.get(flt.field), flt)
         results = (self._match(mod, row, item) for item in flt.items)
         return all(results) if flt.op == "and" else any(results)
 
-    def _prepare(self, mod: _Module, values: Mapping[str, Any], where: str = "") -> dict[str, Any]:
+    def _prepare(self, mod: StoredModule, values: Mapping[str, Any], where: str = "") -> dict[str, Any]:
         """Validate and normalise values to store; raises ValidationError naming every bad field."""
         if not isinstance(values, Mapping):
             raise ValidationError(
@@ -767,7 +419,7 @@ class FakeCRM(CRM):
         for name, value in values.items():
             ftype = mod.fields[name].type
             try:
-                stored = _store_value(ftype, value)
+                stored = store_value(ftype, value)
             except (TypeError, ValueError):
                 bad.append(name)
                 continue
@@ -782,7 +434,7 @@ class FakeCRM(CRM):
                                   transport=self.name, module=mod.name)
         return out
 
-    def _save(self, mod: _Module, values: Mapping[str, Any]) -> str:
+    def _save(self, mod: StoredModule, values: Mapping[str, Any]) -> str:
         data = self._prepare(mod, values)
         now = self._now()
         rid = data.pop("id", None)
@@ -812,7 +464,7 @@ class FakeCRM(CRM):
         row["modified_user_id"] = self.user_id
         return rid
 
-    def _record(self, mod: _Module, row: Mapping[str, Any], fields: Sequence[str] | None) -> Record:
+    def _record(self, mod: StoredModule, row: Mapping[str, Any], fields: Sequence[str] | None) -> Record:
         names = list(mod.fields) if fields is None else list(fields)
         values = {n: copy.copy(row.get(n, from_crm(mod.fields[n].type, ""))) for n in names if n != "id"}
         if fields is not None and "id" in fields:
@@ -820,119 +472,6 @@ class FakeCRM(CRM):
         elif fields is None:
             values["id"] = row["id"]
         return Record(module=mod.name, id=row["id"], values=values, deleted=bool(row["deleted"]))
-
-
-# --- helpers shared with the emulators --------------------------------------------------------
-
-
-def parse_order(order: Sequence[str] | str | None) -> list[tuple[str, bool]]:
-    """``"name"``, ``"-date_modified"``, ``["a", "-b"]`` or ``"a, -b"`` → [(field, descending)]."""
-    if order is None:
-        return []
-    items = [p.strip() for p in order.split(",")] if isinstance(order, str) else list(order)
-    keys = []
-    for item in items:
-        if not isinstance(item, str) or not item.strip():
-            raise ValueError(f"bad order item {item!r}: use a field name, '-name' for descending")
-        desc = item.startswith("-")
-        name = item[1:] if desc else item
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            raise ValueError(f"bad field name in order: {item!r}")
-        keys.append((name, desc))
-    return keys
-
-
-def _conditions(flt: Filter) -> Iterator[Cond]:
-    for item in flt.items:
-        if isinstance(item, Cond):
-            yield item
-        else:
-            yield from _conditions(item)
-
-
-def _store_value(ftype: str, value: Any) -> Any:
-    """A value as the DB would keep it (datetimes to the second), normalised like a read gives it back."""
-    if isinstance(value, (list, dict, set, tuple)):
-        raise TypeError("structured values are not supported")
-    if ftype in ("datetime", "datetimecombo") and isinstance(value, str) and value:
-        parsed = parse_datetime(value)
-        return parsed.replace(microsecond=0) if parsed else parsed
-    if ftype == "int" and value not in (None, "") and not isinstance(value, bool):
-        return int(value)
-    normalised = from_crm(ftype, to_crm(value))
-    if isinstance(normalised, dt.datetime):
-        normalised = normalised.replace(microsecond=0)
-    return normalised
-
-
-def _is_empty(ftype: str, value: Any) -> bool:
-    return value is None or (value == "" and ftype not in _NUMERIC_OR_TIME)
-
-
-def _fold(value: Any) -> Any:
-    """Case-insensitive, trailing-space-insensitive comparison key, like utf8_general_ci."""
-    if isinstance(value, str):
-        return value.rstrip(" ").casefold()
-    return value
-
-
-def _coerce(ftype: str, value: Any) -> Any:
-    """A filter value to the stored type of the field, for comparing."""
-    try:
-        return _store_value(ftype, value)
-    except (TypeError, ValueError):
-        return value
-
-
-def _sort_key(ftype: str, value: Any) -> tuple:
-    if value is None or (value == "" and ftype in _NUMERIC_OR_TIME):
-        return (0, "")
-    return (1, _fold(value) if isinstance(value, str) else value)
-
-
-def _like_regex(pattern: str) -> re.Pattern[str]:
-    out, i = [], 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\" and i + 1 < len(pattern):
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-            continue
-        out.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
-        i += 1
-    return re.compile("".join(out), re.S | re.IGNORECASE)
-
-
-def _match_cond(ftype: str, stored: Any, cond: Cond) -> bool:
-    op = cond.op
-    if op == "is_null":
-        return _is_empty(ftype, stored)
-    if op == "not_null":
-        return not _is_empty(ftype, stored)
-    if op == "neq":
-        return stored is None or _fold(stored) != _fold(_coerce(ftype, cond.value))
-    if stored is None:
-        return False
-    if op == "eq":
-        return _fold(stored) == _fold(_coerce(ftype, cond.value))
-    if op == "in":
-        return any(_fold(stored) == _fold(_coerce(ftype, v)) for v in cond.value)
-    if op == "like":
-        return bool(_like_regex(str(to_crm(cond.value))).fullmatch(str(to_crm(stored))))
-    if stored == "" and ftype in _NUMERIC_OR_TIME:
-        return False
-    a, b = _fold(stored), _fold(_coerce(ftype, cond.value))
-    if type(a) is not type(b) and not (isinstance(a, (int, float)) and isinstance(b, (int, float))):
-        a, b = str(to_crm(a)), str(to_crm(b))
-    if op == "gt":
-        return a > b
-    if op == "gte":
-        return a >= b
-    if op == "lt":
-        return a < b
-    if op == "lte":
-        return a <= b
-    raise ValueError(f"unknown operator {op!r}")  # pragma: no cover - Cond validates ops
 
 
 __all__ = ["BASIC_FIELDS", "STOCK_LINKS", "FakeCRM", "parse_order"]

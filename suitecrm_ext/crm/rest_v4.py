@@ -67,9 +67,9 @@ from suitecrm_ext.crm.base import (
 )
 from suitecrm_ext.crm.convert import converters
 from suitecrm_ext.crm.convert import value_converter as _value_converter
-from suitecrm_ext.crm.fake import parse_order
 from suitecrm_ext.crm.guid import is_guid, new_guid
 from suitecrm_ext.crm.http import RetryPolicy, classify, excerpt, make_session, send
+from suitecrm_ext.crm.order import parse_order
 from suitecrm_ext.crm.sqlfilter import check_identifier, compile_order, compile_where, sql_string
 from suitecrm_ext.crm.text import from_html, refuse_unstorable
 
