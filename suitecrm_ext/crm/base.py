@@ -304,12 +304,13 @@ def normalize_values(values: Mapping[str, Any], fields: Mapping[str, FieldInfo])
     out: dict[str, Any] = {}
     for name, raw in values.items():
         info = fields.get(name)
-        ftype = info.type if info else _GUESSED_TYPES.get(name)
+        ftype = info.type if info else GUESSED_TYPES.get(name)
         out[name] = from_crm(ftype, raw)
     return out
 
 
-_GUESSED_TYPES = {"date_entered": "datetime", "date_modified": "datetime", "deleted": "bool"}
+#: Field types assumed for the stamped fields when no metadata names them.
+GUESSED_TYPES = {"date_entered": "datetime", "date_modified": "datetime", "deleted": "bool"}
 
 
 # --- the interface -------------------------------------------------------------------------

@@ -41,166 +41,34 @@ import requests
 
 from suitecrm_ext.crm.base import (
     CRM,
-    REFUSED_NAME,
-    AuthError,
-    Cond,
+    GUESSED_TYPES,
     FieldInfo,
-    Filter,
     NotFound,
-    PermissionDenied,
     ProtocolError,
     Record,
     Unsupported,
     ValidationError,
-    ValidationRefused,
     Where,
     from_crm,
-    normalize_where,
-    parse_bool,
-    parse_date,
-    parse_datetime,
     to_crm,
 )
 from suitecrm_ext.crm.guid import new_guid
-from suitecrm_ext.crm.http import RetryPolicy, classify, excerpt, make_session, send
+from suitecrm_ext.crm.http import RetryPolicy, make_session
+from suitecrm_ext.crm.order import parse_order
 from suitecrm_ext.crm.text import from_html, refuse_unstorable
+from suitecrm_ext.crm.v8_filters import V8_OPS, compile_filter
 from suitecrm_ext.crm.v8_paging import read_complete
+from suitecrm_ext.crm.v8_wire import JSONAPI as JSONAPI  # re-exported
+from suitecrm_ext.crm.v8_wire import V8Wire, _AlreadyExists, _NotRelated
 
 log = logging.getLogger("suitecrm_ext.crm.v8")
 
-JSONAPI = "application/vnd.api+json"
-
-#: Condition operators V8 understands (Api/V8/JsonApi/Repository/Filter.php).
-V8_OPS = ("eq", "neq", "gt", "gte", "lt", "lte", "like")
-
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_NOT_FOUND_RES = (
-    re.compile(r"module with id .* is not found", re.I),
-    re.compile(r"^Module \S+ does not exist", re.I),
-    re.compile(r"^Bean \S+ with id .* (is not found|does not exist)", re.I),
-)
-_FIELD_RES = (
-    re.compile(r"^Filter field (\S+) in \S+ module is not found"),
-    re.compile(r"^Sort field (\S+) in \S+ module is not found"),
-    re.compile(r"^Property (\S+) in \S+ module is invalid"),
-    re.compile(r"^Filter field (\S+) must be an array"),
-)
-_ALREADY_EXISTS_RE = re.compile(r"^Bean \S+ with id \S+ is already exist")
-_NOT_RELATED_RE = re.compile(r"^Module with \S+ id is not related to ")
-_PASSWORD_MSG_RE = re.compile(r"(password is invalid:?).*", re.I | re.S)
 
 
-class _AlreadyExists(Exception):
-    """Internal: a create answered "Bean ... is already exist"."""
-
-
-class _NotRelated(Exception):
-    """Internal: an unrelate answered "Module with ... id is not related to ..."."""
-
-
-def compile_filter(where: Where, fields: Mapping[str, FieldInfo] | None = None) -> dict[str, str] | None:
-    """A structured filter → V8 query parameters (``filter[field][op]``, ``filter[operator]``).
-
-    Returns None when the filter can match nothing (an empty OR, an ``in []`` under AND). Raises
-    Unsupported, naming the part, for what V8 cannot express: nested AND/OR of a different kind, ``in``
-    with several values, ``is_null``/``not_null``, two conditions with the same field and operator, or a
-    ``deleted`` filter. With ``fields`` (the module's metadata) values are checked against the field type
-    (ValidationError naming the field) and datetimes sent in SuiteCRM's DB format, in UTC.
-    """
-    flt = normalize_where(where)
-    if flt is None:
-        return {}
-    op, items = _flatten(flt)
-    empty_in = [c for c in items if c.op == "in" and not list(c.value)]
-    if empty_in:  # "in []" matches nothing
-        if op == "and":
-            return None
-        items = [c for c in items if c not in empty_in]
-    if op == "or" and not items:
-        return None
-    params: dict[str, str] = {}
-    if op == "or" and len(items) > 1:
-        params["filter[operator]"] = "or"
-    for cond in items:
-        cop, value = cond.op, cond.value
-        if cop == "in":
-            values = list(value)
-            if len(values) != 1:
-                raise Unsupported(
-                    f"V8 cannot filter {cond.field} 'in' a list of {len(values)} values "
-                    "(one condition per field and operator); use the rest transport or several queries",
-                    transport="v8")
-            cop, value = "eq", values[0]
-        if cop not in V8_OPS:
-            raise Unsupported(
-                f"V8 has no filter operator for {cond.field} {cond.op!r} (it has {', '.join(V8_OPS)})",
-                transport="v8")
-        if cond.field == "deleted":
-            raise Unsupported(
-                "V8 filters out deleted records itself and cannot list deleted ones: drop the 'deleted' "
-                "condition (use include_deleted with the rest or mysql transport)", transport="v8")
-        key = f"filter[{cond.field}][{cop}]"
-        if key in params:
-            raise Unsupported(
-                f"V8 takes one {cop!r} condition per field; {cond.field} has several", transport="v8")
-        info = fields.get(cond.field) if fields else None
-        params[key] = _filter_value(value if cop == "like" or info is None else _typed(cond, info, value))
-    return params
-
-
-def _typed(cond: Cond, info: FieldInfo, value: Any) -> Any:
-    """A filter value checked against its field's type (V8 would quote anything into SQL)."""
-    ftype = info.type
-    try:
-        if isinstance(value, (list, tuple, set, dict)):
-            raise TypeError("a single value is needed")
-        if ftype in ("datetime", "datetimecombo"):
-            return parse_datetime(value)
-        if ftype == "date":
-            return parse_date(value)
-        if ftype == "int" and not isinstance(value, bool):
-            return int(value)
-        if ftype == "bool":
-            return parse_bool(value)
-    except (TypeError, ValueError):
-        raise ValidationError(f"filter {cond.field} {cond.op}: {value!r} is not a valid {ftype} value",
-                              fields=[cond.field], transport="v8") from None
-    return value
-
-
-def _flatten(flt: Filter) -> tuple[str, list[Cond]]:
-    """One level of conditions: nested filters of the same kind (or of one item) are merged in."""
-    op = flt.op
-    out: list[Cond] = []
-    for item in flt.items:
-        if isinstance(item, Cond):
-            out.append(item)
-            continue
-        if item.op == op or len(item.items) <= 1:
-            _, inner = _flatten(Filter(op, item.items))
-            out.extend(inner)
-            continue
-        names = ", ".join(sorted({c.field for c in _iter_conds(item)}))
-        raise Unsupported(
-            f"V8 filters have one level only: cannot put an {item.op.upper()} group ({names}) inside "
-            f"an {op.upper()} filter; use the rest transport for nested filters", transport="v8")
-    if len(out) == 1:
-        op = "and"
-    return op, out
-
-
-def _iter_conds(flt: Filter) -> Iterator[Cond]:
-    for item in flt.items:
-        if isinstance(item, Cond):
-            yield item
-        else:
-            yield from _iter_conds(item)
-
-
-def _filter_value(value: Any) -> str:
-    """A filter value as V8 quotes it into SQL: DB formats (UTC datetimes, "1"/"0")."""
-    out = to_crm(value)
-    return out if isinstance(out, str) else str(out)
+def _is_name(name: str) -> bool:
+    """A module, link or field name as V8 paths and sort keys take it."""
+    return _NAME_RE.match(name) is not None
 
 
 def _v8_value(ftype: str | None, raw: Any) -> Any:
@@ -224,7 +92,7 @@ def _v8_value(ftype: str | None, raw: Any) -> Any:
         return raw
 
 
-class V8CRM(CRM):
+class V8CRM(V8Wire, CRM):
     """The CRM interface over SuiteCRM's V8 JSON:API (OAuth2). See the module docstring for the quirks.
 
     ``url`` is SuiteCRM's base URL (``https://crm.example.com``); ``grant`` is ``client_credentials`` or
@@ -275,13 +143,9 @@ class V8CRM(CRM):
         self.page_size = page_size
         self.clock = clock
         self.refresh_margin = refresh_margin
-        self.__client_secret = client_secret
-        self.__password = password
         self._session = session or make_session(timeout=timeout, verify=verify)
         self._retry = RetryPolicy(retries=retries, sleep=sleep)
-        self._access: str | None = None
-        self._refresh: str | None = None
-        self._expires_at = 0.0
+        self._init_wire(client_secret, password)
         self._fields: dict[str, dict[str, FieldInfo]] = {}
         self._links: dict[str, dict[str, str]] = {}
         self._link_rels: dict[str, dict[str, str]] = {}  # module -> link -> relationship (meta/fields)
@@ -303,178 +167,6 @@ class V8CRM(CRM):
 
     def __repr__(self) -> str:
         return f"V8CRM({self.base_url!r}, client_id={self.client_id!r}, grant={self.grant!r})"
-
-    # --- secrets ----------------------------------------------------------------------------
-
-    def _scrub(self, text: str) -> str:
-        """``text`` with the password, the client secret and the tokens replaced by ``***``."""
-        text = _PASSWORD_MSG_RE.sub(r"\1 ***", text)
-        for secret in (self.__password, self.__client_secret, self._access, self._refresh):
-            if secret and len(secret) >= 3:
-                text = text.replace(secret, "***")
-        return text
-
-    # --- tokens -----------------------------------------------------------------------------
-
-    def _access_token(self) -> str:
-        """A valid access token: cached, renewed at ``expires_in - refresh_margin``."""
-        if self._access is None or self.clock() >= self._expires_at:
-            self._renew()
-        assert self._access is not None
-        return self._access
-
-    def _renew(self) -> None:
-        """Refresh with the refresh_token when there is one (falling back to a new grant), else grant."""
-        self._access = None
-        if self._refresh:
-            try:
-                self._token_request({"grant_type": "refresh_token", "refresh_token": self._refresh})
-                return
-            except AuthError:
-                log.info("V8 refresh_token refused; requesting a new token with the %s grant", self.grant)
-                self._refresh = None
-        body: dict[str, str] = {"grant_type": self.grant}
-        if self.grant == "password":
-            body.update(username=self.username or "", password=self.__password or "")
-        self._token_request(body)
-
-    def _token_request(self, body: dict[str, str]) -> None:
-        body = {**body, "client_id": self.client_id, "client_secret": self.__client_secret}
-        grant = body["grant_type"]
-        url = f"{self.base_url}/Api/access_token"
-
-        def attempt() -> requests.Response:
-            resp = send(self._session, "POST", url, transport="v8", what="V8 access_token",
-                        data=json.dumps(body), headers={"Accept": JSONAPI, "Content-Type": JSONAPI})
-            if resp.status_code >= 500 or resp.status_code == 429:
-                err = _json_or_none(resp)
-                if isinstance(err, dict) and err.get("error"):
-                    return resp  # an OAuth error answer, mapped below (never retried)
-                # never put the body in the message: it may echo what we sent
-                classify(_Headless(resp), transport="v8", what="V8 access_token")
-            return resp
-
-        resp = self._retry.call(attempt)
-        data = _json_or_none(resp)
-        if resp.status_code == 200 and isinstance(data, dict) and data.get("access_token"):
-            self._access = str(data["access_token"])
-            if data.get("refresh_token"):
-                self._refresh = str(data["refresh_token"])
-            raw_ttl = data.get("expires_in")
-            expires_in = float(raw_ttl) if isinstance(raw_ttl, (int, float)) else 3600.0
-            margin = min(self.refresh_margin, expires_in / 10)
-            self._expires_at = self.clock() + expires_in - margin
-            log.debug("V8 token obtained with the %s grant, valid %.0fs", grant, expires_in)
-            return
-        raise self._token_error(resp, data, grant)
-
-    def _token_error(self, resp: requests.Response, data: Any, grant: str) -> Exception:
-        code = data.get("error") if isinstance(data, dict) else None
-        if code == "invalid_client":
-            return AuthError(
-                f"V8 OAuth2 client authentication failed for client_id {self.client_id!r} (grant {grant}): "
-                "check suitecrm.v8.client_id / client_secret and that this client may use this grant",
-                transport=self.name)
-        if code == "unknown_error" and grant == "password":
-            # SuiteCRM answers a wrong user password with HTTP 500 and the password in the message
-            return AuthError(
-                f"V8 login refused for user {self.username!r}: the password is invalid "
-                "(check suitecrm.v8.password)", transport=self.name)
-        if code in ("invalid_grant", "invalid_request", "access_denied", "unsupported_grant_type",
-                    "invalid_credentials", "unknown_error"):
-            desc = self._scrub(str(data.get("error_description") or data.get("message") or ""))
-            return AuthError(f"V8 {grant} grant refused ({code}): {desc}", transport=self.name)
-        return ProtocolError(f"V8 access_token answered HTTP {resp.status_code}",
-                             excerpt=self._scrub(excerpt(resp)), transport=self.name)
-
-    # --- requests ---------------------------------------------------------------------------
-
-    def _api(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        body: Any = None,
-        ok: tuple[int, ...] = (200,),
-        module: str | None = None,
-    ) -> tuple[Any, int]:
-        """One API call under ``/Api/V8``: token, one re-auth on 401, transient retries, error mapping.
-
-        Returns (parsed JSON body, number of attempts made).
-        """
-        url = f"{self.base_url}/Api/V8/{path}"
-        what = f"V8 {method} {path}"
-        state = {"reauthed": False, "attempts": 0}
-
-        def attempt() -> requests.Response:
-            state["attempts"] += 1
-            while True:
-                headers = {"Accept": JSONAPI, "Authorization": f"Bearer {self._access_token()}"}
-                kw: dict[str, Any] = {"headers": headers, "params": params}
-                if body is not None:
-                    headers["Content-Type"] = JSONAPI
-                    kw["data"] = json.dumps(body)
-                resp = send(self._session, method, url, transport=self.name, what=what, **kw)
-                if resp.status_code != 401:
-                    break
-                hint = _oauth_hint(resp)
-                if state["reauthed"]:
-                    raise AuthError(f"{what}: access denied after renewing the token ({hint})",
-                                    transport=self.name, module=module)
-                state["reauthed"] = True
-                log.info("%s: token refused (%s); renewing once", what, hint)
-                self._access = None
-            if resp.status_code >= 500 or resp.status_code == 429:
-                classify(_Scrubbed(resp, self._scrub), transport=self.name, what=what)
-            return resp
-
-        resp = self._retry.call(attempt)
-        data = _json_or_none(resp)
-        if resp.status_code in ok:
-            if data is None:
-                raise ProtocolError(f"{what}: answer is not JSON", excerpt=self._scrub(excerpt(resp)),
-                                    transport=self.name, module=module)
-            return data, state["attempts"]
-        err = self._api_error(resp, data, what, module)
-        err.attempts = state["attempts"]  # type: ignore[attr-defined]
-        raise err
-
-    def _api_error(self, resp: requests.Response, data: Any, what: str, module: str | None) -> Exception:
-        status = resp.status_code
-        detail = ""
-        if isinstance(data, dict):
-            errors = data.get("errors")
-            if isinstance(errors, list) and errors:  # JSON:API proper; SuiteCRM sends an object
-                errors = errors[0]
-            if isinstance(errors, dict):
-                detail = str(errors.get("detail") or errors.get("title") or "")
-            elif data.get("message"):
-                detail = str(data["message"])
-        detail = self._scrub(detail)
-        kw = {"transport": self.name, "module": module}
-        if isinstance(data, dict) and isinstance(data.get("errors"), dict) \
-                and data["errors"].get("title") == REFUSED_NAME:
-            return ValidationRefused(f"{what}: refused: {detail}", reason=detail, **kw)
-        if status == 400 and detail:
-            if _ALREADY_EXISTS_RE.search(detail):
-                return _AlreadyExists(detail)
-            if _NOT_RELATED_RE.search(detail):
-                return _NotRelated(detail)
-            if any(r.search(detail) for r in _NOT_FOUND_RES):
-                return NotFound(f"{what}: {detail}", **kw)
-            for rx in _FIELD_RES:
-                m = rx.search(detail)
-                if m:
-                    return ValidationError(f"{what}: {detail}", fields=[m.group(1)], **kw)
-            return ValidationError(f"{what}: {detail}", **kw)
-        if status == 403:
-            return PermissionDenied(f"{what}: access denied by SuiteCRM ACL{': ' + detail if detail else ''}",
-                                    **kw)
-        if status == 404:
-            return ProtocolError(f"{what}: no such V8 route (is the V8 API installed and enabled?)",
-                                 excerpt=self._scrub(excerpt(resp)), **kw)
-        return ProtocolError(f"{what}: unexpected HTTP {status}", excerpt=self._scrub(excerpt(resp)), **kw)
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -498,7 +190,7 @@ class V8CRM(CRM):
         values = {}
         for n in names:
             info = meta.get(n)
-            values[n] = _v8_value(info.type if info else _guess(n), attrs.get(n, ""))
+            values[n] = _v8_value(info.type if info else GUESSED_TYPES.get(n), attrs.get(n, ""))
         if fields is None or "id" in fields:
             values["id"] = rid
         return Record(module=module, id=rid, values=values, deleted=bool(values.get("deleted", False)))
@@ -566,7 +258,7 @@ class V8CRM(CRM):
         return self._pages(module, params, fields, limit)
 
     def _list_params(self, module, where, fields, order) -> dict[str, str] | None:
-        keys = _parse_order(order)
+        keys = parse_order(order, is_name=_is_name)
         if len(keys) > 1:  # refused before any request (no metadata needed to know)
             raise Unsupported(f"V8 sorts by one field only; got {', '.join(k for k, _ in keys)}",
                               transport=self.name, module=module)
@@ -867,66 +559,6 @@ class V8CRM(CRM):
         finally:
             self._access = None
             self._refresh = None
-
-
-# --- small helpers ---------------------------------------------------------------------------
-
-
-_GUESS = {"date_entered": "datetime", "date_modified": "datetime", "deleted": "bool"}
-
-
-def _guess(name: str) -> str | None:
-    return _GUESS.get(name)
-
-
-def _parse_order(order: Sequence[str] | str | None) -> list[tuple[str, bool]]:
-    if order is None:
-        return []
-    items = [p.strip() for p in order.split(",")] if isinstance(order, str) else list(order)
-    keys = []
-    for item in items:
-        if not isinstance(item, str) or not item.strip():
-            raise ValueError(f"bad order item {item!r}: use a field name, '-name' for descending")
-        desc = item.startswith("-")
-        name = item[1:] if desc else item
-        if not _NAME_RE.match(name):
-            raise ValueError(f"bad field name in order: {item!r}")
-        keys.append((name, desc))
-    return keys
-
-
-def _json_or_none(resp: requests.Response) -> Any:
-    try:
-        return resp.json()
-    except ValueError:
-        return None
-
-
-def _oauth_hint(resp: requests.Response) -> str:
-    data = _json_or_none(resp)
-    if isinstance(data, dict):
-        return str(data.get("hint") or data.get("error") or "HTTP 401")
-    return "HTTP 401"
-
-
-class _Headless:
-    """A response view whose body is hidden (for classify() on answers that may echo secrets)."""
-
-    def __init__(self, resp: requests.Response):
-        self.status_code = resp.status_code
-        self.headers = resp.headers
-        self.request = resp.request
-        self.url = resp.url
-        self.text = ""
-        self.content = b""
-
-
-class _Scrubbed(_Headless):
-    """A response view whose body has secrets replaced."""
-
-    def __init__(self, resp: requests.Response, scrub: Callable[[str], str]):
-        super().__init__(resp)
-        self.text = scrub(excerpt(resp))
 
 
 __all__ = ["V8CRM", "V8_OPS", "compile_filter"]
