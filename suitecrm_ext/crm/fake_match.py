@@ -103,5 +103,4 @@ def match_cond(ftype: str, stored: Any, cond: Cond) -> bool:
     raise ValueError(f"unknown operator {op!r}")  # pragma: no cover - Cond validates ops
 
 
-
 __all__ = ["match_cond", "sort_key", "store_value"]

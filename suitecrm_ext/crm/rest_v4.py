@@ -40,78 +40,55 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import requests
 
 from suitecrm_ext.crm.base import (
     CRM,
-    REFUSED_NUMBER,
     Attachment,
-    AuthError,
-    Cond,
     CRMError,
     FieldInfo,
-    Filter,
     NotFound,
     PermissionDenied,
     ProtocolError,
     Record,
     ValidationError,
-    ValidationRefused,
     Where,
+    iter_conditions,
     normalize_where,
     parse_bool,
-    to_crm,
 )
 from suitecrm_ext.crm.convert import converters
 from suitecrm_ext.crm.convert import value_converter as _value_converter
 from suitecrm_ext.crm.guid import is_guid, new_guid
-from suitecrm_ext.crm.http import RetryPolicy, classify, excerpt, make_session, send
+from suitecrm_ext.crm.http import RetryPolicy, make_session
 from suitecrm_ext.crm.order import parse_order
-from suitecrm_ext.crm.sqlfilter import check_identifier, compile_order, compile_where, sql_string
+from suitecrm_ext.crm.rest_v4_links import RestRelationships
+from suitecrm_ext.crm.rest_v4_meta import ENUM_TYPES as ENUM_TYPES  # re-exported
+from suitecrm_ext.crm.rest_v4_meta import RestMetadata
+from suitecrm_ext.crm.rest_v4_wire import AUTH_ERRORS as AUTH_ERRORS  # re-exported
+from suitecrm_ext.crm.rest_v4_wire import (
+    RestWire,
+    _DatabaseFailure,
+    _InvalidSession,
+    from_name_value_list,
+    name_value_list,
+)
+from suitecrm_ext.crm.sqlfilter import compile_order, compile_where, sql_string
 from suitecrm_ext.crm.text import from_html, refuse_unstorable
 
 log = logging.getLogger("suitecrm_ext.crm.rest")
 _text = _value_converter(None)
 
 DEFAULT_PATH = "/service/v4_1/rest.php"
-ENUM_TYPES = {"enum", "multienum", "dynamicenum", "radioenum"}
-AUTH_ERRORS = {10, 12, 1008, 1009, 1012}
-
-
-class _InvalidSession(Exception):
-    """SuiteCRM error 11: the session id is not (or no longer) valid."""
-
-
-class _DatabaseFailure(Exception):
-    """HTTP 500 "Database failure. Please refer to suitecrm.log for details."."""
-
-    def __init__(self, body: str):
-        super().__init__(body)
-        self.body = body
-
 
 #: kept for callers of the old name: SuiteCRM's ``to_html()`` undone (see suitecrm_ext.crm.text)
 html_decode = from_html
 
 
-def name_value_list(values: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """``{"name": "Acme"}`` → ``[{"name": "name", "value": "Acme"}]`` with values formatted for SuiteCRM."""
-    return [{"name": k, "value": to_crm(v)} for k, v in values.items()]
-
-
-def from_name_value_list(nvl: Any) -> dict[str, Any]:
-    """A dict-shaped ``name_value_list`` (``{"f": {"name": "f", "value": v}}``) → ``{"f": v}``."""
-    if isinstance(nvl, Mapping):
-        return {k: (v.get("value") if isinstance(v, Mapping) else v) for k, v in nvl.items()}
-    if isinstance(nvl, list):
-        return {i["name"]: i.get("value") for i in nvl if isinstance(i, Mapping) and "name" in i}
-    raise TypeError(f"not a name_value_list: {type(nvl).__name__}")
-
-
-class RestV4CRM(CRM):
+class RestV4CRM(RestWire, RestMetadata, RestRelationships, CRM):
     """SuiteCRM through REST v4_1. See the module docstring for the protocol details and retry safety.
 
     ``url`` is SuiteCRM's base URL (``https://crm.example.com``); ``path`` the REST endpoint under it.
@@ -173,142 +150,6 @@ class RestV4CRM(CRM):
 
     def __repr__(self) -> str:
         return f"RestV4CRM({self.endpoint!r}, user={self.username!r})"
-
-    # --- wire ---------------------------------------------------------------------------
-
-    def _post(self, method: str, args: list[Any]) -> Any:
-        """One HTTP call of one API method; maps transport faults and API errors to typed errors."""
-        data = {
-            "method": method,
-            "input_type": "JSON",
-            "response_type": "JSON",
-            "rest_data": json.dumps(args, ensure_ascii=False),
-        }
-        log.debug("REST v4_1 %s", method)  # never the body: it carries the session and the password hash
-        resp = send(self.http, "POST", self.endpoint, data=data, transport=self.name, what=f"REST {method}")
-        if resp.status_code == 500 and resp.text.lstrip().startswith("Database failure"):
-            raise _DatabaseFailure(excerpt(resp))
-        classify(resp, transport=self.name, what=f"REST {method}")
-        try:
-            payload = resp.json()
-        except ValueError:
-            raise ProtocolError(f"REST {method}: the answer is not JSON", excerpt=excerpt(resp),
-                                transport=self.name) from None
-        if isinstance(payload, dict) and set(payload) == {"name", "number", "description"}:
-            self._raise_api_error(method, payload, resp)
-        return payload
-
-    def _raise_api_error(self, method: str, err: Mapping[str, Any], resp: requests.Response) -> None:
-        try:
-            number = int(err["number"])
-        except (TypeError, ValueError):
-            number = None
-        text = f"REST {method}: SuiteCRM error {err['number']} {err['name']}: {err['description']}"
-        if number == REFUSED_NUMBER:
-            raise ValidationRefused(text, reason=str(err["description"]), transport=self.name)
-        if number == 11:
-            raise _InvalidSession(text)
-        if number in AUTH_ERRORS:
-            raise AuthError(text, transport=self.name)
-        if number == 20:
-            raise NotFound(text, transport=self.name)
-        if number == 40:
-            raise PermissionDenied(text, transport=self.name)
-        raise ProtocolError(text, excerpt=excerpt(resp), transport=self.name)
-
-    def _login(self) -> str:
-        args = [{"user_name": self.username, "password": self._password_md5}, self.application_name, []]
-        payload = self._post("login", args)
-        if not isinstance(payload, dict) or not isinstance(payload.get("id"), str) or not payload["id"]:
-            raise ProtocolError("REST login: no session id in the answer", excerpt=json.dumps(payload)[:500],
-                                transport=self.name)
-        self.session_id = payload["id"]
-        try:
-            self.user_id = from_name_value_list(payload.get("name_value_list") or {}).get("user_id")
-        except TypeError:
-            self.user_id = None
-        log.info("logged in to SuiteCRM REST v4_1 as %s", self.username)
-        return self.session_id
-
-    def _with_session(self, method: str, build: Callable[[str], list[Any]]) -> Any:
-        """Call with the current session; on "Invalid Session ID" log in again once and repeat."""
-        sid = self.session_id or self._login()
-        try:
-            return self._post(method, build(sid))
-        except _InvalidSession:
-            log.info("SuiteCRM session expired; logging in again")
-            self.session_id = None
-            sid = self._login()
-            try:
-                return self._post(method, build(sid))
-            except _InvalidSession as exc:
-                raise AuthError(f"{exc} (right after a fresh login)", transport=self.name) from None
-
-    def _call(self, method: str, args: Sequence[Any], *, filter_fields: Sequence[str] = ()) -> Any:
-        """A session-bound call (session id prepended), re-login once, retried on transient faults."""
-
-        def once() -> Any:
-            try:
-                return self._with_session(method, lambda sid: [sid, *args])
-            except _DatabaseFailure as exc:
-                if filter_fields:
-                    raise ValidationError(
-                        f"REST {method}: SuiteCRM's database refused the query built from the filter on "
-                        f"{', '.join(filter_fields)} (a field without a DB column?); see suitecrm.log",
-                        fields=list(filter_fields), transport=self.name) from None
-                raise ProtocolError(f"REST {method}: SuiteCRM reported a database failure", excerpt=exc.body,
-                                    transport=self.name) from None
-
-        return self.policy.call(once)
-
-    # --- metadata ----------------------------------------------------------------------
-
-    def _meta(self, module: str) -> None:
-        if module in self._fields:
-            return
-        check_identifier(module, "module")
-        payload = self._call("get_module_fields", [module, []])
-        try:
-            raw_fields = payload["module_fields"]
-            raw_links = payload.get("link_fields") or {}
-            table = payload.get("table_name") or module.lower()
-        except (TypeError, KeyError):
-            raise ProtocolError(f"REST get_module_fields {module}: unexpected answer",
-                                excerpt=json.dumps(payload)[:500], transport=self.name) from None
-        if isinstance(raw_fields, list):  # PHP encodes an empty array as []
-            raw_fields = {}
-        if isinstance(raw_links, list):
-            raw_links = {}
-        self._fields[module] = {name: _field_info(name, f) for name, f in raw_fields.items()}
-        self._links[module] = dict(raw_links)
-        self._tables[module] = table
-
-    def fields(self, module: str) -> dict[str, FieldInfo]:
-        """Field metadata from ``get_module_fields`` (cached per module)."""
-        self._meta(module)
-        return dict(self._fields[module])
-
-    def links(self, module: str) -> dict[str, str]:
-        """Link field names of a module → the related module ("" where SuiteCRM does not say)."""
-        self._meta(module)
-        return {name: (link.get("module") or "") for name, link in self._links[module].items()}
-
-    def modules(self) -> list[str]:
-        """Module keys from ``get_available_modules``."""
-        payload = self._call("get_available_modules", ["default"])
-        try:
-            return [m["module_key"] for m in payload["modules"]]
-        except (TypeError, KeyError):
-            raise ProtocolError("REST get_available_modules: unexpected answer",
-                                excerpt=json.dumps(payload)[:500], transport=self.name) from None
-
-    def server_info(self) -> dict[str, Any]:
-        """``get_server_info``: flavor, version (Sugar), suitecrm_version, gmt_time."""
-        payload = self.policy.call(self._post, "get_server_info", [])
-        if not isinstance(payload, dict):
-            raise ProtocolError("REST get_server_info: unexpected answer", excerpt=json.dumps(payload)[:500],
-                                transport=self.name)
-        return payload
 
     # --- reads -------------------------------------------------------------------------
 
@@ -385,7 +226,7 @@ class RestV4CRM(CRM):
     def _query(self, module: str, where: Where) -> tuple[str, list[str]]:
         flt = normalize_where(where)
         query = compile_where(flt, self._tables[module], self._fields[module], module)
-        names = sorted({c.field for c in _conds(flt)}) if flt else []
+        names = sorted({c.field for c in iter_conditions(flt)}) if flt else []
         return query, names
 
     def find(
@@ -698,109 +539,6 @@ class RestV4CRM(CRM):
         nvl = [{"name": "id", "value": id}, {"name": "deleted", "value": 1}]
         payload = self._call("set_entry", [module, nvl])
         self._check_set_entry(module, payload)
-
-    # --- relationships -----------------------------------------------------------------
-
-    def _check_link(self, module: str, link: str) -> None:
-        self._meta(module)
-        if link not in self._links[module]:
-            known = ", ".join(sorted(self._links[module])) or "none"
-            raise ValidationError(f"{module} has no link {link!r} (links: {known})", fields=[link],
-                                  transport=self.name, module=module)
-
-    def _set_relationship(self, module: str, id: str, link: str, other_ids: list[str], delete: int) -> dict:
-        payload = self._call("set_relationship", [module, id, link, other_ids, [], delete])
-        if not isinstance(payload, dict) or not {"created", "failed", "deleted"} <= set(payload):
-            raise ProtocolError(f"REST set_relationship {module}.{link}: unexpected answer",
-                                excerpt=json.dumps(payload)[:500], transport=self.name)
-        if int(payload["failed"]):
-            raise PermissionDenied(f"REST set_relationship {module}.{link}: SuiteCRM refused the change "
-                                   f"({payload['failed']} failed)", transport=self.name, module=module)
-        return payload
-
-    def relate(self, module: str, id: str, link: str, other_ids: Sequence[str]) -> None:
-        """``set_relationship``, then a check that every other id is related (NotFound for missing ones)."""
-        other_ids = [other_ids] if isinstance(other_ids, str) else list(other_ids)
-        self._check_link(module, link)
-        self._require_live(module, [id])
-        if not other_ids:
-            return
-        self._set_relationship(module, id, link, other_ids, 0)
-        related = {r.id for r in self._related(module, id, link, ["id"])}
-        missing = [o for o in other_ids if o not in related]
-        if missing:
-            raise NotFound(f"cannot relate {module} {id} through {link!r}: record(s) "
-                           f"{', '.join(map(repr, missing))} do not exist or are deleted",
-                           transport=self.name, module=module)
-
-    def unrelate(self, module: str, id: str, link: str, other_ids: Sequence[str]) -> None:
-        """``set_relationship`` with ``delete=1`` (SuiteCRM soft-deletes the relationship rows)."""
-        other_ids = [other_ids] if isinstance(other_ids, str) else list(other_ids)
-        self._check_link(module, link)
-        self._require_live(module, [id])
-        if other_ids:
-            self._set_relationship(module, id, link, other_ids, 1)
-
-    def related(
-        self, module: str, id: str, link: str, fields: Sequence[str] | None = None
-    ) -> Iterator[Record]:
-        """``get_relationships`` page by page (live related records only)."""
-        self._check_link(module, link)
-        self._require_live(module, [id])
-        other = self._links[module][link].get("module") or ""
-        checked = False
-        if fields is not None and other:
-            self._meta(other)
-            self._check_fields(other, fields, "fields")
-            checked = True
-        return iter(list(self._related(module, id, link, fields, checked=checked)))
-
-    def _related(
-        self, module: str, id: str, link: str, fields: Sequence[str] | None, *, checked: bool = True
-    ) -> Iterator[Record]:
-        """Pages of ``get_relationships``. Unless ``checked``, ``fields`` are validated against the module
-        of the first answer (SuiteCRM leaves the ``module`` of many link fields empty)."""
-        offset = 0
-        fallback = self._links[module][link].get("module") or module
-        select = self._select(fields)
-        if fields is None:
-            # an empty select list makes the real get_relationships answer phantom entries (id null,
-            # only 'deleted' and the custom fields): name the related module's fields instead
-            other = self._links[module][link].get("module") or self._related_module(module, id, link)
-            if other is None:
-                return
-            self._meta(other)
-            fallback = other
-            select = [n for n, f in self._fields[other].items() if f.type != "link"]
-        while True:
-            payload = self._call("get_relationships", [module, id, link, "", select, [], 0, "",
-                                                       offset, self.page_size])
-            try:
-                entries = payload["entry_list"]
-            except (TypeError, KeyError):
-                raise ProtocolError(f"REST get_relationships {module}.{link}: unexpected answer",
-                                    excerpt=json.dumps(payload)[:500], transport=self.name) from None
-            for entry in entries:
-                other = entry.get("module_name") or fallback
-                if other not in self._fields:
-                    try:
-                        self._meta(other)
-                    except CRMError:
-                        pass
-                if not checked and fields is not None and other in self._fields:
-                    self._check_fields(other, fields, "fields")
-                    checked = True
-                yield self._record(other, entry, fields)
-            if len(entries) < self.page_size:
-                return
-            offset += len(entries)
-
-    def _related_module(self, module: str, id: str, link: str) -> str | None:
-        """The module behind a link SuiteCRM's metadata does not name (None when nothing is related)."""
-        payload = self._call("get_relationships", [module, id, link, "", ["id"], [], 0, "", 0, 1])
-        entries = payload.get("entry_list") if isinstance(payload, dict) else None
-        return (entries[0].get("module_name") or None) if entries else None
-
     # --- session -----------------------------------------------------------------------
 
     def close(self) -> None:
@@ -819,34 +557,6 @@ def _int_or_none(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
-
-
-def _field_info(name: str, raw: Mapping[str, Any]) -> FieldInfo:
-    ftype = str(raw.get("type") or "varchar")
-    options = raw.get("options")
-    opts: tuple[str, ...] = ()
-    if ftype in ENUM_TYPES and isinstance(options, Mapping):
-        opts = tuple(str(k) for k in options)
-    try:
-        length = int(raw.get("len"))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        length = None
-    try:
-        required = bool(int(raw.get("required") or 0))
-    except (TypeError, ValueError):
-        required = bool(raw.get("required"))
-    # REST does not say where a field is stored; Studio/Module Loader custom fields always end in _c
-    source = "custom_fields" if name.endswith("_c") else ""
-    return FieldInfo(name=name, type=ftype, label=str(raw.get("label") or ""), required=required,
-                     options=opts, length=length, source=source)
-
-
-def _conds(flt: Filter) -> Iterator[Cond]:
-    for item in flt.items:
-        if isinstance(item, Cond):
-            yield item
-        else:
-            yield from _conds(item)
 
 
 __all__ = ["RestV4CRM", "from_name_value_list", "html_decode", "name_value_list"]

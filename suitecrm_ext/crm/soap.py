@@ -48,7 +48,8 @@ from suitecrm_ext.crm.base import (
     ValidationRefused,
 )
 from suitecrm_ext.crm.http import RetryPolicy, classify, excerpt, send
-from suitecrm_ext.crm.rest_v4 import AUTH_ERRORS, RestV4CRM, _DatabaseFailure, _InvalidSession
+from suitecrm_ext.crm.rest_v4 import RestV4CRM
+from suitecrm_ext.crm.rest_v4_wire import AUTH_ERRORS, _DatabaseFailure, _InvalidSession
 
 log = logging.getLogger("suitecrm_ext.crm.soap")
 
