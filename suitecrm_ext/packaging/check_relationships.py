@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from suitecrm_ext.packaging.checker import Checker
+from suitecrm_ext.packaging.checker import Checker, kind_of
 from suitecrm_ext.packaging.model import Module, Relationship
 from suitecrm_ext.packaging.vocabulary import MAX_DB_IDENTIFIER, MAX_RELATIONSHIP_NAME, RELATIONSHIP_TYPES
 
@@ -52,7 +52,9 @@ class RelationshipChecks(Checker):
             sides = {}
             for side in ("lhs", "rhs"):
                 mod = m.get(side)
-                if mod is not None and mod not in known:
+                if mod is not None and not isinstance(mod, str):
+                    self.err(loc + (side,), f"must be a module name (text), not {kind_of(mod)}", label)
+                elif mod is not None and mod not in known:
                     self.err(loc + (side,), self.unknown_module(mod), label)
                 sides[side] = mod if isinstance(mod, str) else ""
             if sides["lhs"] and sides["lhs"] == sides["rhs"]:

@@ -72,7 +72,8 @@ def load_schema(
         schema = v.schema(raw)
     if v.problems:
         raise SchemaError(v.problems)
-    assert schema is not None
+    if schema is None:  # every way to get here records a problem; never hand back nothing
+        raise SchemaError([f"plugin {plugin}, {source}: package: the package section is missing or empty"])
     return schema
 
 

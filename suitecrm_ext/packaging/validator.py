@@ -161,7 +161,7 @@ class Validator(ModuleChecks, RelationshipChecks):
     def package(self, raw: Any) -> PackageInfo | None:
         loc = ("package",)
         m = self.mapping(loc, raw)
-        if m is None or not m:
+        if m is None or raw is None:  # not a mapping, or missing: already reported
             return None
         self.keys(loc, m, ("id", "name", "version", "author", "description"), ("id", "name", "version"))
         pid = m.get("id")
@@ -209,7 +209,10 @@ class Validator(ModuleChecks, RelationshipChecks):
                 continue
             mod = m.get("module")
             self.keys(loc, m, ("module",) + HOOK_KINDS, ("module",), mod if isinstance(mod, str) else None)
-            if mod is not None and mod not in known:
+            if mod is not None and not isinstance(mod, str):
+                self.err(loc + ("module",), f"must be a module name (text), not {kind_of(mod)}")
+                mod = None
+            elif mod is not None and mod not in known:
                 self.err(loc + ("module",), self.unknown_module(mod))
             hook = LogicHook(
                 module=str(mod or ""),

@@ -169,6 +169,16 @@ def test_unknown_type_names_plugin_file_line_and_field():
             ),
             "relate field points to unknown module 'Acc'",
         ),
+        # found by fuzzing the split (pkg, 2026-12-02): these crashed (AssertionError, TypeError)
+        (lambda d: d.update(package={}), "package.id: is required"),
+        (
+            lambda d: d["relationships"][0].update(lhs=["Accounts"]),
+            "relationships[0].lhs (t_things_accounts): must be a module name (text), not a list",
+        ),
+        (
+            lambda d: d.update(logic_hooks=[{"module": ["Accounts"], "push": True}]),
+            "logic_hooks[0].module: must be a module name (text), not a list",
+        ),
     ],
 )
 def test_bad_schema_is_refused_with_the_field_named(change, expected):
