@@ -29,7 +29,9 @@ sends passes :class:`SqlGuard`, which refuses INSERT/UPDATE/DELETE/REPLACE/ALTER
 The one sanctioned write path is :meth:`MySQLCRM.owned_writer` (design principle 2): tables of the
 sidecar's state or of a custom module a plugin's own package created, never stock SuiteCRM tables.
 
-The package holds what that needs, one idea per module: :mod:`.reader` (``MySQLCRM``), :mod:`.guard`
+The package holds what that needs, one idea per module: :mod:`.reader` (``MySQLCRM``: reads, paging),
+:mod:`.connection` (per-thread connections, guarded statements, retries), :mod:`.metadata` (module →
+table, typed fields, relationship rows), :mod:`.related` (links through ``relationships``), :mod:`.guard`
 (``SqlGuard``, ``STOCK_TABLES``), :mod:`.writer` (``OwnedTableWriter``), :mod:`.schema` (table and
 relationship metadata), :mod:`.values` (value conversion both ways) and :mod:`.errors`. The names below
 stay importable from ``suitecrm_ext.crm.mysql``.
