@@ -1,6 +1,6 @@
 """Shared parts of the collegial_actions live walk-through (tests/live/test_collegial_*live.py): people
 with passwords and e-mail addresses (each acts through their own REST session, as they would in
-SuiteCRM), an SMTP server on loopback, and the look-ups an admin would do (Tasks, Notes, Decisions).
+SuiteCRM), and the look-ups an admin would do (Tasks, Notes, Decisions).
 
 Everything made is tagged with the run tag and removed by :meth:`People.cleanup`."""
 
@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
-import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pymysql
-from aiosmtpd.controller import Controller
 
 from suitecrm_ext.crm.base import Cond, CRMError
 from suitecrm_ext.crm.rest_v4 import RestV4CRM
@@ -24,23 +21,6 @@ from suitecrm_ext.crm.rest_v4 import RestV4CRM
 PASSWORD = "Live-ca-pw-1"
 ACTIONS = "ca_CollegialActions"
 KEEP_ON = ("collegial_actions", "workflow")
-
-
-class Mailbox:
-    """aiosmtpd handler keeping (recipients, subject, body) of what it received."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], str, str]] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
-        text = envelope.content.decode("utf-8", "replace")
-        subject = re.search(r"^Subject: (.*)$", text, re.M)
-        self.messages.append((list(envelope.rcpt_tos), subject.group(1).strip() if subject else "", text))
-        return "250 OK"
-
-    def to(self, address: str) -> list[str]:
-        """Subjects of the messages sent to ``address``."""
-        return [subject for rcpts, subject, _ in self.messages if address in rcpts]
 
 
 def wait_for(what: str, probe: Callable[[], Any], timeout: float = 45.0) -> Any:
@@ -53,17 +33,6 @@ def wait_for(what: str, probe: Callable[[], Any], timeout: float = 45.0) -> Any:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.3)
-
-
-def smtp_server() -> tuple[Controller, Mailbox]:
-    """A started SMTP server on a free loopback port (``.port``) and its mailbox."""
-    mailbox = Mailbox()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    smtp = Controller(mailbox, hostname="127.0.0.1", port=port)
-    smtp.start()
-    return smtp, mailbox
 
 
 def plugins_section(live_kit: Any, **collegial: Any) -> dict[str, Any]:

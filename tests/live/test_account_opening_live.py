@@ -11,10 +11,10 @@ receives the e-mails.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -24,12 +24,12 @@ from typing import Any
 import pymysql
 import pytest
 import yaml
-from aiosmtpd.controller import Controller
 
 from plugins.account_opening.identifiers import check_account
 from suitecrm_ext import ValidationRefused
 from suitecrm_ext.crm.base import Cond, CRMError
 from suitecrm_ext.crm.rest_v4 import RestV4CRM
+from suitecrm_ext.testing import smtp_server
 from suitecrm_ext.workflow import AccessModel
 
 PASSWORD = "Live-ao-pw-1"
@@ -44,18 +44,6 @@ REQUISITES = {
     "ao_kpp_c": "773601001",
     "ao_ogrn_c": "1027700132195",
 }
-
-
-class Mailbox:
-    """aiosmtpd handler keeping the recipients and subjects of what it received."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], str]] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
-        subject = re.search(rb"^Subject: (.*)$", envelope.content, re.M)
-        self.messages.append((list(envelope.rcpt_tos), subject.group(1).decode() if subject else ""))
-        return "250 OK"
 
 
 def wait_for(what: str, probe: Callable[[], Any], timeout: float = 45.0) -> Any:
@@ -161,13 +149,8 @@ def world(live_lab, live_kit, run_tag, tmp_path_factory):
         live_kit.install(plugin)
     admin = live_lab.gateway("rest")
     w = World(live_lab, admin, run_tag)
-    mailbox = Mailbox()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        smtp_port = probe.getsockname()[1]
-    smtp = Controller(mailbox, hostname="127.0.0.1", port=smtp_port)
-    smtp.start()
-    w.mailbox = mailbox
+    mail = contextlib.ExitStack()
+    w.mailbox = mailbox = mail.enter_context(smtp_server())
     roles = {
         "manager": f"{run_tag} Personal manager",
         "security": f"{run_tag} Security officer",
@@ -180,7 +163,7 @@ def world(live_lab, live_kit, run_tag, tmp_path_factory):
         plugins=plugins,
         write_via="rest",
         read_via="mysql",
-        smtp={"host": "127.0.0.1", "port": smtp_port, "sender": "crm@bank.test"},
+        smtp=mailbox.settings(sender="crm@bank.test"),
     )
     config_path = tmp_path_factory.mktemp("ao") / "suitecrm-ext.yaml"
     config_path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
@@ -222,7 +205,7 @@ def world(live_lab, live_kit, run_tag, tmp_path_factory):
             w.sidecar = proc
             yield w
     finally:
-        smtp.stop()
+        mail.close()
         for module, rid in reversed(w.made):
             if module == APPS:
                 for task in admin.find("Tasks", Cond("parent_id", "eq", rid), ["id"]):
@@ -397,7 +380,7 @@ def test_the_whole_flow_opens_an_account_whose_number_is_valid_for_the_bik(world
         ("taken into opening review", world.users["opening"]),
         ("opened", world.users["opening"]),
     ]
-    assert any(f"security.{world.tag}@bank.test" in rcpts for rcpts, _ in world.mailbox.messages)
+    assert world.mailbox.to(f"security.{world.tag}@bank.test")
     # the decisions are shown in the application's Decisions subpanel (the manager's own web session)
     from webui import WebUI
 

@@ -11,15 +11,17 @@ test_collegial_polling_live.py.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import subprocess
 import sys
 
 import pytest
 import yaml
-from collegial_live import ACTIONS, People, plugins_section, smtp_server, wait_for
+from collegial_live import ACTIONS, People, plugins_section, wait_for
 
 from suitecrm_ext.crm.base import ValidationRefused
+from suitecrm_ext.testing import smtp_server
 
 PEOPLE = ("owner", "voter", "approver", "signer", "reader", "deputy", "stranger")
 
@@ -30,7 +32,8 @@ def world(request, live_lab, live_kit, run_tag, tmp_path_factory):
     live_kit.install("collegial_actions")  # after the core package it requires
     tag = f"{run_tag}{read_via[0]}"
     people = People(live_lab, tag)
-    smtp, mailbox = smtp_server()
+    mail = contextlib.ExitStack()
+    mailbox = mail.enter_context(smtp_server())  # a real SMTP server on loopback (``.to(address)``)
     try:
         people.add(*PEOPLE)
         # read through REST, a validation takes a dozen ~150 ms calls: an admin with read_via: api
@@ -38,7 +41,7 @@ def world(request, live_lab, live_kit, run_tag, tmp_path_factory):
         events = {"push": {"validation_budget_ms": 8000}} if read_via == "api" else {}
         config = live_kit.config(
             plugins=plugins_section(live_kit), read_via=read_via, write_via="rest", events=events,
-            smtp={"host": "127.0.0.1", "port": smtp.port, "sender": "crm@office.test"})
+            smtp=mailbox.settings(sender="crm@office.test"))
         path = tmp_path_factory.mktemp(f"ca-{read_via}") / "suitecrm-ext.yaml"
         path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
         with live_kit.sidecar(config, "--worker-id", f"{tag}-ca") as proc:
@@ -51,7 +54,7 @@ def world(request, live_lab, live_kit, run_tag, tmp_path_factory):
             people.read_via, people.state_path = read_via, config["state"]["path"]
             yield people
     finally:
-        smtp.stop()
+        mail.close()
         people.cleanup()
 
 
@@ -79,7 +82,7 @@ def told(world: People, doc: str, key: str, subject: str) -> None:
     """``key`` got a Task on the document and an e-mail whose subject contains ``subject``."""
     wait_for(f"a Task for {key}", lambda: world.tasks(doc, key))
     wait_for(f"a mail to {key} about {subject}",
-             lambda: any(subject in s for s in world.mailbox.to(world.email(key))))
+             lambda: any(subject in m["Subject"] for m in world.mailbox.to(world.email(key))))
 
 
 def cli(world: People, *args: str) -> str:

@@ -23,11 +23,11 @@ from typing import Any
 
 import pymysql
 import pytest
-from aiosmtpd.controller import Controller
 from webui import WebUI, read_form
 
 from suitecrm_ext import Cond, CRMError, all_of
 from suitecrm_ext.crm.rest_v4 import RestV4CRM
+from suitecrm_ext.testing import smtp_server
 from suitecrm_ext.workflow import AccessModel, BusinessCalendar
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,25 +44,6 @@ ROLES = (
 )
 GROUP = "Product support"
 OTHER_PLUGINS = ("collegial_actions", "account_opening", "onec_bridge", "portal_sync", "bp_scripts")
-
-
-class Sink:
-    """aiosmtpd handler keeping (recipients, subject) of every message."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], str]] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
-        subject = next(
-            (
-                ln[9:]
-                for ln in envelope.content.decode("utf-8", "replace").splitlines()
-                if ln.startswith("Subject: ")
-            ),
-            "",
-        )
-        self.messages.append((list(envelope.rcpt_tos), subject))
-        return "250 OK"
 
 
 class World:
@@ -210,17 +191,9 @@ class World:
 
 @pytest.fixture(scope="module")
 def smtp():
-    sink = Sink()
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    controller.sink = sink
-    yield controller
-    controller.stop()
+    """A real SMTP server on loopback for the module's sidecar (``.to(address)``)."""
+    with smtp_server() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -350,7 +323,7 @@ def test_discount_approval_with_a_veto_a_deputy_in_the_web_ui_and_rest_decisions
 
     w.wait(tasks, "a Task for each sales manager")
     assert w.wait(
-        lambda: [m for m in smtp.sink.messages if f"{w.login('mgr1')}@example.test" in m[0]],
+        lambda: smtp.to(f"{w.login('mgr1')}@example.test"),
         "the manager's e-mail",
     )
     # the deal cannot move on: through REST and in the web UI
