@@ -176,7 +176,8 @@ def crashes(lab: Any, kit: Any, args: argparse.Namespace, workdir: Path) -> None
         f"of {args.onec_payers} payments ({args.onec_payers - 1} matched + links, 1 unmatched + Task), each "
         f"killed once and rerun, vs an uninterrupted import ({d.get('window', 0):.1f} s, payments stored "
         f"from {d.get('first_write') or 0:.1f} s to {d.get('last_write') or 0:.1f} s); payments stored at "
-        f"the kills {at_kill}; equal to the uninterrupted run {sum(equal)}/{len(equal)}; "
+        f"the kills {at_kill} ({d.get('misses', 0)} imports ended before their kill and were drawn again); "
+        f"equal to the uninterrupted run {sum(equal)}/{len(equal)}; "
         f"{time.monotonic() - t0:.0f} s" + (f", ERRORS: {extra}" if extra else ""),
         f"{d.get('crashes', 0)} kills", out.lost, out.duplicated)
     TOTAL["crashes"] += d.get("crashes", 0)

@@ -28,6 +28,7 @@ def test_kill_9_rounds_of_a_1c_import_end_as_an_uninterrupted_import(live_kit, l
     finally:
         onec_cleanup(live_lab, run_tag, out)
     assert out.errors == []
-    assert out.detail["crashes"] == 1  # the seeded delay falls inside the uninterrupted run's wall time
+    assert out.detail["crashes"] == 1  # a kill that came after the import ended is drawn again
     assert (out.lost, out.duplicated) == (0, 0)
-    assert len(out.detail["reference"]) == 4 and out.detail["equal"] == [True]
+    assert len(out.detail["reference"]) == 4
+    assert out.detail["equal"] == [True] * (1 + out.detail["misses"])
