@@ -89,16 +89,7 @@ class RestWire:
         except (TypeError, ValueError):
             number = None
         text = f"REST {method}: SuiteCRM error {err['number']} {err['name']}: {err['description']}"
-        if number == REFUSED_NUMBER:
-            raise ValidationRefused(text, reason=str(err["description"]), transport=self.name)
-        if number == 11:
-            raise _InvalidSession(text)
-        if number in AUTH_ERRORS:
-            raise AuthError(text, transport=self.name)
-        if number == 20:
-            raise NotFound(text, transport=self.name)
-        if number == 40:
-            raise PermissionDenied(text, transport=self.name)
+        raise_for_error_number(number, text, reason=str(err["description"]), transport=self.name)
         raise ProtocolError(text, excerpt=excerpt(resp), transport=self.name)
 
     def _login(self) -> str:
@@ -146,5 +137,21 @@ class RestWire:
 
         return self.policy.call(once)
 
+
+
+def raise_for_error_number(number: int | None, text: str, *, reason: str, transport: str) -> None:
+    """Raise the typed error for a SuiteCRM error number of the v4_1 service (REST's error object and
+    SOAP's fault code carry the same numbers): a logic hook's refusal, an expired session, a failed
+    login, a missing record, no access. Returns for any other number (the caller raises its own)."""
+    if number == REFUSED_NUMBER:
+        raise ValidationRefused(text, reason=reason, transport=transport)
+    if number == 11:
+        raise _InvalidSession(text)
+    if number in AUTH_ERRORS:
+        raise AuthError(text, transport=transport)
+    if number == 20:
+        raise NotFound(text, transport=transport)
+    if number == 40:
+        raise PermissionDenied(text, transport=transport)
 
 __all__ = ["AUTH_ERRORS", "RestWire", "from_name_value_list", "name_value_list"]

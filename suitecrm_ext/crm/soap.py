@@ -37,19 +37,10 @@ import zeep.helpers
 import zeep.transports
 from lxml import etree
 
-from suitecrm_ext.crm.base import (
-    CRM,
-    REFUSED_NUMBER,
-    AuthError,
-    NotFound,
-    PermissionDenied,
-    ProtocolError,
-    ValidationError,
-    ValidationRefused,
-)
+from suitecrm_ext.crm.base import CRM, ProtocolError, ValidationError
 from suitecrm_ext.crm.http import RetryPolicy, classify, excerpt, send
 from suitecrm_ext.crm.rest_v4 import RestV4CRM
-from suitecrm_ext.crm.rest_v4_wire import AUTH_ERRORS, _DatabaseFailure, _InvalidSession
+from suitecrm_ext.crm.rest_v4_wire import _DatabaseFailure, raise_for_error_number
 
 log = logging.getLogger("suitecrm_ext.crm.soap")
 
@@ -312,16 +303,7 @@ class SoapCRM(RestV4CRM):
             number = int(code)
         except ValueError:
             number = None
-        if number == REFUSED_NUMBER:
-            raise ValidationRefused(text, reason=detail, transport=self.name)
-        if number == 11:
-            raise _InvalidSession(text)
-        if number in AUTH_ERRORS:
-            raise AuthError(text, transport=self.name)
-        if number == 20:
-            raise NotFound(text, transport=self.name)
-        if number == 40:
-            raise PermissionDenied(text, transport=self.name)
+        raise_for_error_number(number, text, reason=detail, transport=self.name)
         if number == -1 and "died unexpectedly" in (fault.message or ""):
             raise ProtocolError(f"SOAP {method}: {PHP8_HINT}", transport=self.name)
         raise ProtocolError(text, transport=self.name)
