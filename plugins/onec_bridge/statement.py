@@ -270,6 +270,10 @@ def parse_amount(value: str, key: str, line: int, source: str = "") -> Decimal:
         raise StatementError(f"{key}: bad amount {value!r}", line, source) from None
 
 
+#: C0 control characters but tab (CR and LF end lines), and DEL
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
 class _Parser:
     """Reads lines one by one; each document becomes a Payment as soon as its section ends."""
 
@@ -296,10 +300,18 @@ class _Parser:
                         f"{line[:60]!r} — ask the bank (or whoever converted the file) for the original",
                         lineno)
 
+    def refuse_control(self, line: str, lineno: int) -> None:
+        """No bank writes control characters, and SuiteCRM could not store them: a damaged file."""
+        bad = None if line.isprintable() else _CONTROL.search(line)  # isprintable: the fast common case
+        if bad:
+            raise self.err(f"control character U+{ord(bad.group()):04X} in {line[:60]!r} (a damaged file?)",
+                           lineno)
+
     def split(self, lineno: int, line: str) -> tuple[str, str]:
         key, eq, value = line.partition("=")
         if "\ufffd" in line or "?" in key:
             raise self.destroyed(line, lineno)
+        self.refuse_control(line, lineno)
         if not eq:
             raise self.err(f"expected key=value, got {line[:60]!r}", lineno)
         key = key.strip()
@@ -405,6 +417,7 @@ class _Parser:
             key, eq, value = line.partition("=")
             if "\ufffd" in line or "?" in key:
                 raise self.destroyed(line)
+            self.refuse_control(line, self.lineno)
             if not eq:
                 if line == end:
                     return values, raw_lines

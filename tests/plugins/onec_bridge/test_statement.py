@@ -182,3 +182,13 @@ def test_document_without_a_number():
 def test_bytes_invalid_in_the_declared_encoding_name_their_line():
     data = TEXT.encode("utf-8").replace("Оплата поставщику".encode(), b"\xff\xfe")
     expect_error(data, line_no(TEXT, "НазначениеПлатежа=Оплата поставщику"), "not valid in UTF-8")
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x07", "\x1b"])
+def test_a_control_character_in_a_value_names_the_line(char):
+    """No bank writes them, and SuiteCRM could not store them (found by the fuzz test: a NUL in a payer's
+    account reached the writer, which refused it mid-import)."""
+    old = next(ln for ln in lines_of(TEXT) if ln.startswith("ПлательщикСчет="))
+    text = broken(old, old[:-3] + char + old[-2:])
+    err = expect_error(text, line_no(text, old[:-3] + char), "control character", f"U+{ord(char):04X}")
+    assert err.reason
