@@ -62,7 +62,7 @@ from suitecrm_ext.crm.fake_registry import FakeRegistry
 from suitecrm_ext.crm.guid import new_guid
 from suitecrm_ext.crm.order import parse_order
 from suitecrm_ext.crm.stock_modules import STOCK_DEFAULTS, STOCK_FIELDS, STOCK_TABLES
-from suitecrm_ext.crm.text import refuse_unstorable, stored_text
+from suitecrm_ext.crm.text import column_length, refuse_unstorable, stored_text, warn_overlong
 
 
 def _utcnow() -> dt.datetime:
@@ -414,6 +414,7 @@ class FakeCRM(FakeRegistry, FakeRelationships, CRM):
                 f"{mod.name} has no field(s) {names}" + (f" ({where})" if where else ""),
                 fields=unknown, transport=self.name, module=mod.name)
         refuse_unstorable(values, module=mod.name, transport=self.name, where=where)
+        warn_overlong(values, mod.fields, module=mod.name, transport=self.name, where=where)
         out: dict[str, Any] = {}
         bad: list[str] = []
         for name, value in values.items():
@@ -423,8 +424,13 @@ class FakeCRM(FakeRegistry, FakeRelationships, CRM):
             except (TypeError, ValueError):
                 bad.append(name)
                 continue
-            # as SuiteCRM's save does: entities decoded, name/varchar trimmed (suitecrm_ext.crm.text)
-            out[name] = stored_text(stored, ftype) if type(stored) is str else stored
+            # as SuiteCRM's save does: entities decoded, name/varchar trimmed, then cut to the column's
+            # length by the database (suitecrm_ext.crm.text)
+            if type(stored) is str:
+                stored = stored_text(stored, ftype)
+                keep = column_length(mod.fields[name])
+                stored = stored[:keep] if keep is not None else stored
+            out[name] = stored
         if bad:
             raise ValidationError(
                 f"{mod.name}: bad value(s) for {', '.join(f'{n}={values[n]!r}' for n in bad)}"

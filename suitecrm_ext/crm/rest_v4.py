@@ -77,7 +77,7 @@ from suitecrm_ext.crm.rest_v4_wire import (
     name_value_list,
 )
 from suitecrm_ext.crm.sqlfilter import compile_order, compile_where, sql_string
-from suitecrm_ext.crm.text import from_html, refuse_unstorable
+from suitecrm_ext.crm.text import from_html, refuse_unstorable, warn_overlong
 
 log = logging.getLogger("suitecrm_ext.crm.rest")
 _text = _value_converter(None)
@@ -340,6 +340,7 @@ class RestV4CRM(RestWire, RestMetadata, RestRelationships, CRM):
             raise ValidationError(f"{module}: id must be a non-empty string", fields=["id"],
                                   transport=self.name, module=module)
         refuse_unstorable(values, module=module, transport=self.name, where=where)
+        warn_overlong(values, known, module=module, transport=self.name, where=where)
 
     def save(self, module: str, values: Mapping[str, Any]) -> str:
         """Create (client-chosen id + ``new_with_id``, safe to retry) or update (NotFound if missing)."""

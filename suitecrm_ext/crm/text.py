@@ -13,17 +13,23 @@ markup goes through HTMLPurifier (``<script>`` and unknown tags removed, unclose
 control characters other than tab, LF and CR are dropped, and — because SuiteCRM talks to MySQL in
 3-byte ``utf8`` — each byte of a character outside the Basic Multilingual Plane (emoji) becomes ``?``.
 The last two lose data silently, so the API transports refuse such values before sending
-(:func:`unstorable_fields`); the rest is SuiteCRM's documented behaviour and FakeCRM follows it.
+(:func:`unstorable_fields`); the rest is SuiteCRM's documented behaviour and FakeCRM follows it. A
+value longer than its field's ``len`` (varchar, name, phone, url, enum) is cut to that many characters
+by the database, without an error, on every API: FakeCRM cuts it too, and the API transports log a
+warning naming the field (:func:`warn_overlong`).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from html.entities import name2codepoint
 from typing import Any
 
-from suitecrm_ext.crm.base import ValidationError
+from suitecrm_ext.crm.base import FieldInfo, ValidationError
+
+log = logging.getLogger("suitecrm_ext.crm")
 
 _TO_HTML_ENTITIES = ("&quot;", "&lt;", "&gt;", "&#039;")
 #: characters SuiteCRM cannot store: C0 controls but tab/LF/CR (dropped by HTMLPurifier), DEL, and
@@ -108,5 +114,40 @@ def stored_text(value: str, ftype: str | None = None) -> str:
     return value
 
 
-__all__ = ["decode_entities", "from_html", "refuse_unstorable", "stored_text", "unstorable_fields",
-           "unstorable_reason"]
+#: types kept in a column as long as the field's ``len``: a longer value is cut there without an error
+#: (SuiteCRM's MySQL session is not strict; seen on 7.14.6 through REST, V8 and SOAP alike)
+_CUT_TYPES = frozenset({"name", "varchar", "phone", "url", "enum"})
+
+
+def column_length(info: FieldInfo | None) -> int | None:
+    """How many characters the database keeps of a value of this field (None: no limit known)."""
+    if info is None or not info.length or info.source == "non-db" or info.type not in _CUT_TYPES:
+        return None
+    return info.length
+
+
+def overlong_fields(values: Mapping[str, Any], fields: Mapping[str, FieldInfo]) -> dict[str, tuple[int, int]]:
+    """``{field: (characters given, characters kept)}`` for the values SuiteCRM will cut on save."""
+    out = {}
+    for name, value in values.items():
+        if type(value) is str:
+            keep = column_length(fields.get(name))
+            if keep is not None and len(stored_text(value, fields[name].type)) > keep:
+                out[name] = (len(value), keep)
+    return out
+
+
+def warn_overlong(values: Mapping[str, Any], fields: Mapping[str, FieldInfo], *, module: str,
+                  transport: str, where: str = "") -> None:
+    """Log a warning naming each field whose value SuiteCRM will cut to its length (the values
+    themselves are not logged). The save goes on: that is SuiteCRM's own behaviour for such a value."""
+    cut = overlong_fields(values, fields)
+    if cut:
+        what = "; ".join(f"{n} ({given} characters, the field holds {keep})" for n, (given, keep)
+                         in cut.items())
+        log.warning("%s %s%s: SuiteCRM keeps only the start of %s", transport, module,
+                    f" ({where})" if where else "", what)
+
+
+__all__ = ["column_length", "decode_entities", "from_html", "overlong_fields", "refuse_unstorable",
+           "stored_text", "unstorable_fields", "unstorable_reason", "warn_overlong"]

@@ -55,7 +55,7 @@ from suitecrm_ext.crm.base import (
 from suitecrm_ext.crm.guid import new_guid
 from suitecrm_ext.crm.http import RetryPolicy, make_session
 from suitecrm_ext.crm.order import parse_order
-from suitecrm_ext.crm.text import from_html, refuse_unstorable
+from suitecrm_ext.crm.text import from_html, refuse_unstorable, warn_overlong
 from suitecrm_ext.crm.v8_filters import V8_OPS, compile_filter
 from suitecrm_ext.crm.v8_paging import read_complete
 from suitecrm_ext.crm.v8_wire import JSONAPI as JSONAPI  # re-exported
@@ -338,6 +338,7 @@ class V8CRM(V8Wire, CRM):
             raise ValidationError(f"{module}: structured values are not supported for {', '.join(bad)}",
                                   fields=bad, transport=self.name, module=module)
         refuse_unstorable(values, module=module, transport=self.name, where=where)
+        warn_overlong(values, self.fields(module), module=module, transport=self.name, where=where)
         return {k: to_crm(values[k]) for k in names}
 
     def save(self, module: str, values: Mapping[str, Any]) -> str:

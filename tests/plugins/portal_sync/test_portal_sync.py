@@ -3,6 +3,8 @@ data, organisation isolation, logins, files — each through the same event pipe
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from test_portal_scenarios import registered_client
 
@@ -120,6 +122,11 @@ def test_bad_portal_data_changes_nothing_and_is_recorded(sidecar):
     sc = sidecar
     acc, _cid, user = registered_client(sc)
     portal_acc = sc.sync.ids.right("Accounts", acc)
+    # the portal's SuiteCRM keeps these fields longer than the internal one does (a SuiteCRM cuts a value
+    # to its own column's length: a portal with the same lengths could not hand over a longer value)
+    wide = [dataclasses.replace(sc.portal.fields("Accounts")[n], length=255)
+            for n in ("phone_office", "billing_address_city")]
+    sc.portal.add_fields("Accounts", wide)
     with sc.as_client(user) as portal:
         portal.save(
             "Accounts",
