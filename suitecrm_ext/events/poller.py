@@ -380,7 +380,7 @@ class ChangeFeed:
                          changes=changes, values={k: _storable(v) for k, v in rec.values.items()},
                          user_id=rec.get("modified_user_id") or None, origin=self.origin)
 
-        follow_up = False
+        follow_up = late = False
         seq = int(snap.get("n", 0)) if snap is not None else 0
         #: state digests of the updates keyed in the snapshot's second (None: a snapshot from before
         #: they were kept, so any follow-up gets its ~n)
@@ -393,7 +393,7 @@ class ChangeFeed:
                     return None, None  # re-seen in the overlap window: already emitted
                 # same second, or a save stamped before the version already seen but committed
                 # after it (two concurrent saves of one record): another change of that second
-                follow_up = True
+                follow_up, late = True, dm < snap_dm
                 seq += 1
                 new_snap["n"] = seq
                 # keep the latest stamp seen: a later save in that second is a follow-up too
@@ -435,7 +435,6 @@ class ChangeFeed:
             # as the push of that save keys it, unless that state was already reported in the second
             # (A -> B -> A) or the save was stamped in an earlier second (a late commit), whose states
             # are not kept; then the key gets ~n, a key of its own
-            late = snap is not None and dm < parse_iso_utc(snap.get("dm", ""), "snapshot dm")
             if not digest or late or in_second is None or digest in in_second:
                 key = f"{key}~{seq}"
         if digest and in_second is not None and new_snap["dm"] == iso_utc(dm):
